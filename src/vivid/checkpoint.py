@@ -1,0 +1,171 @@
+"""Generator weights: ``.safetensors`` with JSON metadata, plus loading of plain state dicts.
+
+A vivid weights file is a safetensors file whose metadata key ``vivid`` holds a JSON object:
+format, architecture, scale, blocks, channels, stage, data, iterations, metrics, and the vivid
+version that wrote it. Nothing is ever unpickled: ``.pt``/``.pth`` files are read with
+``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import zipfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from vivid._version import __version__
+from vivid.errors import VividError
+from vivid.models import Generator, GeneratorConfig
+
+FORMAT = "vivid-generator"
+_WRAPPER_KEYS = ("params_ema", "params", "state_dict")
+_PREFIXES = ("module.", "_orig_mod.")
+
+
+def bundled_models() -> list[str]:
+    """Names of the generator weights shipped inside the package."""
+    folder = resources.files("vivid") / "weights"
+    if not folder.is_dir():
+        return []
+    return sorted(p.name.removesuffix(".safetensors") for p in folder.iterdir()
+                  if p.name.endswith(".safetensors"))
+
+
+def save_generator(path: str | Path, generator: Generator, **metadata: Any) -> None:
+    """Write ``generator``'s weights (fp32) with metadata (stage, data, iterations, metrics...)."""
+    config = generator.config
+    header = {"format": FORMAT, "architecture": "srresnet", "scale": config.scale,
+              "blocks": config.blocks, "channels": config.channels, "stage": "unknown",
+              "data": "", "iterations": 0, "metrics": {}, "vivid_version": __version__}
+    header.update(metadata)
+    tensors = {k: v.detach().float().contiguous().cpu()
+               for k, v in generator.state_dict().items() if v.is_floating_point()}
+    save_file(tensors, str(path), metadata={"vivid": json.dumps(header)})
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    try:
+        with safe_open(str(path), framework="pt") as file:
+            tensors = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118
+            raw = (file.metadata() or {}).get("vivid")
+    except (SafetensorError, OSError, ValueError) as error:
+        raise VividError(f"{path}: corrupt or truncated safetensors file ({error})") from error
+    try:
+        metadata = json.loads(raw) if raw else {}
+    except json.JSONDecodeError as error:
+        raise VividError(f"{path}: metadata 'vivid' is not valid JSON ({error})") from error
+    return tensors, metadata
+
+
+def _read_torch(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, zipfile.BadZipFile,
+            OSError, AttributeError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+        raise VividError(f"{path}: not a readable PyTorch weights file ({first_line})") from error
+    for key in _WRAPPER_KEYS:
+        if isinstance(loaded, dict) and isinstance(loaded.get(key), dict):
+            loaded = loaded[key]
+            break
+    if not isinstance(loaded, dict) or not all(
+        isinstance(v, torch.Tensor) for v in loaded.values()
+    ):
+        raise VividError(f"{path}: not a state dict of tensors (found {type(loaded).__name__})")
+    return loaded
+
+
+def _strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    stripped = {}
+    for key, value in state.items():
+        for prefix in _PREFIXES:
+            key = key.removeprefix(prefix)
+        stripped[key] = value
+    return stripped
+
+
+def infer_config(state: dict[str, torch.Tensor], path: Path) -> GeneratorConfig:
+    """Scale, blocks and channels of an SRResNet from its tensors' names and shapes."""
+    if "head.weight" not in state:
+        sample = ", ".join(sorted(state)[:3])
+        raise VividError(
+            f"{path}: not a vivid SRResNet state dict (no 'head.weight'; has {sample})"
+        )
+    channels = state["head.weight"].shape[0]
+    blocks = sum(1 for key in state if key.startswith("body.") and key.endswith(".conv1.weight"))
+    scale = 1
+    index = 0
+    while f"upsample.{index}.conv.weight" in state:
+        scale *= round((state[f"upsample.{index}.conv.weight"].shape[0] / channels) ** 0.5)
+        index += 1
+    try:
+        return GeneratorConfig(scale=scale, blocks=blocks, channels=channels)
+    except ValueError as error:
+        raise VividError(f"{path}: unsupported generator shape ({error})") from error
+
+
+def _check_match(generator: Generator, state: dict[str, torch.Tensor], path: Path) -> None:
+    expected = {k: v for k, v in generator.state_dict().items() if v.is_floating_point()}
+    problems = []
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(generator.state_dict()))
+    if missing:
+        problems.append(f"missing {len(missing)} tensors (e.g. {', '.join(missing[:3])})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected tensors (e.g. {', '.join(unexpected[:3])})")
+    for key in sorted(set(expected) & set(state)):
+        if expected[key].shape != state[key].shape:
+            problems.append(f"{key} has shape {tuple(state[key].shape)}, "
+                            f"expected {tuple(expected[key].shape)}")
+            break
+    if problems:
+        c = generator.config
+        raise VividError(f"{path}: does not match SRResNet(x{c.scale}, {c.blocks} blocks, "
+                         f"{c.channels} channels): {'; '.join(problems)}")
+
+
+def resolve_weights(name_or_path: str | Path) -> Path:
+    """The file behind a bundled model name or a path, or a clear error."""
+    if str(name_or_path) in bundled_models():
+        source = resources.files("vivid") / "weights" / f"{name_or_path}.safetensors"
+        return Path(str(source))
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    available = ", ".join(bundled_models()) or "none bundled in this build"
+    raise VividError(f"{name_or_path}: no such model file or bundled model "
+                     f"(bundled: {available})")
+
+
+def load_model(name_or_path: str | Path) -> tuple[Generator, dict[str, Any]]:
+    """An eval-mode fp32 generator and its metadata ({} for plain state dicts)."""
+    path = resolve_weights(name_or_path)
+    if path.suffix == ".safetensors":
+        state, metadata = _read_safetensors(path)
+    else:
+        state, metadata = _read_torch(path), {}
+    state = _strip_prefixes(state)
+    config = infer_config(state, path)
+    for key in ("scale", "blocks", "channels"):
+        if key in metadata and metadata[key] != getattr(config, key):
+            raise VividError(f"{path}: metadata says {key}={metadata[key]} but the tensors "
+                             f"have {key}={getattr(config, key)}")
+    generator = Generator(config)
+    _check_match(generator, state, path)
+    generator.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+    return generator.eval(), metadata
+
+
+def load_generator(name_or_path: str | Path) -> Generator:
+    """An eval-mode fp32 generator from a bundled name, a vivid ``.safetensors`` or a state dict.
+
+    Plain PyTorch files are read with ``torch.load(weights_only=True)``; ``params_ema``,
+    ``params`` and ``state_dict`` wrappers are unwrapped and ``module.`` prefixes stripped.
+    """
+    return load_model(name_or_path)[0]

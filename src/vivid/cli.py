@@ -1,0 +1,92 @@
+"""The ``vivid`` command line. Each subcommand maps its flags onto the library's own API."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from vivid import io
+from vivid._version import __version__
+from vivid.batch import plan_jobs, run_jobs
+from vivid.errors import VividError
+from vivid.upscale import (
+    DEFAULT_MODEL,
+    DEFAULT_TILE,
+    DEFAULT_TILE_OVERLAP,
+    DEVICES,
+    PRECISIONS,
+    Upscaler,
+)
+
+
+def _add_upscale(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "upscale", help="upscale images",
+        description="Upscale images (files, folders or globs) with an SRGAN/SRResNet model.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, globs")
+    parser.add_argument("-o", "--output", type=Path, default=Path("results"),
+                        help="output folder, or a file name for one input (default: results)")
+    parser.add_argument("--model", default=DEFAULT_MODEL,
+                        help=f"bundled name, weights file, or 'bicubic' (default: {DEFAULT_MODEL})")
+    parser.add_argument("--tile", type=int, default=DEFAULT_TILE,
+                        help=f"largest tile side in input pixels, 0 = no tiling "
+                             f"(default: {DEFAULT_TILE})")
+    parser.add_argument("--tile-overlap", type=int, default=DEFAULT_TILE_OVERLAP,
+                        help=f"context pixels around each tile (default: {DEFAULT_TILE_OVERLAP})")
+    parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
+    parser.add_argument("--format", choices=sorted(io.OUTPUT_FORMATS), default=None,
+                        help="output format (default: the input's own, PNG for others)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--recursive", action="store_true", help="descend into subfolders")
+    parser.add_argument("--no-provenance", action="store_true",
+                        help="do not write the 'upscaled by vivid' note into output metadata")
+    parser.add_argument("--max-pixels", type=int, default=io.DEFAULT_MAX_PIXELS,
+                        help="largest input accepted, in pixels (decompression-bomb guard; "
+                             f"default: {io.DEFAULT_MAX_PIXELS})")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(handler=_upscale)
+
+
+def _upscale(args: argparse.Namespace) -> int:
+    if args.tile < 0 or args.tile_overlap < 0:
+        raise VividError("--tile and --tile-overlap must be >= 0")
+    jobs = plan_jobs(args.inputs, args.output, args.format, args.recursive)
+    upscaler = Upscaler.from_pretrained(args.model, device=args.device,
+                                        precision=args.precision, tile=args.tile or None,
+                                        tile_overlap=args.tile_overlap)
+    summary = run_jobs(upscaler, jobs, overwrite=args.overwrite,
+                       provenance=not args.no_provenance, max_pixels=args.max_pixels,
+                       progress=not args.quiet)
+    failed = f", {len(summary.failed)} failed" if summary.failed else ""
+    print(f"upscaled {summary.done} of {len(jobs)} images x{upscaler.scale} with "
+          f"{upscaler.name} in {summary.seconds:.1f} s{failed} -> {args.output}")
+    return 1 if summary.failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vivid", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"vivid {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_upscale(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``vivid`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except VividError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""The SRGAN networks (Ledig et al., CVPR 2017): SRResNet generator and the discriminator.
+
+Plain ``nn.Module`` subclasses, no registry. ``fold_batchnorm`` turns a generator into its
+inference form (every BatchNorm merged into the preceding convolution).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Shape of an SRResNet: upscaling factor, residual blocks and feature channels."""
+
+    scale: int = 4
+    blocks: int = 16
+    channels: int = 64
+
+    def __post_init__(self) -> None:
+        if self.scale not in (2, 3, 4, 8):
+            raise ValueError(f"scale must be 2, 3, 4 or 8, got {self.scale}")
+        if self.blocks < 0 or self.channels < 1:
+            raise ValueError(f"blocks must be >= 0 and channels >= 1, got {self}")
+
+    @property
+    def shuffle_factors(self) -> list[int]:
+        """PixelShuffle factor of each upsampling block (x3: one block of 3, else blocks of 2)."""
+        return [3] if self.scale == 3 else [2] * int(math.log2(self.scale))
+
+
+class ResidualBlock(nn.Module):
+    """conv3x3 - BN - PReLU - conv3x3 - BN, plus the block input (element-wise sum)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.act = nn.PReLU(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.bn2(self.conv2(self.act(self.bn1(self.conv1(x)))))
+
+
+class UpsampleBlock(nn.Module):
+    """Sub-pixel convolution: conv3x3 to channels * factor^2, PixelShuffle(factor), PReLU."""
+
+    def __init__(self, channels: int, factor: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels * factor * factor, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(factor)
+        self.act = nn.PReLU(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.shuffle(self.conv(x)))
+
+
+class Generator(nn.Module):
+    """SRResNet, the generator of SRGAN, exactly as in Fig. 4 of the paper.
+
+    9x9 conv + PReLU; ``blocks`` residual blocks; 3x3 conv + BN summed with the pre-residual
+    features; one sub-pixel block per factor 2 (or one factor-3 block for x3); 9x9 conv to RGB.
+    Input and output are RGB in [0, 1]; the output is not clamped (training needs the gradient).
+    With the default config (x4, 16 blocks, 64 channels) it has 1,550,659 parameters.
+    """
+
+    def __init__(self, config: GeneratorConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or GeneratorConfig()
+        channels = self.config.channels
+        self.head = nn.Conv2d(3, channels, 9, padding=4)
+        self.head_act = nn.PReLU(channels)
+        self.body = nn.Sequential(*(ResidualBlock(channels) for _ in range(self.config.blocks)))
+        self.body_conv = nn.Conv2d(channels, channels, 3, padding=1)
+        self.body_bn = nn.BatchNorm2d(channels)
+        self.upsample = nn.Sequential(
+            *(UpsampleBlock(channels, f) for f in self.config.shuffle_factors)
+        )
+        self.tail = nn.Conv2d(channels, 3, 9, padding=4)
+
+    def forward(self, lr_image: torch.Tensor) -> torch.Tensor:
+        features = self.head_act(self.head(lr_image))
+        features = features + self.body_bn(self.body_conv(self.body(features)))
+        return self.tail(self.upsample(features))
+
+
+def receptive_radius(config: GeneratorConfig) -> int:
+    """How many LR pixels beyond a tile can influence the generator's output inside it."""
+    radius = 4.0 + 2 * config.blocks + 1  # head 9x9, two 3x3 per block, body conv
+    resolution = 1
+    for factor in config.shuffle_factors:
+        radius += 1 / resolution  # the 3x3 conv before each PixelShuffle
+        resolution *= factor
+    radius += 4 / resolution  # 9x9 tail at full resolution
+    return math.ceil(radius)
+
+
+class Discriminator(nn.Module):
+    """The SRGAN discriminator; returns one logit per image (no sigmoid).
+
+    3x3 conv(64) + LeakyReLU(0.2), seven conv-BN-LeakyReLU blocks (channels 64,128,128,256,
+    256,512,512; strides 2,1,2,1,2,1,2), dense(1024), LeakyReLU, dense(1). The paper's 96x96
+    crops give 6x6 feature maps before the dense layers. For other crop sizes the features are
+    average-pooled to 6x6 (``nn.AdaptiveAvgPool2d``), which is the identity at 96x96, so the
+    paper's network is unchanged there and any crop of at least 16x16 pixels works.
+    """
+
+    def __init__(self, channels: int = 64, pooled_size: int = 6) -> None:
+        super().__init__()
+        widths = [channels, channels * 2, channels * 2, channels * 4]
+        widths += [channels * 4, channels * 8, channels * 8]
+        layers: list[nn.Module] = [nn.Conv2d(3, channels, 3, padding=1), nn.LeakyReLU(0.2)]
+        in_channels = channels
+        for index, width in enumerate(widths):
+            stride = 2 if index % 2 == 0 else 1
+            layers += [
+                nn.Conv2d(in_channels, width, 3, stride=stride, padding=1),
+                nn.BatchNorm2d(width),
+                nn.LeakyReLU(0.2),
+            ]
+            in_channels = width
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(pooled_size)
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(in_channels * pooled_size * pooled_size, 1024),
+            nn.LeakyReLU(0.2),
+            nn.Linear(1024, 1),
+        )
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.pool(self.features(image))).squeeze(1)
+
+
+def _fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """A conv equal to ``bn(conv(x))`` with BN in eval mode (running statistics)."""
+    folded = copy.deepcopy(conv)
+    std = torch.sqrt(bn.running_var + bn.eps)
+    gamma = bn.weight if bn.weight is not None else torch.ones_like(std)
+    beta = bn.bias if bn.bias is not None else torch.zeros_like(std)
+    factor = (gamma / std).detach()
+    bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(std)
+    with torch.no_grad():
+        folded.weight.mul_(factor.reshape(-1, 1, 1, 1))
+        folded.bias = nn.Parameter((bias - bn.running_mean) * factor + beta.detach())
+    return folded
+
+
+def fold_batchnorm(generator: Generator) -> Generator:
+    """An eval-mode copy of ``generator`` with each BatchNorm merged into the conv before it."""
+    folded = copy.deepcopy(generator).eval()
+    for block in folded.body:
+        block.conv1 = _fold_conv_bn(block.conv1, block.bn1)
+        block.conv2 = _fold_conv_bn(block.conv2, block.bn2)
+        block.bn1, block.bn2 = nn.Identity(), nn.Identity()
+    folded.body_conv = _fold_conv_bn(folded.body_conv, folded.body_bn)
+    folded.body_bn = nn.Identity()
+    return folded

@@ -20,13 +20,14 @@ _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type
 
 
-def is_png16(path: Path) -> bool:
-    """Whether ``path`` is a PNG file with 16 bits per sample (read from its IHDR chunk)."""
+def png_header(path: Path) -> tuple[int, int, int] | None:
+    """(width, height, bit depth) from a PNG's IHDR chunk; None if it is not a PNG."""
     with open(path, "rb") as file:
         header = file.read(26)
-    return len(header) == 26 and header[:8] == _SIGNATURE and header[12:16] == b"IHDR" and (
-        header[24] == 16
-    )
+    if len(header) < 26 or header[:8] != _SIGNATURE or header[12:16] != b"IHDR":
+        return None
+    width, height, bit_depth = struct.unpack(">IIB", header[16:25])
+    return width, height, bit_depth
 
 
 def read_png16(path: Path) -> np.ndarray:

@@ -40,8 +40,9 @@ def _expand(item: str, recursive: bool) -> list[tuple[Path, Path]]:
     path = Path(item)
     if path.is_dir():
         pattern = "**/*" if recursive else "*"
-        files = sorted(p for p in path.glob(pattern)
-                       if p.is_file() and p.suffix.lower() in io.IMAGE_SUFFIXES)
+        files = sorted(
+            p for p in path.glob(pattern) if p.is_file() and p.suffix.lower() in io.IMAGE_SUFFIXES
+        )
         return [(p, p.relative_to(path)) for p in files]
     if not path.exists() and glob.has_magic(item):
         matches = sorted(Path(m) for m in glob.glob(item, recursive=recursive))
@@ -56,8 +57,9 @@ def _output_name(relative: Path, fmt: str | None) -> Path:
     return relative if suffix in _KEPT_SUFFIXES else relative.with_suffix(".png")
 
 
-def plan_jobs(inputs: Iterable[str], output: Path, fmt: str | None = None,
-              recursive: bool = False) -> list[Job]:
+def plan_jobs(
+    inputs: Iterable[str], output: Path, fmt: str | None = None, recursive: bool = False
+) -> list[Job]:
     """Pair every input image with its output path; refuses two inputs writing one file.
 
     ``output`` is a folder, or a file name (with an image suffix) when there is one input.
@@ -67,21 +69,30 @@ def plan_jobs(inputs: Iterable[str], output: Path, fmt: str | None = None,
         raise VividError(f"no input images found in {', '.join(inputs) or 'the arguments'}")
     if output.suffix.lower() in _KEPT_SUFFIXES and not output.is_dir():
         if len(pairs) != 1:
-            raise VividError(f"{output}: a file name as output needs exactly one input, "
-                             f"got {len(pairs)}; give a folder instead")
+            raise VividError(
+                f"{output}: a file name as output needs exactly one input, "
+                f"got {len(pairs)}; give a folder instead"
+            )
         return [Job(pairs[0][0], output)]
     jobs = [Job(source, output / _output_name(relative, fmt)) for source, relative in pairs]
     seen: dict[Path, Path] = {}
     for job in jobs:
         if job.target in seen:
-            raise VividError(f"{job.target}: would be written by both {seen[job.target]} and "
-                             f"{job.source}")
+            raise VividError(
+                f"{job.target}: would be written by both {seen[job.target]} and {job.source}"
+            )
         seen[job.target] = job.source
     return jobs
 
 
-def _process(upscaler: Upscaler, job: Job, overwrite: bool, provenance: bool,
-             max_pixels: int, on_tile: Callable[[int, int], None]) -> None:
+def _process(
+    upscaler: Upscaler,
+    job: Job,
+    overwrite: bool,
+    provenance: bool,
+    max_pixels: int,
+    on_tile: Callable[[int, int], None],
+) -> None:
     if job.target.exists() and not overwrite:
         raise VividError(f"{job.target}: already exists (use --overwrite to replace it)")
     image = io.read_image(job.source, max_pixels)
@@ -90,13 +101,19 @@ def _process(upscaler: Upscaler, job: Job, overwrite: bool, provenance: bool,
         job.target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise VividError(f"{job.target.parent}: cannot create folder ({error.strerror})") from error
-    io.write_image(job.target, sr_rgb, sr_alpha, image.info,
-                   upscaler.provenance() if provenance else None)
+    io.write_image(
+        job.target, sr_rgb, sr_alpha, image.info, upscaler.provenance() if provenance else None
+    )
 
 
-def run_jobs(upscaler: Upscaler, jobs: list[Job], overwrite: bool = False,
-             provenance: bool = True, max_pixels: int = io.DEFAULT_MAX_PIXELS,
-             progress: bool = True) -> Summary:
+def run_jobs(
+    upscaler: Upscaler,
+    jobs: list[Job],
+    overwrite: bool = False,
+    provenance: bool = True,
+    max_pixels: int = io.DEFAULT_MAX_PIXELS,
+    progress: bool = True,
+) -> Summary:
     """Upscale every job; failures are printed (one line each) and listed in the summary."""
     started, failed = time.perf_counter(), []
     bar = tqdm(jobs, unit="image", disable=not progress, dynamic_ncols=True)

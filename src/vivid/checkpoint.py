@@ -33,19 +33,34 @@ def bundled_models() -> list[str]:
     folder = resources.files("vivid") / "weights"
     if not folder.is_dir():
         return []
-    return sorted(p.name.removesuffix(".safetensors") for p in folder.iterdir()
-                  if p.name.endswith(".safetensors"))
+    return sorted(
+        p.name.removesuffix(".safetensors")
+        for p in folder.iterdir()
+        if p.name.endswith(".safetensors")
+    )
 
 
 def save_generator(path: str | Path, generator: Generator, **metadata: Any) -> None:
     """Write ``generator``'s weights (fp32) with metadata (stage, data, iterations, metrics...)."""
     config = generator.config
-    header = {"format": FORMAT, "architecture": "srresnet", "scale": config.scale,
-              "blocks": config.blocks, "channels": config.channels, "stage": "unknown",
-              "data": "", "iterations": 0, "metrics": {}, "vivid_version": __version__}
+    header = {
+        "format": FORMAT,
+        "architecture": "srresnet",
+        "scale": config.scale,
+        "blocks": config.blocks,
+        "channels": config.channels,
+        "stage": "unknown",
+        "data": "",
+        "iterations": 0,
+        "metrics": {},
+        "vivid_version": __version__,
+    }
     header.update(metadata)
-    tensors = {k: v.detach().float().contiguous().cpu()
-               for k, v in generator.state_dict().items() if v.is_floating_point()}
+    tensors = {
+        k: v.detach().float().contiguous().cpu()
+        for k, v in generator.state_dict().items()
+        if v.is_floating_point()
+    }
     save_file(tensors, str(path), metadata={"vivid": json.dumps(header)})
 
 
@@ -66,8 +81,15 @@ def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, An
 def _read_torch(path: Path) -> dict[str, torch.Tensor]:
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, zipfile.BadZipFile,
-            OSError, AttributeError) as error:
+    except (
+        RuntimeError,
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        zipfile.BadZipFile,
+        OSError,
+        AttributeError,
+    ) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
         raise VividError(f"{path}: not a readable PyTorch weights file ({first_line})") from error
     for key in _WRAPPER_KEYS:
@@ -121,13 +143,16 @@ def _check_match(generator: Generator, state: dict[str, torch.Tensor], path: Pat
         problems.append(f"{len(unexpected)} unexpected tensors (e.g. {', '.join(unexpected[:3])})")
     for key in sorted(set(expected) & set(state)):
         if expected[key].shape != state[key].shape:
-            problems.append(f"{key} has shape {tuple(state[key].shape)}, "
-                            f"expected {tuple(expected[key].shape)}")
+            problems.append(
+                f"{key} has shape {tuple(state[key].shape)}, expected {tuple(expected[key].shape)}"
+            )
             break
     if problems:
         c = generator.config
-        raise VividError(f"{path}: does not match SRResNet(x{c.scale}, {c.blocks} blocks, "
-                         f"{c.channels} channels): {'; '.join(problems)}")
+        raise VividError(
+            f"{path}: does not match SRResNet(x{c.scale}, {c.blocks} blocks, "
+            f"{c.channels} channels): {'; '.join(problems)}"
+        )
 
 
 def resolve_weights(name_or_path: str | Path) -> Path:
@@ -139,8 +164,7 @@ def resolve_weights(name_or_path: str | Path) -> Path:
     if path.is_file():
         return path
     available = ", ".join(bundled_models()) or "none bundled in this build"
-    raise VividError(f"{name_or_path}: no such model file or bundled model "
-                     f"(bundled: {available})")
+    raise VividError(f"{name_or_path}: no such model file or bundled model (bundled: {available})")
 
 
 def load_model(name_or_path: str | Path) -> tuple[Generator, dict[str, Any]]:
@@ -154,8 +178,10 @@ def load_model(name_or_path: str | Path) -> tuple[Generator, dict[str, Any]]:
     config = infer_config(state, path)
     for key in ("scale", "blocks", "channels"):
         if key in metadata and metadata[key] != getattr(config, key):
-            raise VividError(f"{path}: metadata says {key}={metadata[key]} but the tensors "
-                             f"have {key}={getattr(config, key)}")
+            raise VividError(
+                f"{path}: metadata says {key}={metadata[key]} but the tensors "
+                f"have {key}={getattr(config, key)}"
+            )
     generator = Generator(config)
     _check_match(generator, state, path)
     generator.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)

@@ -23,30 +23,57 @@ from vivid.upscale import (
 
 def _add_upscale(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "upscale", help="upscale images",
+        "upscale",
+        help="upscale images",
         description="Upscale images (files, folders or globs) with an SRGAN/SRResNet model.",
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, globs")
-    parser.add_argument("-o", "--output", type=Path, default=Path("results"),
-                        help="output folder, or a file name for one input (default: results)")
-    parser.add_argument("--model", default=DEFAULT_MODEL,
-                        help=f"bundled name, weights file, or 'bicubic' (default: {DEFAULT_MODEL})")
-    parser.add_argument("--tile", type=int, default=DEFAULT_TILE,
-                        help=f"largest tile side in input pixels, 0 = no tiling "
-                             f"(default: {DEFAULT_TILE})")
-    parser.add_argument("--tile-overlap", type=int, default=DEFAULT_TILE_OVERLAP,
-                        help=f"context pixels around each tile (default: {DEFAULT_TILE_OVERLAP})")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("results"),
+        help="output folder, or a file name for one input (default: results)",
+    )
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"bundled name, weights file, or 'bicubic' (default: {DEFAULT_MODEL})",
+    )
+    parser.add_argument(
+        "--tile",
+        type=int,
+        default=DEFAULT_TILE,
+        help=f"largest tile side in input pixels, 0 = no tiling (default: {DEFAULT_TILE})",
+    )
+    parser.add_argument(
+        "--tile-overlap",
+        type=int,
+        default=DEFAULT_TILE_OVERLAP,
+        help=f"context pixels around each tile (default: {DEFAULT_TILE_OVERLAP})",
+    )
     parser.add_argument("--device", choices=DEVICES, default="auto")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto")
-    parser.add_argument("--format", choices=sorted(io.OUTPUT_FORMATS), default=None,
-                        help="output format (default: the input's own, PNG for others)")
+    parser.add_argument(
+        "--format",
+        choices=sorted(io.OUTPUT_FORMATS),
+        default=None,
+        help="output format (default: the input's own, PNG for others)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--recursive", action="store_true", help="descend into subfolders")
-    parser.add_argument("--no-provenance", action="store_true",
-                        help="do not write the 'upscaled by vivid' note into output metadata")
-    parser.add_argument("--max-pixels", type=int, default=io.DEFAULT_MAX_PIXELS,
-                        help="largest input accepted, in pixels (decompression-bomb guard; "
-                             f"default: {io.DEFAULT_MAX_PIXELS})")
+    parser.add_argument(
+        "--no-provenance",
+        action="store_true",
+        help="do not write the 'upscaled by vivid' note into output metadata",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=io.DEFAULT_MAX_PIXELS,
+        help="largest input accepted, in pixels (decompression-bomb guard; "
+        f"default: {io.DEFAULT_MAX_PIXELS})",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(handler=_upscale)
 
@@ -55,15 +82,26 @@ def _upscale(args: argparse.Namespace) -> int:
     if args.tile < 0 or args.tile_overlap < 0:
         raise VividError("--tile and --tile-overlap must be >= 0")
     jobs = plan_jobs(args.inputs, args.output, args.format, args.recursive)
-    upscaler = Upscaler.from_pretrained(args.model, device=args.device,
-                                        precision=args.precision, tile=args.tile or None,
-                                        tile_overlap=args.tile_overlap)
-    summary = run_jobs(upscaler, jobs, overwrite=args.overwrite,
-                       provenance=not args.no_provenance, max_pixels=args.max_pixels,
-                       progress=not args.quiet)
+    upscaler = Upscaler.from_pretrained(
+        args.model,
+        device=args.device,
+        precision=args.precision,
+        tile=args.tile or None,
+        tile_overlap=args.tile_overlap,
+    )
+    summary = run_jobs(
+        upscaler,
+        jobs,
+        overwrite=args.overwrite,
+        provenance=not args.no_provenance,
+        max_pixels=args.max_pixels,
+        progress=not args.quiet,
+    )
     failed = f", {len(summary.failed)} failed" if summary.failed else ""
-    print(f"upscaled {summary.done} of {len(jobs)} images x{upscaler.scale} with "
-          f"{upscaler.name} in {summary.seconds:.1f} s{failed} -> {args.output}")
+    print(
+        f"upscaled {summary.done} of {len(jobs)} images x{upscaler.scale} with "
+        f"{upscaler.name} in {summary.seconds:.1f} s{failed} -> {args.output}"
+    )
     return 1 if summary.failed else 0
 
 

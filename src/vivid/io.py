@@ -22,7 +22,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
-from vivid._png16 import is_png16, read_png16, write_png16
+from vivid._png16 import png_header, read_png16, write_png16
 from vivid._version import __version__
 from vivid.errors import VividError
 
@@ -52,10 +52,10 @@ class DecodedImage:
 
 
 @contextlib.contextmanager
-def _pillow_limit(max_pixels: int) -> Iterator[None]:
-    """Let Pillow open images up to ``max_pixels`` (we check the size ourselves)."""
+def _pillow_guard_off() -> Iterator[None]:
+    """Turn Pillow's own size guard off while we open a file: we check the size ourselves."""
     saved = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = max_pixels
+    Image.MAX_IMAGE_PIXELS = None
     try:
         yield
     finally:
@@ -64,14 +64,14 @@ def _pillow_limit(max_pixels: int) -> Iterator[None]:
 
 def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
     """Apply an EXIF orientation (1-8) to an H x W x C array, like ``ImageOps.exif_transpose``."""
-    if orientation in (5, 6, 7, 8):
-        pixels = np.rot90(pixels, 1 if orientation in (5, 8) else -1)
-    if orientation in (2, 5):
+    if orientation in (5, 7):  # transpose (5) or transverse (7): swap the axes
+        pixels = pixels.transpose(1, 0, 2)
+    if orientation in (2, 3, 7, 8):  # mirror left-right
         pixels = pixels[:, ::-1]
-    elif orientation in (3, 7):
-        pixels = pixels[::-1, ::-1]
-    elif orientation == 4:
+    if orientation in (3, 4, 6, 7):  # mirror top-bottom
         pixels = pixels[::-1]
+    if orientation in (6, 8):
+        pixels = pixels.transpose(1, 0, 2)
     return np.ascontiguousarray(pixels)
 
 
@@ -88,26 +88,36 @@ def _pillow_pixels(image: Image.Image) -> tuple[np.ndarray, int]:
     return pixels.reshape(*pixels.shape[:2], -1), 8
 
 
-def _info(image: Image.Image, pixels: np.ndarray, bit_depth: int, exif: bytes | None
-          ) -> ImageInfo:
+def _info(image: Image.Image, pixels: np.ndarray, bit_depth: int, exif: bytes | None) -> ImageInfo:
     channels = pixels.shape[2]
     mode = image.mode if bit_depth == 8 else ("L", "LA", "RGB", "RGBA")[channels - 1] + ";16"
-    return ImageInfo(mode=mode, bit_depth=bit_depth, greyscale=channels <= 2,
-                     icc_profile=image.info.get("icc_profile") or None, exif=exif)
+    return ImageInfo(
+        mode=mode,
+        bit_depth=bit_depth,
+        greyscale=channels <= 2,
+        icc_profile=image.info.get("icc_profile") or None,
+        exif=exif,
+    )
+
+
+def _check_size(path: Path, width: int, height: int, max_pixels: int) -> None:
+    if width * height == 0:
+        raise VividError(f"{path}: image has 0 pixels ({width}x{height})")
+    if width * height > max_pixels:
+        raise VividError(
+            f"{path}: {width}x{height} = {width * height} pixels exceeds the limit of "
+            f"{max_pixels} (decompression-bomb guard); allow it with --max-pixels "
+            f"{width * height}"
+        )
 
 
 def _decode(path: Path, max_pixels: int) -> tuple[np.ndarray, ImageInfo]:
-    with _pillow_limit(max(max_pixels, 1)), Image.open(path) as image:
-        width, height = image.size
-        if width * height == 0:
-            raise VividError(f"{path}: image has 0 pixels ({width}x{height})")
-        if width * height > max_pixels:
-            raise VividError(
-                f"{path}: {width}x{height} = {width * height} pixels exceeds the limit of "
-                f"{max_pixels} (decompression-bomb guard); allow it with --max-pixels "
-                f"{width * height}"
-            )
-        if image.format == "PNG" and is_png16(path):
+    header = png_header(path)
+    if header is not None:
+        _check_size(path, header[0], header[1], max_pixels)
+    with _pillow_guard_off(), Image.open(path) as image:
+        _check_size(path, *image.size, max_pixels)
+        if header is not None and header[2] == 16:
             pixels, bit_depth = read_png16(path), 16
         else:
             image.load()
@@ -140,7 +150,11 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         pixels, info = _decode(path, max_pixels)
     except UnidentifiedImageError as error:
         raise VividError(f"{path}: not an image (or a format Pillow cannot read)") from error
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
+    except OSError as error:
+        if error.errno is not None:  # a system error (permissions, I/O), not bad image data
+            raise VividError(f"{path}: cannot read ({error.strerror})") from error
+        raise VividError(f"{path}: corrupt or truncated image ({error})") from error
+    except (SyntaxError, ValueError, EOFError) as error:
         raise VividError(f"{path}: corrupt or truncated image ({error})") from error
     return _to_tensors(pixels, info)
 
@@ -165,8 +179,9 @@ def _to_array(rgb: torch.Tensor, alpha: torch.Tensor | None, greyscale: bool) ->
         colour = (colour @ _LUMA)[..., None]
     if alpha is None:
         return colour
-    return np.concatenate([colour, alpha[0, 0].detach().float().clamp(0, 1).cpu().numpy()[
-        ..., None]], axis=2)
+    return np.concatenate(
+        [colour, alpha[0, 0].detach().float().clamp(0, 1).cpu().numpy()[..., None]], axis=2
+    )
 
 
 def _umask() -> int:

@@ -92,7 +92,11 @@ class Generator(nn.Module):
 
 
 def receptive_radius(config: GeneratorConfig) -> int:
-    """How many LR pixels beyond a tile can influence the generator's output inside it."""
+    """Farthest distance (in LR pixels) from which an input pixel can change an output pixel.
+
+    Measured from the LR pixel under the output pixel; a tile needs this much context on each
+    side for its output to equal the untiled one exactly.
+    """
     radius = 4.0 + 2 * config.blocks + 1  # head 9x9, two 3x3 per block, body conv
     resolution = 1
     for factor in config.shuffle_factors:

@@ -35,18 +35,25 @@ def split(length: int, tile: int) -> list[tuple[int, int]]:
     return list(itertools.pairwise(bounds))
 
 
-def _ramp(core: tuple[int, int], span: tuple[int, int], length: int, half: float,
-          scale: int) -> torch.Tensor:
+def _ramp(
+    core: tuple[int, int], span: tuple[int, int], length: int, half: float, scale: int
+) -> torch.Tensor:
     """Weights for the output pixels of a tile spanning ``span`` (LR coords) along one axis."""
     start, end = core
     positions = (torch.arange(span[0] * scale, span[1] * scale) + 0.5) / scale
     weight = torch.ones_like(positions)
     if start > 0:
-        weight = weight * (((positions - start + half) / (2 * half)).clamp(0, 1) if half > 0
-                           else (positions >= start).float())
+        weight = weight * (
+            ((positions - start + half) / (2 * half)).clamp(0, 1)
+            if half > 0
+            else (positions >= start).float()
+        )
     if end < length:
-        weight = weight * (((end + half - positions) / (2 * half)).clamp(0, 1) if half > 0
-                           else (positions < end).float())
+        weight = weight * (
+            ((end + half - positions) / (2 * half)).clamp(0, 1)
+            if half > 0
+            else (positions < end).float()
+        )
     return weight
 
 
@@ -56,8 +63,14 @@ def _is_out_of_memory(error: BaseException) -> bool:
     )
 
 
-def _run_tiles(model: ModelFn, lr_image: torch.Tensor, scale: int, tile: int, overlap: int,
-               on_tile: Callable[[int, int], None] | None) -> torch.Tensor:
+def _run_tiles(
+    model: ModelFn,
+    lr_image: torch.Tensor,
+    scale: int,
+    tile: int,
+    overlap: int,
+    on_tile: Callable[[int, int], None] | None,
+) -> torch.Tensor:
     _, _, height, width = lr_image.shape
     rows, columns = split(height, tile), split(width, tile)
     sr_image = torch.zeros(lr_image.shape[0], 3, height * scale, width * scale)
@@ -67,20 +80,26 @@ def _run_tiles(model: ModelFn, lr_image: torch.Tensor, scale: int, tile: int, ov
         for column_index, (left, right) in enumerate(columns):
             x_span = (max(0, left - overlap), min(width, right + overlap))
             x_weight = _ramp((left, right), x_span, width, overlap / 2, scale)
-            piece = model(lr_image[:, :, y_span[0]:y_span[1], x_span[0]:x_span[1]])
+            piece = model(lr_image[:, :, y_span[0] : y_span[1], x_span[0] : x_span[1]])
             if not torch.isfinite(piece).all():
                 raise VividError(f"tile at LR ({top}, {left}) produced non-finite values")
             weight = y_weight[:, None] * x_weight[None, :]
-            sr_image[:, :, y_span[0] * scale:y_span[1] * scale,
-                     x_span[0] * scale:x_span[1] * scale] += piece.float() * weight
+            sr_image[
+                :, :, y_span[0] * scale : y_span[1] * scale, x_span[0] * scale : x_span[1] * scale
+            ] += piece.float() * weight
             if on_tile is not None:
                 on_tile(row_index * len(columns) + column_index + 1, len(rows) * len(columns))
     return sr_image
 
 
-def upscale_tiled(model: ModelFn, lr_image: torch.Tensor, scale: int, tile: int | None,
-                  overlap: int, on_tile: Callable[[int, int], None] | None = None
-                  ) -> torch.Tensor:
+def upscale_tiled(
+    model: ModelFn,
+    lr_image: torch.Tensor,
+    scale: int,
+    tile: int | None,
+    overlap: int,
+    on_tile: Callable[[int, int], None] | None = None,
+) -> torch.Tensor:
     """Apply ``model`` (LR tile -> SR tile, any device) to ``lr_image`` tile by tile.
 
     ``tile`` is the largest core side in LR pixels (None or 0: one tile). On out-of-memory the

@@ -56,10 +56,17 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
 class Upscaler:
     """A ready-to-run super-resolution model; see the module docstring."""
 
-    def __init__(self, network: torch.nn.Module | None, scale: int, name: str,
-                 device: torch.device, dtype: torch.dtype, tile: int | None = DEFAULT_TILE,
-                 tile_overlap: int = DEFAULT_TILE_OVERLAP,
-                 metadata: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        network: torch.nn.Module | None,
+        scale: int,
+        name: str,
+        device: torch.device,
+        dtype: torch.dtype,
+        tile: int | None = DEFAULT_TILE,
+        tile_overlap: int = DEFAULT_TILE_OVERLAP,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
         self.network = network
         self.scale = scale
         self.name = name
@@ -70,9 +77,15 @@ class Upscaler:
         self.metadata = metadata or {}
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str = DEFAULT_MODEL, device: str = "auto",
-                        precision: str = "auto", tile: int | None = DEFAULT_TILE,
-                        tile_overlap: int = DEFAULT_TILE_OVERLAP, scale: int = 4) -> Upscaler:
+    def from_pretrained(
+        cls,
+        name_or_path: str = DEFAULT_MODEL,
+        device: str = "auto",
+        precision: str = "auto",
+        tile: int | None = DEFAULT_TILE,
+        tile_overlap: int = DEFAULT_TILE_OVERLAP,
+        scale: int = 4,
+    ) -> Upscaler:
         """Load a bundled model, a weights file, or ``"bicubic"`` (MATLAB bicubic, ``scale``)."""
         target = resolve_device(device)
         dtype = resolve_precision(precision, target)
@@ -80,8 +93,16 @@ class Upscaler:
             return cls(None, scale, "bicubic", target, dtype, tile, tile_overlap)
         generator, metadata = load_model(name_or_path)
         network = fold_batchnorm(generator).to(target)
-        return cls(network, generator.config.scale, str(name_or_path), target, dtype, tile,
-                   tile_overlap, metadata)
+        return cls(
+            network,
+            generator.config.scale,
+            str(name_or_path),
+            target,
+            dtype,
+            tile,
+            tile_overlap,
+            metadata,
+        )
 
     def _autocast(self) -> contextlib.AbstractContextManager[None]:
         if self.dtype == torch.float32:
@@ -95,18 +116,20 @@ class Upscaler:
             sr_tile = self.network(lr_tile.to(self.device))
         return sr_tile.float().cpu()
 
-    def upscale_tensor(self, lr_image: torch.Tensor,
-                       on_tile: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    def upscale_tensor(
+        self, lr_image: torch.Tensor, on_tile: Callable[[int, int], None] | None = None
+    ) -> torch.Tensor:
         """N x 3 x H x W in [0, 1] -> N x 3 x sH x sW in [0, 1], tiled when large."""
         if lr_image.ndim != 4 or lr_image.shape[1] != 3:
             raise VividError(f"expected an N x 3 x H x W tensor, got {tuple(lr_image.shape)}")
-        sr_image = upscale_tiled(self._model, lr_image.float().cpu(), self.scale, self.tile,
-                                 self.tile_overlap, on_tile)
+        sr_image = upscale_tiled(
+            self._model, lr_image.float().cpu(), self.scale, self.tile, self.tile_overlap, on_tile
+        )
         return sr_image.clamp_(0, 1)
 
-    def upscale_decoded(self, image: io.DecodedImage,
-                        on_tile: Callable[[int, int], None] | None = None
-                        ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def upscale_decoded(
+        self, image: io.DecodedImage, on_tile: Callable[[int, int], None] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Upscaled RGB and alpha (bicubic) of a decoded image."""
         sr_rgb = self.upscale_tensor(image.rgb, on_tile)
         if image.alpha is None:
@@ -124,5 +147,7 @@ class Upscaler:
         """The note written into output files so they are not mistaken for originals."""
         if self.network is None:
             return f"Upscaled {self.scale}x by vivid with bicubic interpolation."
-        return (f"Upscaled {self.scale}x by vivid with model {self.name}; fine detail is "
-                "synthesised by the model and is not a record of the original scene.")
+        return (
+            f"Upscaled {self.scale}x by vivid with model {self.name}; fine detail is "
+            "synthesised by the model and is not a record of the original scene."
+        )

@@ -1,0 +1,348 @@
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vivid import io
+from vivid.checkpoint import save_generator
+from vivid.cli import main
+from vivid.models import Generator, GeneratorConfig
+
+
+def _image(path: Path, size: tuple[int, int] = (20, 16), mode: str = "RGB") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(len(path.name))
+    Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).convert(mode).save(
+        path
+    )
+    return path
+
+
+def _png_header_only(path: Path, width: int, height: int) -> Path:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 16))
+        + chunk(b"IEND", b"")
+    )
+    return path
+
+
+def _no_temp_files(folder: Path) -> bool:
+    return not any(p.name.startswith(".") for p in folder.rglob("*"))
+
+
+def test_console_script_upscales_a_file_to_4x(tmp_path: Path) -> None:
+    source = _image(tmp_path / "in" / "bird.png", (72, 50))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vivid.cli",
+            "upscale",
+            str(source),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            "bicubic",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "upscaled 1 of 1 images x4" in result.stdout
+    with Image.open(tmp_path / "out" / "bird.png") as image:
+        assert image.size == (288, 200)
+        assert "vivid" in image.text["Software"] and "bicubic" in image.text["Description"]
+
+
+def test_folders_recursive_globs_and_formats_mirror_input_names(tmp_path: Path) -> None:
+    _image(tmp_path / "in" / "a.png")
+    _image(tmp_path / "in" / "sub" / "b.jpg")
+    _image(tmp_path / "in" / "c.bmp")
+    (tmp_path / "in" / "notes.txt").write_text("not an image")
+    assert (
+        main(
+            [
+                "upscale",
+                str(tmp_path / "in"),
+                "-o",
+                str(tmp_path / "o1"),
+                "--model",
+                "bicubic",
+                "--recursive",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    written = sorted(str(p.relative_to(tmp_path / "o1")) for p in (tmp_path / "o1").rglob("*.*"))
+    assert written == ["a.png", "c.png", "sub/b.jpg"]
+    assert (
+        main(
+            [
+                "upscale",
+                str(tmp_path / "in" / "*.png"),
+                "-o",
+                str(tmp_path / "o2"),
+                "--model",
+                "bicubic",
+                "--format",
+                "webp",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert [p.name for p in (tmp_path / "o2").iterdir()] == ["a.webp"]
+    assert (
+        main(
+            [
+                "upscale",
+                str(tmp_path / "in" / "a.png"),
+                "-o",
+                str(tmp_path / "x.jpg"),
+                "--model",
+                "bicubic",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    with Image.open(tmp_path / "x.jpg") as image:
+        assert image.format == "JPEG" and image.size == (80, 64)
+
+
+def test_existing_outputs_need_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    source = _image(tmp_path / "a.png")
+    out = tmp_path / "out"
+    args = ["upscale", str(source), "-o", str(out), "--model", "bicubic", "--quiet"]
+    assert main(args) == 0
+    (out / "a.png").write_bytes(b"keep me")
+    assert main(args) == 1
+    assert "already exists (use --overwrite" in capsys.readouterr().out
+    assert (out / "a.png").read_bytes() == b"keep me"
+    assert main([*args, "--overwrite"]) == 0
+    with Image.open(out / "a.png") as image:
+        assert image.size == (80, 64)
+
+
+def test_no_provenance_flag(tmp_path: Path) -> None:
+    source = _image(tmp_path / "a.png")
+    assert (
+        main(
+            [
+                "upscale",
+                str(source),
+                "-o",
+                str(tmp_path / "o"),
+                "--model",
+                "bicubic",
+                "--no-provenance",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    with Image.open(tmp_path / "o" / "a.png") as image:
+        assert "Description" not in image.text and 0x010E not in image.getexif()
+
+
+def test_weights_file_model_and_tiling_options(tmp_path: Path) -> None:
+    weights = tmp_path / "tiny.safetensors"
+    save_generator(weights, Generator(GeneratorConfig(scale=2, blocks=1, channels=8)))
+    source = _image(tmp_path / "a.png", (40, 30))
+    assert (
+        main(
+            [
+                "upscale",
+                str(source),
+                "-o",
+                str(tmp_path / "o"),
+                "--model",
+                str(weights),
+                "--tile",
+                "16",
+                "--tile-overlap",
+                "4",
+                "--precision",
+                "bf16",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    with Image.open(tmp_path / "o" / "a.png") as image:
+        assert image.size == (80, 60) and "tiny.safetensors" in image.text["Description"]
+
+
+BAD_INPUTS = {
+    "notes.txt": "not an image",
+    "text.png": "not an image",
+    "empty.png": "empty file (0 bytes)",
+    "cut.png": "corrupt or truncated",
+    "cut.jpg": "corrupt or truncated",
+    "zero.png": "0 pixels",
+    "bomb.png": "allow it with --max-pixels",
+    "missing.png": "no such file",
+}
+
+
+def _make_bad_inputs(folder: Path) -> list[Path]:
+    folder.mkdir()
+    (folder / "notes.txt").write_text("hello")
+    (folder / "text.png").write_text("this is not a PNG")
+    (folder / "empty.png").write_bytes(b"")
+    for name in ("cut.png", "cut.jpg"):
+        full = _image(folder / f"full-{name}", (64, 64))
+        (folder / name).write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+        full.unlink()
+    _png_header_only(folder / "zero.png", 0, 10)
+    _png_header_only(folder / "bomb.png", 20000, 10000)
+    return [folder / name for name in BAD_INPUTS]
+
+
+def test_bad_inputs_each_give_one_line_and_the_rest_is_processed(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    bad = _make_bad_inputs(tmp_path / "bad")
+    good = _image(tmp_path / "good.png")
+    out = tmp_path / "out"
+    code = main(
+        ["upscale", *map(str, bad), str(good), "-o", str(out), "--model", "bicubic", "--quiet"]
+    )
+    assert code == 1
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("error:")]
+    assert len(lines) == len(BAD_INPUTS)
+    for line, (name, problem) in zip(lines, BAD_INPUTS.items(), strict=True):
+        assert name in line and problem in line, line
+    assert [p.name for p in out.iterdir()] == ["good.png"]
+
+
+def test_max_pixels_flag_allows_large_images(tmp_path: Path) -> None:
+    source = _image(tmp_path / "a.png", (30, 30))
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "upscale",
+                str(source),
+                "-o",
+                str(out),
+                "--model",
+                "bicubic",
+                "--quiet",
+                "--max-pixels",
+                "800",
+            ]
+        )
+        == 1
+    )
+    assert (
+        main(
+            [
+                "upscale",
+                str(source),
+                "-o",
+                str(out),
+                "--model",
+                "bicubic",
+                "--quiet",
+                "--max-pixels",
+                "900",
+            ]
+        )
+        == 0
+    )
+
+
+def test_unreadable_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    source = _image(tmp_path / "secret.png")
+    real_open = io.Image.open
+
+    def denied(path, *args, **kwargs):
+        if Path(path).name == "secret.png":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(io.Image, "open", denied)
+    assert (
+        main(["upscale", str(source), "-o", str(tmp_path / "o"), "--model", "bicubic", "--quiet"])
+        == 1
+    )
+    assert "secret.png: cannot read (Permission denied)" in capsys.readouterr().out
+    assert not (tmp_path / "o").exists() or list((tmp_path / "o").iterdir()) == []
+
+
+def test_unwritable_output_leaves_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    source = _image(tmp_path / "a.png")
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    assert (
+        main(["upscale", str(source), "-o", str(blocker / "out"), "--model", "bicubic", "--quiet"])
+        == 1
+    )
+    assert "cannot create folder" in capsys.readouterr().out
+
+    def fail_midway(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(io.Image.Image, "save", fail_midway)
+    out = tmp_path / "out"
+    assert main(["upscale", str(source), "-o", str(out), "--model", "bicubic", "--quiet"]) == 1
+    assert "a.png: cannot write (No space left on device)" in capsys.readouterr().out
+    assert list(out.iterdir()) == [] and _no_temp_files(out)
+
+
+def test_wrong_model_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    source = _image(tmp_path / "a.png")
+    model = tmp_path / "model.safetensors"
+    model.write_bytes(b"garbage")
+    assert (
+        main(["upscale", str(source), "-o", str(tmp_path / "o"), "--model", str(model), "--quiet"])
+        == 2
+    )
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "model.safetensors" in err and "\n" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_acceptance_bird_becomes_1152_square(data_dir: Path, tmp_path: Path) -> None:
+    assert (
+        main(
+            [
+                "upscale",
+                str(data_dir / "Set5" / "bird.png"),
+                "-o",
+                str(tmp_path / "out"),
+                "--model",
+                "bicubic",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    with Image.open(tmp_path / "out" / "bird.png") as image:
+        assert image.format == "PNG" and image.size == (1152, 1152)

@@ -21,7 +21,7 @@ from safetensors.torch import save_file
 
 from vivid._version import __version__
 from vivid.errors import VividError
-from vivid.models import Generator, GeneratorConfig
+from vivid.models import VGG19_LAYERS, Generator, GeneratorConfig, VGGFeatures
 
 FORMAT = "vivid-generator"
 _WRAPPER_KEYS = ("params_ema", "params", "state_dict")
@@ -195,3 +195,30 @@ def load_generator(name_or_path: str | Path) -> Generator:
     ``params`` and ``state_dict`` wrappers are unwrapped and ``module.`` prefixes stripped.
     """
     return load_model(name_or_path)[0]
+
+
+def load_vgg(path: str | Path, layer: str, normalisation: str = "caffe") -> VGGFeatures:
+    """VGG19 up to ``layer`` from a state dict in torchvision's layout (``features.N`` or ``N``).
+
+    Asking for a layer deeper than the file provides is a ``VividError``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise VividError(f"{path}: VGG19 weights file not found")
+    state = _read_safetensors(path)[0] if path.suffix == ".safetensors" else _read_torch(path)
+    state = {key.removeprefix("features."): value for key, value in _strip_prefixes(state).items()}
+    vgg = VGGFeatures(layer, normalisation)
+    wanted = vgg.features.state_dict()
+    missing = sorted(set(wanted) - set(state), key=lambda k: int(k.split(".")[0]))
+    if missing:
+        deepest = max((int(k.split(".")[0]) for k in state if k.split(".")[0].isdigit()),
+                      default=-1)
+        provided = VGG19_LAYERS[deepest + 1] if 0 <= deepest + 1 < len(VGG19_LAYERS) else "none"
+        raise VividError(f"{path}: has VGG19 weights up to {provided} only; layer {layer} "
+                         f"needs {missing[0]} (supply the full VGG19 weights)")
+    try:
+        vgg.features.load_state_dict({k: state[k] for k in wanted}, strict=True)
+    except RuntimeError as error:
+        raise VividError(f"{path}: VGG19 weights do not match "
+                         f"({str(error).splitlines()[-1].strip()})") from error
+    return vgg

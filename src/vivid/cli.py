@@ -105,11 +105,42 @@ def _upscale(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+def _add_train(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "train", help="train a generator (one stage per run)",
+        description="Train stage srresnet or srgan from a TOML config (see configs/).",
+    )
+    parser.add_argument("config", type=Path, help="TOML config file")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set optim.iterations=1000")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: runs/<config name>)")
+    parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from vivid.config import load_config
+    from vivid.runner import run_training
+
+    config = load_config(args.config, args.set)
+    out_dir = args.out or Path("runs") / args.config.stem
+    last = run_training(config, out_dir, resume=args.resume, progress=not args.quiet,
+                        device=args.device)
+    done = last.get("iteration", 0) >= config.optim.iterations
+    state = "finished" if done else "stopped (resume with --resume)"
+    print(f"training {state} at iteration {last.get('iteration', 0)} -> {out_dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vivid", description=__doc__)
     parser.add_argument("--version", action="version", version=f"vivid {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_upscale(commands)
+    _add_train(commands)
     return parser
 
 

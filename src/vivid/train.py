@@ -1,0 +1,178 @@
+"""Two-stage SRGAN training: stage ``srresnet`` (pixel loss) then stage ``srgan`` (VGG + GAN).
+
+Each stage is its own run (``vivid train CONFIG``); stage 2 starts from the weights stage 1
+exported (``run.init``). The loop is iteration-based: batch ``i`` and the learning rate at
+``i`` are functions of ``i``, so resuming from a checkpoint continues exactly. A training step
+is a plain function: nets, batch, optimisers in, a dict of numbers out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from vivid.checkpoint import load_generator, load_vgg
+from vivid.config import OptimSection, TrainConfig
+from vivid.errors import VividError
+from vivid.losses import (
+    content_loss,
+    discriminator_loss,
+    generator_adversarial_loss,
+    pixel_loss,
+)
+from vivid.models import Discriminator, Generator, GeneratorConfig, VGGFeatures
+
+
+@dataclass
+class Nets:
+    generator: nn.Module  # possibly DDP-wrapped
+    discriminator: nn.Module | None = None
+    ema: Generator | None = None
+    vgg: VGGFeatures | None = None
+
+
+@dataclass
+class Optimizers:
+    generator: torch.optim.Optimizer
+    discriminator: torch.optim.Optimizer | None = None
+
+
+def learning_rate_at(optim: OptimSection, iteration: int) -> float:
+    """The learning rate for (0-based) ``iteration`` under the configured schedule."""
+    if optim.schedule == "constant":
+        return optim.learning_rate
+    if optim.schedule == "step":
+        passed = iteration >= optim.step_at * optim.iterations
+        return optim.learning_rate * (optim.step_factor if passed else 1.0)
+    if optim.schedule == "cosine":
+        progress = min(iteration / max(optim.iterations, 1), 1.0)
+        low = optim.min_learning_rate
+        return low + (optim.learning_rate - low) * 0.5 * (1 + math.cos(math.pi * progress))
+    raise VividError(f"optim.schedule: unknown schedule {optim.schedule!r} "
+                     "(constant, cosine or step)")
+
+
+def training_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """``auto``: bf16 on CPUs with native bf16, fp16 (AMP) on CUDA, else fp32."""
+    if precision == "auto":
+        if device.type == "cuda":
+            return torch.float16
+        native = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
+        return torch.bfloat16 if native else torch.float32
+    choices = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+    if precision not in choices:
+        raise VividError(f"run.precision: {precision!r} is not auto, fp32, bf16 or fp16")
+    return choices[precision]
+
+
+def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager:
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def _apply(optimizer: torch.optim.Optimizer, loss: torch.Tensor, net: nn.Module,
+           grad_clip: float, scaler: torch.amp.GradScaler) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if grad_clip > 0:
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+
+
+def srresnet_step(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
+                  optimizers: Optimizers, config: TrainConfig, amp: StepContext
+                  ) -> dict[str, float]:
+    """Stage 1: pixel loss (MSE in the paper) on the generator only."""
+    with amp.autocast():
+        sr_batch = nets.generator(lr_batch)
+    loss = pixel_loss(sr_batch, hr_batch, config.loss.pixel)
+    _apply(optimizers.generator, loss, nets.generator, config.optim.grad_clip, amp.scaler)
+    return {"loss": loss.item(), f"loss_{config.loss.pixel}": loss.item()}
+
+
+def srgan_step(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
+               optimizers: Optimizers, config: TrainConfig, amp: StepContext
+               ) -> dict[str, float]:
+    """Stage 2: D on real/fake (BCE), then G on VGG content + 1e-3 x adversarial loss."""
+    assert nets.discriminator is not None and nets.vgg is not None
+    assert optimizers.discriminator is not None
+    with amp.autocast():
+        sr_batch = nets.generator(lr_batch)
+        real_logits = nets.discriminator(hr_batch)
+        fake_logits = nets.discriminator(sr_batch.detach())
+    d_loss = discriminator_loss(real_logits, fake_logits)
+    _apply(optimizers.discriminator, d_loss, nets.discriminator, config.optim.grad_clip,
+           amp.scaler_d)
+    nets.discriminator.requires_grad_(False)
+    with amp.autocast():
+        content = content_loss(nets.vgg, sr_batch, hr_batch, config.loss.content_scale)
+        adversarial = generator_adversarial_loss(nets.discriminator(sr_batch))
+    nets.discriminator.requires_grad_(True)
+    g_loss = content + config.loss.adversarial_weight * adversarial
+    _apply(optimizers.generator, g_loss, nets.generator, config.optim.grad_clip, amp.scaler)
+    return {"loss": g_loss.item(), "loss_content": content.item(),
+            "loss_adversarial": adversarial.item(), "loss_d": d_loss.item(),
+            "d_real": torch.sigmoid(real_logits.float()).mean().item(),
+            "d_fake": torch.sigmoid(fake_logits.float()).mean().item()}
+
+
+@dataclass
+class StepContext:
+    """Precision machinery shared by the steps: autocast dtype and gradient scalers."""
+
+    device: torch.device
+    dtype: torch.dtype
+    scaler: torch.amp.GradScaler
+    scaler_d: torch.amp.GradScaler
+
+    @classmethod
+    def create(cls, device: torch.device, dtype: torch.dtype) -> StepContext:
+        enabled = device.type == "cuda" and dtype == torch.float16
+        return cls(device, dtype, torch.amp.GradScaler(device.type, enabled=enabled),
+                   torch.amp.GradScaler(device.type, enabled=enabled))
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        return autocast(self.device, self.dtype)
+
+
+STEPS = {"srresnet": srresnet_step, "srgan": srgan_step}
+
+
+def build_generator(config: TrainConfig) -> Generator:
+    shape = GeneratorConfig(config.model.scale, config.model.blocks, config.model.channels)
+    if not config.run.init:
+        return Generator(shape)
+    generator = load_generator(config.run.init)
+    if generator.config != shape:
+        raise VividError(f"{config.run.init}: is {generator.config}, config asks for {shape}")
+    return generator
+
+
+def build_nets(config: TrainConfig) -> Nets:
+    """Fresh networks for the configured stage (EMA starts as a copy of the generator)."""
+    if config.run.stage not in STEPS:
+        raise VividError(f"run.stage: {config.run.stage!r} is not srresnet or srgan")
+    generator = build_generator(config)
+    ema = copy.deepcopy(generator).requires_grad_(False) if config.optim.ema > 0 else None
+    if config.run.stage == "srresnet":
+        return Nets(generator, ema=ema)
+    if not config.loss.vgg_weights:
+        raise VividError("loss.vgg_weights: stage srgan needs a VGG19 weights file")
+    vgg = load_vgg(config.loss.vgg_weights, config.loss.content_layer, config.loss.vgg_input)
+    return Nets(generator, Discriminator(channels=config.model.channels), ema, vgg)
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, generator: nn.Module, decay: float) -> None:
+    for ema_param, param in zip(ema.parameters(), generator.parameters(), strict=True):
+        ema_param.lerp_(param.detach(), 1 - decay)
+    for ema_buffer, buffer in zip(ema.buffers(), generator.buffers(), strict=True):
+        ema_buffer.copy_(buffer)

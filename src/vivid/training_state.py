@@ -1,0 +1,82 @@
+"""Training checkpoints: everything needed to resume a run bit-for-bit.
+
+A checkpoint is ``OUT/checkpoints/iter-NNNNNNNN.pt``: a dict of tensors and plain values
+(generator, discriminator, EMA, optimisers, RNG states, iteration, config), loaded with
+``torch.load(weights_only=True)``. The learning rate and the data order are functions of the
+iteration, so they need no state of their own. Files are written to a temp name and renamed,
+so a kill at any moment leaves the previous checkpoints intact; the newest ``keep`` stay.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vivid.errors import VividError
+
+PREFIX, SUFFIX = "iter-", ".pt"
+
+
+def checkpoint_path(folder: Path, iteration: int) -> Path:
+    return folder / f"{PREFIX}{iteration:08d}{SUFFIX}"
+
+
+def list_checkpoints(folder: Path) -> list[Path]:
+    """Finished checkpoints in ``folder``, oldest first (temp files are not listed)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob(f"{PREFIX}*{SUFFIX}") if p.name[len(PREFIX):-3].isdigit())
+
+
+def rng_state() -> dict[str, Any]:
+    """Torch, Python and NumPy global RNG states as tensors and numbers."""
+    version, internal, gauss = random.getstate()
+    _, keys, position, *_ = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "python_version": version,
+            "python_state": torch.tensor(internal, dtype=torch.int64),
+            "python_gauss": gauss, "numpy_keys": torch.from_numpy(keys.astype(np.int64)),
+            "numpy_pos": int(position)}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    internal = tuple(int(v) for v in state["python_state"].tolist())
+    random.setstate((state["python_version"], internal, state["python_gauss"]))
+    keys = state["numpy_keys"].numpy().astype(np.uint32)
+    np.random.set_state(("MT19937", keys, state["numpy_pos"], 0, 0.0))
+
+
+def save_checkpoint(folder: Path, iteration: int, state: dict[str, Any], keep: int) -> Path:
+    """Write atomically, then delete all but the newest ``keep`` checkpoints."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = checkpoint_path(folder, iteration)
+    descriptor, temp_name = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=folder)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            torch.save({**state, "iteration": iteration}, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp_name, target)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    for old in list_checkpoints(folder)[:-keep] if keep > 0 else []:
+        old.unlink(missing_ok=True)
+    for stale in folder.glob(f".tmp-*{SUFFIX}"):  # left by a run killed mid-write
+        if stale.name != Path(temp_name).name:
+            stale.unlink(missing_ok=True)
+    return target
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, OSError) as error:
+        raise VividError(f"{path}: unreadable training checkpoint ({error})") from error

@@ -127,11 +127,10 @@ def _train(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, args.set)
     out_dir = args.out or Path("runs") / args.config.stem
-    last = run_training(config, out_dir, resume=args.resume, progress=not args.quiet,
-                        device=args.device)
-    done = last.get("iteration", 0) >= config.optim.iterations
-    state = "finished" if done else "stopped (resume with --resume)"
-    print(f"training {state} at iteration {last.get('iteration', 0)} -> {out_dir}")
+    result = run_training(config, out_dir, resume=args.resume, progress=not args.quiet,
+                          device=args.device)
+    state = "finished" if result.finished else "stopped (resume with --resume)"
+    print(f"training {state} at iteration {int(result.numbers['iteration'])} -> {out_dir}")
     return 0
 
 

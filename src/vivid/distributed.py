@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from vivid.errors import VividError
+
 
 @dataclass(frozen=True)
 class World:
@@ -43,6 +45,8 @@ def wrap(module: torch.nn.Module, world: World, sync_batchnorm: bool) -> torch.n
     if world.size == 1:
         return module
     if sync_batchnorm:
+        if world.device.type != "cuda":
+            raise VividError("run.sync_batchnorm needs CUDA (PyTorch's SyncBatchNorm is GPU-only)")
         module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
     device_ids = [world.device.index] if world.device.type == "cuda" else None
     return torch.nn.parallel.DistributedDataParallel(module, device_ids=device_ids)

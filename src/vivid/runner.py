@@ -142,12 +142,27 @@ def _prepare(config: TrainConfig, world: distributed.World
 
 
 def _resume(out_dir: Path, nets: Nets, optimizers: Optimizers) -> int:
+    """Restore the newest checkpoint; log lines written after it are dropped (redone)."""
     checkpoints = list_checkpoints(out_dir / "checkpoints")
     if not checkpoints:
         return 0
     state = load_checkpoint(checkpoints[-1])
     _restore(nets, optimizers, state)
-    return int(state["iteration"])
+    iteration = int(state["iteration"])
+    log = out_dir / "log.jsonl"
+    if log.exists():
+        kept = [line for line in log.read_text().splitlines()
+                if _logged_iteration(line) <= iteration]
+        log.write_text("".join(f"{line}\n" for line in kept))
+    return iteration
+
+
+def _logged_iteration(line: str) -> float:
+    """Iteration of a log line; a line torn by a kill mid-write counts as never written."""
+    try:
+        return json.loads(line)["iteration"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return float("inf")
 
 
 def _finish(out_dir: Path, nets: Nets, config: TrainConfig, iteration: int,
@@ -162,82 +177,122 @@ def _finish(out_dir: Path, nets: Nets, config: TrainConfig, iteration: int,
     return target
 
 
-def _checkpoint(out_dir: Path, iteration: int, nets: Nets, optimizers: Optimizers,
-                config: TrainConfig, world: distributed.World) -> None:
-    if world.is_main:
-        save_checkpoint(out_dir / "checkpoints", iteration, _state(nets, optimizers, config),
-                        config.run.keep_checkpoints)
-    distributed.barrier(world)
+@dataclass
+class TrainResult:
+    numbers: dict[str, float]  # the last logged losses and validation metrics
+    nets: Nets
+    finished: bool
 
 
-def run_training(config: TrainConfig, out_dir: Path, resume: bool = False,
-                 progress: bool = True, device: str = "auto") -> dict[str, float]:
-    """Train until ``optim.iterations`` (or a signal); returns the last logged numbers."""
+def _set_learning_rate(optimizers: Optimizers, rate: float) -> None:
+    for optimizer in (optimizers.generator, optimizers.discriminator):
+        for group in optimizer.param_groups if optimizer is not None else []:
+            group["lr"] = rate
+
+
+@dataclass
+class _Loop:
+    """Per-run pieces the iterations need (built once by ``run_training``)."""
+
+    config: TrainConfig
+    out_dir: Path
+    world: distributed.World
+    pairs: PairedCrops
+    validation: list
+    nets: Nets
+    optimizers: Optimizers
+    amp: StepContext
+
+    def step(self, iteration: int) -> dict[str, float]:
+        """Train on batch ``iteration`` (0-based); returns the step's numbers."""
+        config, world = self.config, self.world
+        memory = torch.channels_last if config.run.channels_last else torch.contiguous_format
+        rate = learning_rate_at(config.optim, iteration)
+        _set_learning_rate(self.optimizers, rate)
+        lr_batch, hr_batch = self.pairs.batch(config.run.seed, iteration,
+                                              config.optim.batch_size, world.rank, world.size)
+        numbers = STEPS[config.run.stage](
+            self.nets, lr_batch.to(world.device, memory_format=memory),
+            hr_batch.to(world.device, memory_format=memory), self.optimizers, config, self.amp)
+        if not all(map(_finite, numbers.values())):
+            raise VividError(f"non-finite loss at iteration {iteration + 1} ({numbers}); "
+                             f"stopped, the last good checkpoint is kept in {self.out_dir}")
+        if self.nets.ema is not None:
+            update_ema(self.nets.ema, distributed.unwrap(self.nets.generator), config.optim.ema)
+        return {"iteration": iteration + 1, "lr": rate, **numbers}
+
+    def validate(self) -> dict[str, float]:
+        return validate(self.nets.ema or self.nets.generator, self.validation,
+                        self.config.model.scale, self.amp)
+
+    def after(self, numbers: dict[str, float], bar: tqdm) -> dict[str, float]:
+        """Logging, validation and checkpoints due after an iteration."""
+        config, iteration = self.config.run, int(numbers["iteration"])
+        if self.world.is_main and iteration % config.log_every == 0:
+            bar.set_postfix(loss=f"{numbers['loss']:.4g}")
+            _log(self.out_dir, {**numbers, "time": time.time()})
+        if self.validation and self.world.is_main and iteration % config.validate_every == 0:
+            scores = self.validate()
+            _log(self.out_dir, {"iteration": iteration, **scores, "time": time.time()})
+            bar.write(f"iteration {iteration}: val PSNR {scores['val_psnr']:.2f} dB, "
+                      f"SSIM {scores['val_ssim']:.4f}")
+            numbers = {**numbers, **scores}
+        if iteration % config.checkpoint_every == 0:
+            self.checkpoint(iteration)
+        return numbers
+
+    def checkpoint(self, iteration: int) -> None:
+        if self.world.is_main:
+            save_checkpoint(self.out_dir / "checkpoints", iteration,
+                            _state(self.nets, self.optimizers, self.config),
+                            self.config.run.keep_checkpoints)
+        distributed.barrier(self.world)
+
+
+def _start(config: TrainConfig, out_dir: Path, resume: bool, device: str) -> tuple[_Loop, int]:
     world = distributed.setup(device)
     if not config.data.train:
         raise VividError("data.train: no training folders given")
-    pairs = PairedCrops.from_folders(config.data.train, config.model.scale, config.data.crop,
-                                     config.data.validation_images, config.data.recursive)
-    validation = load_validation(config)
-    nets, optimizers, amp = _prepare(config, world)
     if not resume and list_checkpoints(out_dir / "checkpoints"):
         raise VividError(f"{out_dir}: already has checkpoints; use --resume or another --out")
+    pairs = PairedCrops.from_folders(config.data.train, config.model.scale, config.data.crop,
+                                     config.data.validation_images, config.data.recursive)
+    nets, optimizers, amp = _prepare(config, world)
     start = _resume(out_dir, nets, optimizers) if resume else 0
     if world.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.json").write_text(json.dumps(config_dict(config), indent=2))
     torch.use_deterministic_algorithms(config.run.deterministic, warn_only=True)
-    step, stop, last = STEPS[config.run.stage], Stop(), {}
+    loop = _Loop(config, out_dir, world, pairs, load_validation(config), nets, optimizers, amp)
+    return loop, start
+
+
+def run_training(config: TrainConfig, out_dir: Path, resume: bool = False,
+                 progress: bool = True, device: str = "auto") -> TrainResult:
+    """Train until ``optim.iterations`` or SIGINT/SIGTERM (then checkpoint and return)."""
+    loop, iteration = _start(config, out_dir, resume, device)
+    total, stop, numbers = config.optim.iterations, Stop(), {}
+    bar = tqdm(total=total, initial=iteration, unit="it", dynamic_ncols=True,
+               disable=not (progress and loop.world.is_main))
     stop.install()
-    bar = tqdm(total=config.optim.iterations, initial=start, unit="it", dynamic_ncols=True,
-               disable=not (progress and world.is_main))
-    memory = torch.channels_last if config.run.channels_last else torch.contiguous_format
-    iteration = start
     try:
-        nets.generator.train()
-        while iteration < config.optim.iterations and not stop.requested:
-            rate = learning_rate_at(config.optim, iteration)
-            for optimizer in (optimizers.generator, optimizers.discriminator):
-                for group in optimizer.param_groups if optimizer is not None else []:
-                    group["lr"] = rate
-            lr_batch, hr_batch = pairs.batch(config.run.seed, iteration,
-                                             config.optim.batch_size, world.rank, world.size)
-            lr_batch = lr_batch.to(world.device, memory_format=memory)
-            numbers = step(nets, lr_batch, hr_batch.to(world.device, memory_format=memory),
-                           optimizers, config, amp)
-            if not all(map(_finite, numbers.values())):
-                raise VividError(f"non-finite loss at iteration {iteration + 1} ({numbers}); "
-                                 f"stopped, the last good checkpoint is kept in {out_dir}")
-            if nets.ema is not None:
-                update_ema(nets.ema, distributed.unwrap(nets.generator), config.optim.ema)
+        loop.nets.generator.train()
+        while iteration < total and not stop.requested:
+            numbers = loop.after(loop.step(iteration), bar)
             iteration += 1
             bar.update(1)
-            last = {"iteration": iteration, "lr": rate, **numbers, "time": time.time()}
-            if world.is_main and iteration % config.run.log_every == 0:
-                bar.set_postfix(loss=f"{numbers['loss']:.4g}")
-                _log(out_dir, last)
-            if validation and world.is_main and iteration % config.run.validate_every == 0:
-                scores = validate(nets.ema or nets.generator, validation,
-                                  config.model.scale, amp)
-                _log(out_dir, {"iteration": iteration, **scores, "time": time.time()})
-                last.update(scores)
-                bar.write(f"iteration {iteration}: val PSNR {scores['val_psnr']:.2f} dB, "
-                          f"SSIM {scores['val_ssim']:.4f}")
-            if iteration % config.run.checkpoint_every == 0:
-                _checkpoint(out_dir, iteration, nets, optimizers, config, world)
     finally:
         bar.close()
         stop.restore()
     if iteration % config.run.checkpoint_every:
-        _checkpoint(out_dir, iteration, nets, optimizers, config, world)
-    if iteration >= config.optim.iterations and world.is_main:
-        if validation and "val_psnr" not in last:
-            last.update(validate(nets.ema or nets.generator, validation, config.model.scale,
-                                 amp))
-        _finish(out_dir, nets, config, iteration,
-                {k: v for k, v in last.items() if k.startswith("val_")})
-    distributed.cleanup(world)
-    return last
+        loop.checkpoint(iteration)
+    if iteration >= total and loop.world.is_main:
+        if loop.validation and "val_psnr" not in numbers:
+            numbers = {**numbers, **loop.validate()}
+        _finish(out_dir, loop.nets, config, iteration,
+                {k: v for k, v in numbers.items() if k.startswith("val_")})
+    distributed.cleanup(loop.world)
+    return TrainResult(numbers or {"iteration": iteration}, loop.nets, iteration >= total)
 
 
 def _finite(value: float) -> bool:

@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vivid.checkpoint import load_generator, load_model
+from vivid.config import load_config
+from vivid.data import PairedCrops
+from vivid.errors import VividError
+from vivid.losses import content_loss
+from vivid.models import Generator, GeneratorConfig
+from vivid.runner import run_training
+from vivid.training_state import list_checkpoints
+
+REPO = Path(__file__).resolve().parents[1]
+SMOKE = REPO / "configs" / "smoke.toml"
+
+
+def _images(folder: Path, count: int = 6, size: int = 48) -> Path:
+    """Smooth random images (low-frequency noise), so SR is learnable in a few steps."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for index in range(count):
+        small = rng.integers(0, 256, (size // 8, size // 8, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((size, size), Image.BICUBIC).save(folder / f"{index}.png")
+    return folder
+
+
+def _log(out: Path) -> dict[int, dict]:
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    return {r["iteration"]: r for r in records if "loss" in r}
+
+
+def _fixed_batch_loss(generator: torch.nn.Module, pairs: PairedCrops) -> float:
+    lr_batch, hr_batch = pairs.batch(seed=123, iteration=0, batch_size=8)
+    with torch.no_grad():
+        return torch.nn.functional.mse_loss(generator.eval()(lr_batch), hr_batch).item()
+
+
+def test_srresnet_stage_lowers_the_loss(tmp_path: Path) -> None:
+    data = _images(tmp_path / "hr")
+    config = load_config(SMOKE, [f'data.train=["{data}"]', "run.precision='fp32'"])
+    pairs = PairedCrops.from_folders([data], 4, 32)
+    torch.manual_seed(config.run.seed)
+    from vivid.train import build_generator
+
+    before = _fixed_batch_loss(build_generator(config), pairs)
+    run_training(config, tmp_path / "run", progress=False)
+    generator, metadata = load_model(tmp_path / "run" / "generator.safetensors")
+    assert _fixed_batch_loss(generator, pairs) < 0.5 * before
+    assert metadata["stage"] == "srresnet" and metadata["iterations"] == 50
+
+
+def test_smoke_config_trains_both_stages_on_shared_data(data_dir: Path, tmp_path: Path) -> None:
+    train = [f'data.train=["{data_dir / "T91"}"]']
+    stage1 = load_config(SMOKE, train)
+    run_training(stage1, tmp_path / "s1", progress=False)
+    vgg = data_dir / "VGG19" / "vgg19_conv1_1-conv3_4_keras_imagenet_rgb.pth"
+    stage2 = load_config(SMOKE, [*train, "run.stage='srgan'", "optim.learning_rate=1e-4",
+                                 f"run.init='{tmp_path / 's1' / 'generator.safetensors'}'",
+                                 f"loss.vgg_weights='{vgg}'", "loss.content_layer='relu3_3'"])
+    from vivid.train import build_nets
+
+    nets = build_nets(stage2)
+    pairs = PairedCrops.from_folders([data_dir / "T91"], 4, 32)
+    lr_batch, hr_batch = pairs.batch(seed=7, iteration=0, batch_size=8)
+
+    def content(generator: torch.nn.Module) -> float:
+        with torch.no_grad():
+            return content_loss(nets.vgg, generator.eval()(lr_batch), hr_batch, 1 / 12.75).item()
+
+    before = content(nets.generator)
+    last = run_training(stage2, tmp_path / "s2", progress=False).numbers
+    after = content(load_generator(tmp_path / "s2" / "generator.safetensors"))
+    assert after < before
+    assert {"loss_d", "d_real", "d_fake", "loss_adversarial"} <= set(last)
+    _, metadata = load_model(tmp_path / "s2" / "generator.safetensors")
+    assert metadata["stage"] == "srgan" and metadata["content_layer"] == "relu3_3"
+
+
+def _train_command(data: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "vivid.cli", "train", str(SMOKE), "--out", str(out),
+            "--quiet", "--set", f'data.train=["{data}"]', "--set", "optim.iterations=12",
+            "--set", "run.checkpoint_every=1", "--set", "run.log_every=1",
+            "--set", "run.deterministic=true", "--set", "run.precision='fp32'",
+            "--set", "optim.ema=0.9", "--set", "optim.schedule='cosine'", *extra]
+
+
+def test_resume_after_kill_9_continues_exactly(tmp_path: Path) -> None:
+    data = _images(tmp_path / "hr")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run(_train_command(data, tmp_path / "full"), check=True, env=env)
+    process = subprocess.Popen(_train_command(data, tmp_path / "cut"), env=env)
+    deadline = time.time() + 120
+    while len(list_checkpoints(tmp_path / "cut" / "checkpoints")) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    resumed_from = int(list_checkpoints(tmp_path / "cut" / "checkpoints")[-1].stem[5:])
+    assert resumed_from < 12
+    subprocess.run([*_train_command(data, tmp_path / "cut"), "--resume"], check=True, env=env)
+    full, cut = _log(tmp_path / "full"), _log(tmp_path / "cut")
+    assert sorted(cut) == list(range(1, 13))
+    for iteration in range(resumed_from + 1, 13):
+        assert cut[iteration]["loss"] == full[iteration]["loss"], iteration
+    a = load_generator(tmp_path / "full" / "generator.safetensors").state_dict()
+    b = load_generator(tmp_path / "cut" / "generator.safetensors").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_sigterm_checkpoints_and_stops(tmp_path: Path) -> None:
+    data = _images(tmp_path / "hr")
+    command = _train_command(data, tmp_path / "run", "--set", "optim.iterations=100000",
+                             "--set", "run.checkpoint_every=1000")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (tmp_path / "run" / "log.jsonl").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=120)
+    assert process.returncode == 0 and "stopped (resume with --resume)" in out
+    assert len(list_checkpoints(tmp_path / "run" / "checkpoints")) == 1
+
+
+def test_config_rejects_unknown_keys(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[optim]\nlearning_rat = 1e-4\n")
+    with pytest.raises(VividError, match=r"bad.toml: unknown key 'optim.learning_rat'"):
+        load_config(path)
+    with pytest.raises(VividError, match=r"'optim.iterations': expected int"):
+        load_config(None, ["optim.iterations='many'"])
+
+
+DDP_SCRIPT = """
+import sys, torch
+from pathlib import Path
+from vivid.config import load_config
+from vivid.distributed import unwrap
+from vivid.runner import run_training
+out = Path(sys.argv[2])
+result = run_training(load_config(sys.argv[1], sys.argv[3:]), out, progress=False, device="cpu")
+rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else int(
+    __import__("os").environ["RANK"])
+torch.save(dict(unwrap(result.nets.generator).named_parameters()), out / f"rank{rank}.pt")
+"""
+
+
+def test_two_rank_gloo_run_ends_with_identical_weights(tmp_path: Path) -> None:
+    data = _images(tmp_path / "hr")
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT)
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+               "--master_port=29533", str(script), str(SMOKE), str(out),
+               f'data.train=["{data}"]', "optim.iterations=6", "run.precision='fp32'"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run(command, check=True, env=env, timeout=300)
+    rank0 = torch.load(out / "rank0.pt", weights_only=True)  # parameters (BN running stats
+    # are per rank between DDP's broadcasts; rank 0's are the ones checkpointed)
+    rank1 = torch.load(out / "rank1.pt", weights_only=True)
+    assert rank0.keys() == rank1.keys()
+    for key in rank0:
+        assert torch.equal(rank0[key], rank1[key]), key
+    assert len(list_checkpoints(out / "checkpoints")) == 1  # rank 0 alone writes
+    torch.manual_seed(0)  # the smoke config's seed: the initial weights of both ranks
+    initial = dict(Generator(GeneratorConfig(4, 2, 16)).named_parameters())
+    assert initial.keys() == rank0.keys()
+    assert not torch.equal(initial["head.weight"], rank0["head.weight"])  # it did train

@@ -1,4 +1,4 @@
-"""Upscaling many files: which inputs, which output names, and per-file errors.
+"""Processing many image files (upscaling, degrading): inputs, output names, errors.
 
 Inputs may be files, folders (images by suffix, ``recursive`` for subfolders) or glob
 patterns. Output names mirror the inputs under the output folder (a folder input keeps its
@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from vivid import io
 from vivid.errors import VividError
-from vivid.upscale import Upscaler
 
 _KEPT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -85,36 +85,30 @@ def plan_jobs(
     return jobs
 
 
-def _process(
-    upscaler: Upscaler,
-    job: Job,
-    overwrite: bool,
-    provenance: bool,
-    max_pixels: int,
-    on_tile: Callable[[int, int], None],
-) -> None:
+Progress = Callable[[int, int], None]
+Transform = Callable[[io.DecodedImage, Progress], tuple[torch.Tensor, torch.Tensor | None]]
+
+
+def _process(transform: Transform, job: Job, overwrite: bool, provenance: str | None,
+             max_pixels: int, on_tile: Progress) -> None:
     if job.target.exists() and not overwrite:
         raise VividError(f"{job.target}: already exists (use --overwrite to replace it)")
     image = io.read_image(job.source, max_pixels)
-    sr_rgb, sr_alpha = upscaler.upscale_decoded(image, on_tile)
+    rgb, alpha = transform(image, on_tile)
     try:
         job.target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise VividError(f"{job.target.parent}: cannot create folder ({error.strerror})") from error
-    io.write_image(
-        job.target, sr_rgb, sr_alpha, image.info, upscaler.provenance() if provenance else None
-    )
+    io.write_image(job.target, rgb, alpha, image.info, provenance)
 
 
-def run_jobs(
-    upscaler: Upscaler,
-    jobs: list[Job],
-    overwrite: bool = False,
-    provenance: bool = True,
-    max_pixels: int = io.DEFAULT_MAX_PIXELS,
-    progress: bool = True,
-) -> Summary:
-    """Upscale every job; failures are printed (one line each) and listed in the summary."""
+def run_jobs(transform: Transform, jobs: list[Job], overwrite: bool = False,
+             provenance: str | None = None, max_pixels: int = io.DEFAULT_MAX_PIXELS,
+             progress: bool = True) -> Summary:
+    """Apply ``transform`` (image, tile-progress callback) -> (RGB, alpha) to every job.
+
+    Failures are printed (one line each) and listed in the summary; the others go on.
+    """
     started, failed = time.perf_counter(), []
     bar = tqdm(jobs, unit="image", disable=not progress, dynamic_ncols=True)
     tile_bar: tqdm | None = None
@@ -136,7 +130,7 @@ def run_jobs(
     for job in bar:
         bar.set_postfix_str(job.source.name)
         try:
-            _process(upscaler, job, overwrite, provenance, max_pixels, on_tile)
+            _process(transform, job, overwrite, provenance, max_pixels, on_tile)
         except VividError as error:
             failed.append(str(error))
             tqdm.write(f"error: {error}")

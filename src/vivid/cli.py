@@ -90,10 +90,10 @@ def _upscale(args: argparse.Namespace) -> int:
         tile_overlap=args.tile_overlap,
     )
     summary = run_jobs(
-        upscaler,
+        upscaler.upscale_decoded,
         jobs,
         overwrite=args.overwrite,
-        provenance=not args.no_provenance,
+        provenance=None if args.no_provenance else upscaler.provenance(),
         max_pixels=args.max_pixels,
         progress=not args.quiet,
     )
@@ -102,6 +102,47 @@ def _upscale(args: argparse.Namespace) -> int:
         f"upscaled {summary.done} of {len(jobs)} images x{upscaler.scale} with "
         f"{upscaler.name} in {summary.seconds:.1f} s{failed} -> {args.output}"
     )
+    return 1 if summary.failed else 0
+
+
+def _add_degrade(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "degrade", help="make low-resolution images (MATLAB bicubic, blur, BD)",
+        description="Write LR PNGs of HR images (HR cropped top-left to a multiple of the "
+                    "scale first), as the SR literature makes its test inputs.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, globs")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    parser.add_argument("--scale", type=int, default=4)
+    parser.add_argument("--method", choices=("bicubic", "bd"), default="bicubic",
+                        help="bicubic: MATLAB imresize; bd: Gaussian blur, every n-th pixel")
+    parser.add_argument("--blur", type=float, default=None, metavar="SIGMA",
+                        help="Gaussian blur before downscaling (bd: default 1.5)")
+    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--recursive", action="store_true")
+    parser.add_argument("--quiet", action="store_true")
+    parser.set_defaults(handler=_degrade)
+
+
+def _degrade(args: argparse.Namespace) -> int:
+    from vivid.data import make_pair
+
+    if args.scale < 1:
+        raise VividError(f"--scale must be >= 1, got {args.scale}")
+
+    def transform(image: io.DecodedImage, _progress: object) -> tuple:
+        lr_rgb = make_pair(image.rgb, args.scale, args.method, args.blur)[0]
+        alpha = image.alpha
+        if alpha is not None:
+            alpha = make_pair(alpha.expand(-1, 3, -1, -1), args.scale, args.method,
+                              args.blur)[0][:, :1]
+        return lr_rgb, alpha
+
+    jobs = plan_jobs(args.inputs, args.output, "png", args.recursive)
+    summary = run_jobs(transform, jobs, overwrite=args.overwrite, progress=not args.quiet)
+    failed = f", {len(summary.failed)} failed" if summary.failed else ""
+    print(f"degraded {summary.done} of {len(jobs)} images /{args.scale} ({args.method}) in "
+          f"{summary.seconds:.1f} s{failed} -> {args.output}")
     return 1 if summary.failed else 0
 
 
@@ -139,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vivid {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_upscale(commands)
+    _add_degrade(commands)
     _add_train(commands)
     return parser
 

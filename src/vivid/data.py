@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from vivid import io
-from vivid.degrade import imresize
+from vivid.degrade import crop_to_multiple, degrade
 from vivid.errors import VividError
 
 
@@ -39,15 +39,14 @@ def to_uint8(image: torch.Tensor) -> torch.Tensor:
     return (image * 255).round().clamp(0, 255).to(torch.uint8)
 
 
-def make_pair(hr_image: torch.Tensor, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(LR, HR) float images: HR cropped top-left to a multiple of ``scale``, LR by bicubic."""
-    height = hr_image.shape[-2] // scale * scale
-    width = hr_image.shape[-1] // scale * scale
-    if height == 0 or width == 0:
+def make_pair(hr_image: torch.Tensor, scale: int, method: str = "bicubic",
+              blur_sigma: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(LR, HR) float images: HR cropped top-left to a multiple of ``scale``, then degraded."""
+    if min(hr_image.shape[-2:]) < scale:
         raise VividError(f"image of {hr_image.shape[-1]}x{hr_image.shape[-2]} is smaller "
                          f"than the scale {scale}")
-    hr_image = hr_image[..., :height, :width]
-    return imresize(hr_image, 1 / scale, quantize=True), hr_image
+    hr_image = crop_to_multiple(hr_image, scale)
+    return degrade(hr_image, scale, method, blur_sigma), hr_image
 
 
 @dataclass

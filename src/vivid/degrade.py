@@ -74,3 +74,54 @@ def imresize(
         resized = quantize_8bit(resized)
     resized = _resize_axis(resized, 3, scale, antialias)
     return quantize_8bit(resized) if quantize else resized
+
+
+DEGRADATIONS = ("bicubic", "blur-bicubic", "bd")
+BD_SIGMA = 1.5  # TecoGAN's video "BD" degradation
+
+
+def gaussian_kernel(sigma: float, size: int | None = None) -> torch.Tensor:
+    """Normalised 1-D Gaussian; ``size`` defaults to 2 * ceil(4 sigma) + 1 (13 for 1.5)."""
+    size = size or 2 * math.ceil(4 * sigma) + 1
+    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    kernel = torch.exp(-(x**2) / (2 * sigma**2))
+    return kernel / kernel.sum()
+
+
+def gaussian_blur(image: torch.Tensor, sigma: float, size: int | None = None) -> torch.Tensor:
+    """Separable Gaussian blur of N x C x H x W with reflected borders."""
+    kernel = gaussian_kernel(sigma, size).to(image)
+    pad = kernel.numel() // 2
+    channels = image.shape[1]
+    flat = image.reshape(-1, 1, *image.shape[-2:])
+    flat = torch.nn.functional.pad(flat, (pad, pad, pad, pad), mode="reflect")
+    flat = torch.nn.functional.conv2d(flat, kernel.reshape(1, 1, -1, 1))
+    flat = torch.nn.functional.conv2d(flat, kernel.reshape(1, 1, 1, -1))
+    return flat.reshape(image.shape[0], channels, *flat.shape[-2:])
+
+
+def crop_to_multiple(image: torch.Tensor, scale: int) -> torch.Tensor:
+    """Top-left crop so that height and width are multiples of ``scale``."""
+    return image[..., : image.shape[-2] // scale * scale, : image.shape[-1] // scale * scale]
+
+
+def degrade(hr_image: torch.Tensor, scale: int, method: str = "bicubic",
+            blur_sigma: float | None = None) -> torch.Tensor:
+    """LR image of an HR image whose sides are multiples of ``scale``; 8-bit levels.
+
+    ``bicubic``: MATLAB ``imresize`` (the SR benchmarks' LR). ``blur-bicubic``: Gaussian blur
+    (``blur_sigma``, default 1.5) then bicubic. ``bd``: Gaussian blur (sigma 1.5 unless given)
+    then every ``scale``-th pixel, starting at the first (TecoGAN's video degradation).
+    """
+    if method not in DEGRADATIONS:
+        raise ValueError(f"unknown degradation {method!r} ({', '.join(DEGRADATIONS)})")
+    if hr_image.shape[-2] % scale or hr_image.shape[-1] % scale:
+        raise ValueError(f"HR size {tuple(hr_image.shape[-2:])} is not a multiple of {scale}")
+    if method == "bicubic" and blur_sigma:
+        method = "blur-bicubic"
+    if method == "bicubic":
+        return imresize(hr_image, 1 / scale, quantize=True)
+    blurred = gaussian_blur(hr_image, blur_sigma or BD_SIGMA)
+    if method == "blur-bicubic":
+        return imresize(quantize_8bit(blurred), 1 / scale, quantize=True)
+    return quantize_8bit(blurred[..., ::scale, ::scale])

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from vivid import io
 from vivid._version import __version__
 from vivid.batch import plan_jobs, run_jobs
+from vivid.degrade import DEGRADATIONS
 from vivid.errors import VividError
 from vivid.upscale import (
     DEFAULT_MODEL,
@@ -146,6 +149,62 @@ def _degrade(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+def _add_eval(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "eval", help="benchmark models on HR image folders (PSNR/SSIM/NIQE)",
+        description="Paper protocol: LR by MATLAB bicubic (or blur/BD), Y channel, border "
+                    "shave = scale. Prints a table; optional JSON and HTML gallery.",
+    )
+    parser.add_argument("--model", action="append", required=True,
+                        help="'bicubic', a bundled name or a weights file (repeatable)")
+    parser.add_argument("--dataset", action="append", required=True, type=Path,
+                        help="folder of HR images (repeatable)")
+    parser.add_argument("--scale", type=int, default=4)
+    parser.add_argument("--degradation", choices=DEGRADATIONS, default="bicubic")
+    parser.add_argument("--json", type=Path, default=None, help="write all numbers here")
+    parser.add_argument("--gallery", type=Path, default=None, help="write an HTML page here")
+    parser.add_argument("--niqe-model", type=Path, default=None,
+                        help="NIQE pristine model (.npz); default: $VIVID_DATA/NIQE/... or "
+                             "../shared/data/NIQE/niqe_pris_params.npz if present")
+    parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--quiet", action="store_true")
+    parser.set_defaults(handler=_eval)
+
+
+def _niqe_model(given: Path | None) -> Path | None:
+    if given is not None:
+        return given
+    data = Path(os.environ.get("VIVID_DATA", "../shared/data"))
+    default = data / "NIQE" / "niqe_pris_params.npz"
+    return default if default.is_file() else None
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from vivid.evaluate import evaluate, format_table, write_json
+    from vivid.gallery import Gallery
+
+    niqe_model = _niqe_model(args.niqe_model)
+    if niqe_model is None:
+        print("note: no NIQE model found (--niqe-model); NIQE is left out", file=sys.stderr)
+    gallery = Gallery(args.scale) if args.gallery else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = _warn_one_line
+        report = evaluate(args.model, args.dataset, args.scale, args.degradation, niqe_model,
+                          args.device, gallery.add if gallery else None, not args.quiet)
+    print(format_table(report))
+    if args.json:
+        write_json(report, args.json)
+        print(f"numbers -> {args.json}")
+    if gallery is not None:
+        print(f"gallery -> {gallery.write(args.gallery, report)}")
+    return 0
+
+
+def _warn_one_line(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def _add_train(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "train", help="train a generator (one stage per run)",
@@ -181,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_upscale(commands)
     _add_degrade(commands)
+    _add_eval(commands)
     _add_train(commands)
     return parser
 

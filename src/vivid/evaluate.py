@@ -1,0 +1,122 @@
+"""``vivid eval``: the SR benchmark protocol on HR image folders.
+
+For every HR image: crop top-left to a multiple of the scale, make the LR image with the
+chosen degradation (MATLAB bicubic by default), upscale it with each model, round to 8 bits
+and score it against the HR image: PSNR and SSIM on the Y channel with ``scale`` pixels
+shaved off each border, and NIQE of the output's Y channel with the same shave.
+Greyscale images are treated as RGB with three equal channels.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from vivid.data import list_images, make_pair
+from vivid.degrade import quantize_8bit
+from vivid.errors import VividError
+from vivid.io import read_image
+from vivid.metrics import psnr, ssim, to_y
+from vivid.niqe import niqe
+from vivid.upscale import Upscaler
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    lr_image: torch.Tensor
+    hr_image: torch.Tensor
+
+
+def load_dataset(folder: Path, scale: int, degradation: str) -> list[Sample]:
+    """LR/HR samples of a folder; unreadable or too-small files are skipped with a warning."""
+    samples, skipped = [], []
+    for path in list_images(folder):
+        try:
+            lr_image, hr_image = make_pair(read_image(path).rgb, scale, degradation)
+        except VividError as error:
+            skipped.append(str(error))
+            continue
+        samples.append(Sample(path.name, lr_image, hr_image))
+    for reason in skipped:
+        warnings.warn(f"skipped {reason}", stacklevel=2)
+    if not samples:
+        raise VividError(f"{folder}: no usable images")
+    return samples
+
+
+def score(sr_image: torch.Tensor, hr_image: torch.Tensor, scale: int,
+          niqe_model: Path | None) -> dict[str, float]:
+    numbers = {"psnr": psnr(sr_image, hr_image, shave=scale).item(),
+               "ssim": ssim(sr_image, hr_image, shave=scale).item()}
+    if niqe_model is not None:
+        y = to_y(sr_image)[0, 0, scale:-scale, scale:-scale].numpy()
+        numbers["niqe"] = niqe(y, niqe_model)
+    return numbers
+
+
+def _mean(images: dict[str, dict[str, float]]) -> dict[str, float]:
+    keys = next(iter(images.values())).keys()
+    return {k: sum(v[k] for v in images.values()) / len(images) for k in keys}
+
+
+OnImage = Callable[[str, str, Sample, torch.Tensor], None]
+
+
+def evaluate(models: list[str], datasets: list[Path], scale: int = 4,
+             degradation: str = "bicubic", niqe_model: Path | None = None,
+             device: str = "auto", on_image: OnImage | None = None,
+             progress: bool = True) -> dict[str, Any]:
+    """Scores of every model on every dataset, in the ``--json`` layout."""
+    upscalers = [Upscaler.from_pretrained(m, device=device, scale=scale) for m in models]
+    for model, upscaler in zip(models, upscalers, strict=True):
+        if upscaler.scale != scale:
+            raise VividError(f"{model}: is a x{upscaler.scale} model, --scale is {scale}")
+    results: dict[str, Any] = {}
+    for folder in datasets:
+        samples = load_dataset(folder, scale, degradation)
+        table = results.setdefault(folder.name, {})
+        for model, upscaler in zip(models, upscalers, strict=True):
+            images = {}
+            for sample in tqdm(samples, desc=f"{folder.name} / {model}", disable=not progress,
+                               leave=False):
+                sr_image = quantize_8bit(upscaler(sample.lr_image))
+                images[sample.name] = score(sr_image, sample.hr_image, scale, niqe_model)
+                if on_image is not None:
+                    on_image(folder.name, model, sample, sr_image)
+            table[model] = {**_mean(images), "images": images}
+    return {"scale": scale, "degradation": degradation, "results": results}
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """Dataset x model table of mean PSNR / SSIM (/ NIQE)."""
+    results = report["results"]
+    models = list(next(iter(results.values())).keys())
+    width = max(14, *(len(m) + 2 for m in models))
+    with_niqe = "niqe" in next(iter(next(iter(results.values())).values()))
+    unit = "PSNR / SSIM / NIQE" if with_niqe else "PSNR / SSIM"
+    lines = [f"{'dataset':<10}" + "".join(f"{m:>{width + 10}}" for m in models),
+             f"{'':<10}" + "".join(f"{unit:>{width + 10}}" for _ in models)]
+    for dataset, table in results.items():
+        cells = []
+        for model in models:
+            entry = table[model]
+            cell = f"{entry['psnr']:.2f} / {entry['ssim']:.4f}"
+            cell += f" / {entry['niqe']:.3f}" if with_niqe else ""
+            cells.append(f"{cell:>{width + 10}}")
+        lines.append(f"{dataset:<10}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def write_json(report: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(json.dumps(report, indent=2))
+    temp.replace(path)

@@ -3,7 +3,8 @@
 For every HR image: crop top-left to a multiple of the scale, make the LR image with the
 chosen degradation (MATLAB bicubic by default), upscale it with each model, round to 8 bits
 and score it against the HR image: PSNR and SSIM on the Y channel with ``scale`` pixels
-shaved off each border, and NIQE of the output's Y channel with the same shave.
+shaved off each border, and NIQE of the output's Y channel with the same shave (images
+with fewer than two of NIQE's 96x96 blocks get no NIQE; dataset means skip them).
 Greyscale images are treated as RGB with three equal channels.
 """
 
@@ -24,7 +25,7 @@ from vivid.degrade import quantize_8bit
 from vivid.errors import VividError
 from vivid.io import read_image
 from vivid.metrics import psnr, ssim, to_y
-from vivid.niqe import niqe
+from vivid.niqe import applicable, niqe
 from vivid.upscale import Upscaler
 
 
@@ -40,9 +41,14 @@ def load_dataset(folder: Path, scale: int, degradation: str) -> list[Sample]:
     samples, skipped = [], []
     for path in list_images(folder):
         try:
-            lr_image, hr_image = make_pair(read_image(path).rgb, scale, degradation)
+            hr_image = read_image(path).rgb
         except VividError as error:
             skipped.append(str(error))
+            continue
+        try:
+            lr_image, hr_image = make_pair(hr_image, scale, degradation)
+        except VividError as error:
+            skipped.append(f"{path}: {error}")
             continue
         samples.append(Sample(path.name, lr_image, hr_image))
     for reason in skipped:
@@ -53,18 +59,23 @@ def load_dataset(folder: Path, scale: int, degradation: str) -> list[Sample]:
 
 
 def score(sr_image: torch.Tensor, hr_image: torch.Tensor, scale: int,
-          niqe_model: Path | None) -> dict[str, float]:
-    numbers = {"psnr": psnr(sr_image, hr_image, shave=scale).item(),
-               "ssim": ssim(sr_image, hr_image, shave=scale).item()}
+          niqe_model: Path | None) -> dict[str, float | None]:
+    """PSNR, SSIM and (with a model) NIQE; NIQE is None where the image is too small."""
+    numbers: dict[str, float | None] = {"psnr": psnr(sr_image, hr_image, shave=scale).item(),
+                                        "ssim": ssim(sr_image, hr_image, shave=scale).item()}
     if niqe_model is not None:
         y = to_y(sr_image)[0, 0, scale:-scale, scale:-scale].numpy()
-        numbers["niqe"] = niqe(y, niqe_model)
+        numbers["niqe"] = niqe(y, niqe_model) if applicable(*y.shape) else None
     return numbers
 
 
-def _mean(images: dict[str, dict[str, float]]) -> dict[str, float]:
-    keys = next(iter(images.values())).keys()
-    return {k: sum(v[k] for v in images.values()) / len(images) for k in keys}
+def _mean(images: dict[str, dict[str, float | None]]) -> dict[str, float | None]:
+    """Mean of each number over the images that have it (None if none has)."""
+    means: dict[str, float | None] = {}
+    for key in next(iter(images.values())):
+        values = [v[key] for v in images.values() if v[key] is not None]
+        means[key] = sum(values) / len(values) if values else None
+    return means
 
 
 OnImage = Callable[[str, str, Sample, torch.Tensor], None]
@@ -109,7 +120,8 @@ def format_table(report: dict[str, Any]) -> str:
         for model in models:
             entry = table[model]
             cell = f"{entry['psnr']:.2f} / {entry['ssim']:.4f}"
-            cell += f" / {entry['niqe']:.3f}" if with_niqe else ""
+            if with_niqe:
+                cell += " / n/a" if entry["niqe"] is None else f" / {entry['niqe']:.3f}"
             cells.append(f"{cell:>{width + 10}}")
         lines.append(f"{dataset:<10}" + "".join(cells))
     return "\n".join(lines)

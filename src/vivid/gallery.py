@@ -103,8 +103,9 @@ class Gallery:
         order = ["LR (nearest)", *(m for m in table), "HR"]
         for label in order:
             numbers = table[label]["images"][entry.name] if label in table else {}
-            caption = " / ".join(f"{numbers[k]:.{2 if k == 'psnr' else 4 if k == 'ssim' else 3}f}"
-                                 for k in ("psnr", "ssim", "niqe") if k in numbers)
+            caption = " / ".join(f"{numbers[k]:.{digits}f}"
+                                 for k, digits in (("psnr", 2), ("ssim", 4), ("niqe", 3))
+                                 if numbers.get(k) is not None)
             cells.append(f'<td><img class="crop" src="{entry.crops[label]}"><br>'
                          f"<b>{html.escape(label)}</b><br>{caption}</td>")
         return f"<tr>{''.join(cells)}</tr>"

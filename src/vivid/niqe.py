@@ -80,14 +80,19 @@ def _scale_features(image: np.ndarray, window: np.ndarray, block: int) -> np.nda
     ])
 
 
+def applicable(height: int, width: int) -> bool:
+    """NIQE needs at least two whole 96x96 blocks (a covariance over one block is undefined)."""
+    return (height // BLOCK) * (width // BLOCK) >= 2
+
+
 def niqe(y_channel: np.ndarray, model_path: str | Path) -> float:
     """NIQE of a 2-D Y-channel image with values 0-255 (see the module docstring)."""
     model = _load_model(str(model_path))
+    if not applicable(*y_channel.shape):
+        raise VividError(f"NIQE needs at least two {BLOCK}x{BLOCK} blocks, got an image of "
+                         f"{y_channel.shape[1]}x{y_channel.shape[0]}")
     height = y_channel.shape[0] // BLOCK * BLOCK
     width = y_channel.shape[1] // BLOCK * BLOCK
-    if height == 0 or width == 0:
-        raise VividError(f"NIQE needs at least {BLOCK}x{BLOCK} pixels, got "
-                         f"{y_channel.shape[1]}x{y_channel.shape[0]}")
     image = y_channel[:height, :width].astype(np.float64)
     first = _scale_features(image, model["gaussian_window"], BLOCK)
     half = imresize(torch.from_numpy(image / 255)[None, None], 0.5)[0, 0].numpy() * 255

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vivid.cli import main
+from vivid.evaluate import evaluate
+
+
+def test_bicubic_reproduces_the_literature_on_set5_and_bsd100(data_dir: Path) -> None:
+    report = evaluate(["bicubic"], [data_dir / "Set5", data_dir / "BSD100"], progress=False)
+    set5, bsd100 = (report["results"][d]["bicubic"] for d in ("Set5", "BSD100"))
+    assert abs(set5["psnr"] - 28.42) <= 0.01 and abs(set5["ssim"] - 0.8102) <= 0.0005
+    assert abs(bsd100["psnr"] - 25.96) <= 0.01 and abs(bsd100["ssim"] - 0.6674) <= 0.0005
+    assert len(set5["images"]) == 5 and len(bsd100["images"]) == 100
+
+
+def test_set14_odd_sizes_and_greyscale_bridge(data_dir: Path) -> None:
+    report = evaluate(["bicubic"], [data_dir / "Set14"], progress=False)
+    set14 = report["results"]["Set14"]["bicubic"]
+    assert len(set14["images"]) == 14 and "bridge.png" in set14["images"]
+    assert abs(set14["psnr"] - 26.09) <= 0.01 and abs(set14["ssim"] - 0.7042) <= 0.0005
+
+
+def _folder(path: Path, sizes: dict[str, int]) -> Path:
+    path.mkdir()
+    rng = np.random.default_rng(0)
+    for name, size in sizes.items():
+        Image.fromarray(rng.integers(0, 256, (size, size + 8, 3), dtype=np.uint8)).save(
+            path / name)
+    return path
+
+
+def test_eval_cli_writes_table_json_and_gallery(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture) -> None:
+    data = _folder(tmp_path / "Mini", {"a.png": 100, "b.png": 120})
+    (data / "readme.txt").write_text("not an image")
+    (data / "broken.png").write_bytes(b"garbage")
+    Image.new("RGB", (3, 3)).save(data / "tiny.png")
+    code = main(["eval", "--model", "bicubic", "--dataset", str(data), "--json",
+                 str(tmp_path / "r.json"), "--gallery", str(tmp_path / "g"), "--quiet",
+                 ])
+    assert code == 0
+    out, err = capsys.readouterr()
+    assert "Mini" in out and "bicubic" in out
+    assert "broken.png" in err and "tiny.png" in err and "smaller than the scale" in err
+    report = json.loads((tmp_path / "r.json").read_text())
+    entry = report["results"]["Mini"]["bicubic"]
+    assert report["scale"] == 4 and set(entry["images"]) == {"a.png", "b.png"}
+    assert {"psnr", "ssim"} <= set(entry["images"]["a.png"])
+    page = (tmp_path / "g" / "index.html").read_text()
+    assert page.count("data:image/png;base64,") == 2 * 3  # LR, bicubic, HR for 2 images
+    assert f"{entry['images']['a.png']['psnr']:.2f}" in page
+
+
+def test_empty_dataset_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "Empty").mkdir()
+    assert main(["eval", "--model", "bicubic", "--dataset", str(tmp_path / "Empty"),
+                 "--quiet"]) == 2
+    assert "Empty: no images" in capsys.readouterr().err

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from vivid.checkpoint import load_generator, load_model
+from vivid.cli import main
 from vivid.config import load_config
 from vivid.data import PairedCrops
 from vivid.errors import VividError
@@ -176,3 +177,22 @@ def test_two_rank_gloo_run_ends_with_identical_weights(tmp_path: Path) -> None:
     initial = dict(Generator(GeneratorConfig(4, 2, 16)).named_parameters())
     assert initial.keys() == rank0.keys()
     assert not torch.equal(initial["head.weight"], rank0["head.weight"])  # it did train
+
+
+def test_export_writes_the_ema_weights_with_metadata(tmp_path: Path) -> None:
+    data = _images(tmp_path / "hr")
+    config = load_config(SMOKE, [f'data.train=["{data}"]', "optim.iterations=4",
+                                 "optim.ema=0.5", f'data.validation="{data}"',
+                                 "run.validate_every=2", "run.checkpoint_every=2"])
+    result = run_training(config, tmp_path / "run", progress=False)
+    assert main(["export", str(tmp_path / "run"), "-o", str(tmp_path / "g.safetensors")]) == 0
+    generator, metadata = load_model(tmp_path / "g.safetensors")
+    ema = result.nets.ema.state_dict()
+    assert all(torch.equal(v, ema[k]) for k, v in generator.state_dict().items()
+               if v.is_floating_point())
+    assert metadata["iterations"] == 4 and metadata["ema"] is True
+    assert set(metadata["metrics"]) == {"val_psnr", "val_ssim"}
+    assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    checkpoint = list_checkpoints(tmp_path / "run" / "checkpoints")[-1]
+    assert torch.equal(load_generator(checkpoint).state_dict()["head.weight"],
+                       ema["head.weight"])  # a checkpoint loads directly (params_ema)

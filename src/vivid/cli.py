@@ -234,6 +234,33 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_export(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "export", help="training checkpoint -> inference weights (.safetensors)",
+        description="Write the generator of a training checkpoint (its EMA when present) as "
+                    "vivid .safetensors weights with metadata.",
+    )
+    parser.add_argument("checkpoint", type=Path, help="a checkpoints/iter-*.pt file or a run "
+                        "folder (its newest checkpoint)")
+    parser.add_argument("-o", "--output", type=Path, required=True)
+    parser.set_defaults(handler=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from vivid.training_state import export_checkpoint, list_checkpoints
+
+    checkpoint = args.checkpoint
+    if checkpoint.is_dir():
+        found = list_checkpoints(checkpoint / "checkpoints") or list_checkpoints(checkpoint)
+        if not found:
+            raise VividError(f"{checkpoint}: no checkpoints in this folder")
+        checkpoint = found[-1]
+    metadata = export_checkpoint(checkpoint, args.output)
+    print(f"exported {checkpoint} ({metadata['stage']}, {metadata['iterations']} iterations, "
+          f"{'EMA' if metadata['ema'] else 'raw'} weights) -> {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vivid", description=__doc__)
     parser.add_argument("--version", action="version", version=f"vivid {__version__}")
@@ -242,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_degrade(commands)
     _add_eval(commands)
     _add_train(commands)
+    _add_export(commands)
     return parser
 
 

@@ -8,9 +8,9 @@ per logged iteration and per validation), ``checkpoints/iter-*.pt``, and
 
 from __future__ import annotations
 
+import copy
 import json
 import signal
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from vivid.data import PairedCrops, list_images, make_pair
 from vivid.errors import VividError
 from vivid.io import read_image
 from vivid.metrics import psnr, ssim
+from vivid.runlog import RunLog
 from vivid.train import (
     STEPS,
     Nets,
@@ -36,6 +37,7 @@ from vivid.train import (
     update_ema,
 )
 from vivid.training_state import (
+    export_metadata,
     list_checkpoints,
     load_checkpoint,
     rng_state,
@@ -69,25 +71,25 @@ def _adam(params, config: TrainConfig) -> torch.optim.Adam:
 
 
 def _state(nets: Nets, optimizers: Optimizers, config: TrainConfig) -> dict[str, Any]:
-    state = {"generator": distributed.unwrap(nets.generator).state_dict(),
+    state = {"params": distributed.unwrap(nets.generator).state_dict(),
              "optim_g": optimizers.generator.state_dict(), "rng": rng_state(),
              "config": json.dumps(config_dict(config))}
     if nets.discriminator is not None and optimizers.discriminator is not None:
         state["discriminator"] = distributed.unwrap(nets.discriminator).state_dict()
         state["optim_d"] = optimizers.discriminator.state_dict()
     if nets.ema is not None:
-        state["ema"] = nets.ema.state_dict()
+        state["params_ema"] = nets.ema.state_dict()
     return state
 
 
 def _restore(nets: Nets, optimizers: Optimizers, state: dict[str, Any]) -> None:
-    distributed.unwrap(nets.generator).load_state_dict(state["generator"])
+    distributed.unwrap(nets.generator).load_state_dict(state["params"])
     optimizers.generator.load_state_dict(state["optim_g"])
     if nets.discriminator is not None and optimizers.discriminator is not None:
         distributed.unwrap(nets.discriminator).load_state_dict(state["discriminator"])
         optimizers.discriminator.load_state_dict(state["optim_d"])
     if nets.ema is not None:
-        nets.ema.load_state_dict(state["ema"])
+        nets.ema.load_state_dict(state["params_ema"])
     set_rng_state(state["rng"])
 
 
@@ -101,24 +103,22 @@ def load_validation(config: TrainConfig) -> list[tuple[str, torch.Tensor, torch.
 
 
 @torch.no_grad()
-def validate(generator: torch.nn.Module, images: list, scale: int, amp: StepContext
-             ) -> dict[str, float]:
-    """Mean Y-PSNR / SSIM (shave = scale) of ``generator`` on the validation images."""
+def validate(generator: torch.nn.Module, images: list, scale: int, amp: StepContext,
+             keep: int = 3) -> tuple[dict[str, float], list]:
+    """Mean Y-PSNR / SSIM (shave = scale) on the validation images, and the first ``keep``
+    (name, SR, HR) for a look."""
     was_training = generator.training
     generator.eval()
-    psnrs, ssims = [], []
-    for _, lr_image, hr_image in images:
+    psnrs, ssims, samples = [], [], []
+    for name, lr_image, hr_image in images:
         with amp.autocast():
             sr_image = generator(lr_image.to(amp.device)).float().clamp(0, 1).cpu()
         psnrs.append(psnr(sr_image, hr_image, shave=scale).item())
         ssims.append(ssim(sr_image, hr_image, shave=scale).item())
+        if len(samples) < keep:
+            samples.append((name, sr_image, hr_image))
     generator.train(was_training)
-    return {"val_psnr": sum(psnrs) / len(psnrs), "val_ssim": sum(ssims) / len(ssims)}
-
-
-def _log(out_dir: Path, record: dict[str, Any]) -> None:
-    with open(out_dir / "log.jsonl", "a") as file:
-        file.write(json.dumps(record) + "\n")
+    return {"val_psnr": sum(psnrs) / len(psnrs), "val_ssim": sum(ssims) / len(ssims)}, samples
 
 
 def _prepare(config: TrainConfig, world: distributed.World
@@ -169,11 +169,8 @@ def _finish(out_dir: Path, nets: Nets, config: TrainConfig, iteration: int,
             metrics: dict[str, float]) -> Path:
     final = nets.ema if nets.ema is not None else distributed.unwrap(nets.generator)
     target = out_dir / "generator.safetensors"
-    save_generator(target, final.float().cpu(), stage=config.run.stage,
-                   data="+".join(Path(p).name for p in config.data.train),
-                   iterations=iteration, metrics=metrics,
-                   content_layer=config.loss.content_layer if config.run.stage == "srgan"
-                   else None, ema=nets.ema is not None)
+    metadata = export_metadata(config_dict(config), iteration, metrics, nets.ema is not None)
+    save_generator(target, copy.deepcopy(final).float().cpu(), **metadata)
     return target
 
 
@@ -202,6 +199,7 @@ class _Loop:
     nets: Nets
     optimizers: Optimizers
     amp: StepContext
+    log: RunLog | None  # on the main rank only
 
     def step(self, iteration: int) -> dict[str, float]:
         """Train on batch ``iteration`` (0-based); returns the step's numbers."""
@@ -221,19 +219,22 @@ class _Loop:
             update_ema(self.nets.ema, distributed.unwrap(self.nets.generator), config.optim.ema)
         return {"iteration": iteration + 1, "lr": rate, **numbers}
 
-    def validate(self) -> dict[str, float]:
-        return validate(self.nets.ema or self.nets.generator, self.validation,
-                        self.config.model.scale, self.amp)
+    def validate(self, iteration: int) -> dict[str, float]:
+        scores, samples = validate(self.nets.ema or self.nets.generator, self.validation,
+                                   self.config.model.scale, self.amp)
+        if self.log is not None:
+            self.log.record({"iteration": iteration, **scores})
+            self.log.images(iteration, samples)
+        return scores
 
     def after(self, numbers: dict[str, float], bar: tqdm) -> dict[str, float]:
         """Logging, validation and checkpoints due after an iteration."""
         config, iteration = self.config.run, int(numbers["iteration"])
-        if self.world.is_main and iteration % config.log_every == 0:
+        if self.log is not None and iteration % config.log_every == 0:
             bar.set_postfix(loss=f"{numbers['loss']:.4g}")
-            _log(self.out_dir, {**numbers, "time": time.time()})
-        if self.validation and self.world.is_main and iteration % config.validate_every == 0:
-            scores = self.validate()
-            _log(self.out_dir, {"iteration": iteration, **scores, "time": time.time()})
+            self.log.record(numbers)
+        if self.validation and self.log is not None and iteration % config.validate_every == 0:
+            scores = self.validate(iteration)
             bar.write(f"iteration {iteration}: val PSNR {scores['val_psnr']:.2f} dB, "
                       f"SSIM {scores['val_ssim']:.4f}")
             numbers = {**numbers, **scores}
@@ -263,7 +264,9 @@ def _start(config: TrainConfig, out_dir: Path, resume: bool, device: str) -> tup
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.json").write_text(json.dumps(config_dict(config), indent=2))
     torch.use_deterministic_algorithms(config.run.deterministic, warn_only=True)
-    loop = _Loop(config, out_dir, world, pairs, load_validation(config), nets, optimizers, amp)
+    log = RunLog(out_dir) if world.is_main else None
+    loop = _Loop(config, out_dir, world, pairs, load_validation(config), nets, optimizers, amp,
+                 log)
     return loop, start
 
 
@@ -288,9 +291,11 @@ def run_training(config: TrainConfig, out_dir: Path, resume: bool = False,
         loop.checkpoint(iteration)
     if iteration >= total and loop.world.is_main:
         if loop.validation and "val_psnr" not in numbers:
-            numbers = {**numbers, **loop.validate()}
+            numbers = {**numbers, **loop.validate(iteration)}
         _finish(out_dir, loop.nets, config, iteration,
                 {k: v for k, v in numbers.items() if k.startswith("val_")})
+    if loop.log is not None:
+        loop.log.close()
     distributed.cleanup(loop.world)
     return TrainResult(numbers or {"iteration": iteration}, loop.nets, iteration >= total)
 

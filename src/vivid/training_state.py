@@ -1,7 +1,8 @@
 """Training checkpoints: everything needed to resume a run bit-for-bit.
 
 A checkpoint is ``OUT/checkpoints/iter-NNNNNNNN.pt``: a dict of tensors and plain values
-(generator, discriminator, EMA, optimisers, RNG states, iteration, config), loaded with
+(generator as ``params``, EMA as ``params_ema`` (so ``load_generator`` reads a checkpoint
+directly), discriminator, optimisers, RNG states, iteration, config), loaded with
 ``torch.load(weights_only=True)``. The learning rate and the data order are functions of the
 iteration, so they need no state of their own. Files are written to a temp name and renamed,
 so a kill at any moment leaves the previous checkpoints intact; the newest ``keep`` stay.
@@ -9,6 +10,7 @@ so a kill at any moment leaves the previous checkpoints intact; the newest ``kee
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import random
@@ -80,3 +82,44 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, OSError) as error:
         raise VividError(f"{path}: unreadable training checkpoint ({error})") from error
+
+
+def export_metadata(config: dict[str, Any], iteration: int, metrics: dict[str, float],
+                    ema: bool) -> dict[str, Any]:
+    """The metadata of inference weights made from a run (``vivid export``, end of a run)."""
+    stage = config["run"]["stage"]
+    return {"stage": stage, "data": "+".join(Path(p).name for p in config["data"]["train"]),
+            "iterations": iteration, "metrics": metrics, "ema": ema,
+            "content_layer": config["loss"]["content_layer"] if stage == "srgan" else None}
+
+
+def last_validation(log: Path, iteration: int) -> dict[str, float]:
+    """The newest ``val_*`` numbers logged at or before ``iteration`` ({} if none)."""
+    if not log.is_file():
+        return {}
+    found: dict[str, float] = {}
+    for line in log.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:  # a line torn by a kill mid-write
+            continue
+        if record.get("iteration", iteration + 1) <= iteration and "val_psnr" in record:
+            found = {k: v for k, v in record.items() if k.startswith("val_")}
+    return found
+
+
+def export_checkpoint(checkpoint: Path, target: Path) -> dict[str, Any]:
+    """Write inference weights (EMA when present) of a training checkpoint; its metadata."""
+    from vivid.checkpoint import save_generator
+    from vivid.models import Generator, GeneratorConfig
+
+    state = load_checkpoint(checkpoint)
+    config = json.loads(state["config"])
+    generator = Generator(GeneratorConfig(**config["model"]))
+    ema = "params_ema" in state
+    generator.load_state_dict(state["params_ema" if ema else "params"])
+    iteration = int(state["iteration"])
+    metrics = last_validation(checkpoint.parent.parent / "log.jsonl", iteration)
+    metadata = export_metadata(config, iteration, metrics, ema)
+    save_generator(target, generator, **metadata)
+    return metadata

@@ -1,0 +1,55 @@
+"""Where a training run's numbers go: ``log.jsonl`` always, TensorBoard when installed.
+
+``log.jsonl`` holds one JSON object per logged iteration and per validation (the model card's
+curves are drawn from it). TensorBoard (``pip install vivid[train]``) gets the same scalars
+plus a few validation images (SR next to HR).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+class RunLog:
+    """Appends records to ``OUT/log.jsonl`` and mirrors them to TensorBoard if available."""
+
+    def __init__(self, out_dir: Path, tensorboard: bool = True) -> None:
+        self.path = out_dir / "log.jsonl"
+        self.writer = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                print("note: TensorBoard is not installed (pip install 'vivid[train]'); "
+                      f"numbers still go to {self.path}", file=sys.stderr)
+            else:
+                self.writer = SummaryWriter(str(out_dir / "tensorboard"))
+
+    def record(self, numbers: dict[str, Any]) -> None:
+        iteration = int(numbers["iteration"])
+        with open(self.path, "a") as file:
+            file.write(json.dumps({**numbers, "time": time.time()}) + "\n")
+        if self.writer is not None:
+            for key, value in numbers.items():
+                if key != "iteration" and isinstance(value, float | int):
+                    group = "val" if key.startswith("val_") else "train"
+                    self.writer.add_scalar(f"{group}/{key}", value, iteration)
+
+    def images(self, iteration: int, samples: list[tuple[str, torch.Tensor, torch.Tensor]]
+               ) -> None:
+        """SR | HR side by side for each (name, SR, HR)."""
+        if self.writer is None:
+            return
+        for name, sr_image, hr_image in samples:
+            pair = torch.cat([sr_image[0].clamp(0, 1), hr_image[0]], dim=-1)
+            self.writer.add_image(f"val/{name}", pair, iteration)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()

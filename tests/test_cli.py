@@ -346,3 +346,17 @@ def test_acceptance_bird_becomes_1152_square(data_dir: Path, tmp_path: Path) -> 
     )
     with Image.open(tmp_path / "out" / "bird.png") as image:
         assert image.format == "PNG" and image.size == (1152, 1152)
+
+
+def test_upscale_under_torchrun_processes_each_file_once(tmp_path: Path) -> None:
+    for index in range(5):
+        _image(tmp_path / "in" / f"{index}.png", (16, 12))
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+               "--master_port=29541", "-m", "vivid.cli", "upscale", str(tmp_path / "in"),
+               "-o", str(tmp_path / "out"), "--model", "bicubic", "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
+    assert result.returncode == 0, result.stderr
+    counts = sorted(int(line.split()[1]) for line in result.stdout.splitlines()
+                    if line.startswith("upscaled"))
+    assert counts == [2, 3]  # ranks took disjoint shares
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{i}.png" for i in range(5)]

@@ -196,3 +196,34 @@ def test_export_writes_the_ema_weights_with_metadata(tmp_path: Path) -> None:
     checkpoint = list_checkpoints(tmp_path / "run" / "checkpoints")[-1]
     assert torch.equal(load_generator(checkpoint).state_dict()["head.weight"],
                        ema["head.weight"])  # a checkpoint loads directly (params_ema)
+
+
+def test_non_finite_loss_stops_with_a_clear_error_and_keeps_the_last_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vivid.train
+
+    data = _images(tmp_path / "hr")
+    calls = {"n": 0}
+    real = vivid.train.pixel_loss
+
+    def exploding(sr_image: torch.Tensor, hr_image: torch.Tensor, kind: str) -> torch.Tensor:
+        calls["n"] += 1
+        loss = real(sr_image, hr_image, kind)
+        return loss * float("nan") if calls["n"] == 3 else loss
+
+    monkeypatch.setattr(vivid.train, "pixel_loss", exploding)
+    config = load_config(SMOKE, [f'data.train=["{data}"]', "optim.iterations=10",
+                                 "run.checkpoint_every=2"])
+    with pytest.raises(VividError, match="non-finite loss at iteration 3"):
+        run_training(config, tmp_path / "run", progress=False)
+    assert [p.name for p in list_checkpoints(tmp_path / "run" / "checkpoints")] == [
+        "iter-00000002.pt"]
+
+
+def test_every_bundled_config_loads() -> None:
+    names = sorted(p.stem for p in (REPO / "configs").glob("*.toml"))
+    assert {"smoke", "paper-srresnet", "paper-srgan-vgg54", "paper-srgan-vgg22",
+            "vivid-srgan-vgg33"} <= set(names)
+    for name in names:
+        assert load_config(REPO / "configs" / f"{name}.toml").model.scale == 4

@@ -85,6 +85,8 @@ def _upscale(args: argparse.Namespace) -> int:
     if args.tile < 0 or args.tile_overlap < 0:
         raise VividError("--tile and --tile-overlap must be >= 0")
     jobs = plan_jobs(args.inputs, args.output, args.format, args.recursive)
+    rank, world_size = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    jobs = jobs[rank::world_size]  # under torchrun every rank takes its share of the files
     upscaler = Upscaler.from_pretrained(
         args.model,
         device=args.device,

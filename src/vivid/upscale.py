@@ -10,6 +10,7 @@ upscaled with MATLAB-style bicubic interpolation (smooth, and never invents deta
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -31,10 +32,10 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def resolve_device(device: str) -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then the CPU."""
+    """``auto`` picks CUDA (this rank's GPU under torchrun), then Apple MPS, then the CPU."""
     if device == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return torch.device(f"cuda:{os.environ.get('LOCAL_RANK', '0')}")
         mps = getattr(torch.backends, "mps", None)
         return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():

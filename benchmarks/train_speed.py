@@ -1,6 +1,7 @@
 """Seconds per training iteration of both stages, paper-size model (batch 16, 96x96 HR
-crops): plain fp32 eager vs vivid's defaults (bf16 autocast on CPUs with native bf16,
-channels_last), measured in one run. Usage: python benchmarks/train_speed.py [--iterations N]
+crops): plain fp32 eager (contiguous tensors, foreach Adam) vs vivid's defaults (bf16
+autocast on CPUs with native bf16, channels_last, fused Adam), measured in one run.
+Usage: python benchmarks/train_speed.py [--iterations N]
 Writes benchmarks/results/train_speed.json.
 """
 
@@ -14,28 +15,23 @@ import torch
 
 from common import save
 from vivid.config import load_config
-from vivid.train import STEPS, Optimizers, StepContext, build_nets, training_dtype
+from vivid.distributed import World
+from vivid.runner import prepare
+from vivid.train import STEPS
 
 REPO = Path(__file__).resolve().parents[1]
 VGG = REPO.parent / "shared" / "data" / "VGG19" / "vgg19_conv1_1-conv3_4_keras_imagenet_rgb.pth"
 
 
-def seconds_per_iteration(stage: str, precision: str, channels_last: bool, iterations: int
-                          ) -> float:
+def seconds_per_iteration(stage: str, defaults: bool, iterations: int) -> float:
+    """Median seconds per step; ``defaults`` False: fp32, contiguous, plain Adam."""
     overrides = [f"run.stage='{stage}'", "loss.content_layer='relu3_3'",
-                 f"loss.vgg_weights='{VGG}'", f"run.precision='{precision}'"]
+                 f"loss.vgg_weights='{VGG}'"]
+    if not defaults:
+        overrides += ["run.precision='fp32'", "run.channels_last=false", "optim.fused=false"]
     config = load_config(None, overrides)
-    torch.manual_seed(0)
-    nets = build_nets(config)
-    memory = torch.channels_last if channels_last else torch.contiguous_format
-    for net in (nets.generator, nets.discriminator, nets.vgg):
-        if net is not None:
-            net.to(memory_format=memory)
-    adam = [torch.optim.Adam(nets.generator.parameters(), 1e-4)]
-    if nets.discriminator is not None:
-        adam.append(torch.optim.Adam(nets.discriminator.parameters(), 1e-4))
-    optimizers = Optimizers(*adam)
-    amp = StepContext.create(torch.device("cpu"), training_dtype(precision, torch.device("cpu")))
+    nets, optimizers, amp = prepare(config, World(0, 1, torch.device("cpu")))
+    memory = torch.channels_last if config.run.channels_last else torch.contiguous_format
     lr_batch = torch.rand(16, 3, 24, 24).contiguous(memory_format=memory)
     hr_batch = torch.rand(16, 3, 96, 96).contiguous(memory_format=memory)
     times = []
@@ -52,8 +48,8 @@ def main() -> None:
     args = parser.parse_args()
     numbers = {}
     for stage in ("srresnet", "srgan"):
-        eager = seconds_per_iteration(stage, "fp32", False, args.iterations)
-        default = seconds_per_iteration(stage, "auto", True, args.iterations)
+        eager = seconds_per_iteration(stage, False, args.iterations)
+        default = seconds_per_iteration(stage, True, args.iterations)
         numbers[stage] = {"fp32_eager_s": eager, "vivid_default_s": default,
                           "ratio": default / eager}
         print(f"{stage:9s} fp32 eager {eager:.3f} s/it | vivid default {default:.3f} s/it | "

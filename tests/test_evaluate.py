@@ -62,3 +62,11 @@ def test_empty_dataset_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["eval", "--model", "bicubic", "--dataset", str(tmp_path / "Empty"),
                  "--quiet"]) == 2
     assert "Empty: no images" in capsys.readouterr().err
+
+
+def test_rgb_option(tmp_path: Path) -> None:
+    data = _folder(tmp_path / "Mini", {"a.png": 100})
+    y = evaluate(["bicubic"], [data], progress=False)["results"]["Mini"]["bicubic"]
+    rgb_report = evaluate(["bicubic"], [data], progress=False, y_channel=False)
+    rgb = rgb_report["results"]["Mini"]["bicubic"]
+    assert rgb_report["channel"] == "rgb" and abs(rgb["psnr"] - y["psnr"]) > 0.01

@@ -163,6 +163,8 @@ def _add_eval(commands: argparse._SubParsersAction) -> None:
                         help="folder of HR images (repeatable)")
     parser.add_argument("--scale", type=int, default=4)
     parser.add_argument("--degradation", choices=DEGRADATIONS, default="bicubic")
+    parser.add_argument("--rgb", action="store_true",
+                        help="PSNR/SSIM over RGB instead of the Y channel")
     parser.add_argument("--json", type=Path, default=None, help="write all numbers here")
     parser.add_argument("--gallery", type=Path, default=None, help="write an HTML page here")
     parser.add_argument("--niqe-model", type=Path, default=None,
@@ -193,7 +195,8 @@ def _eval(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         warnings.showwarning = _warn_one_line
         report = evaluate(args.model, args.dataset, args.scale, args.degradation, niqe_model,
-                          args.device, gallery.add if gallery else None, not args.quiet)
+                          args.device, gallery.add if gallery else None, not args.quiet,
+                          not args.rgb)
     print(format_table(report))
     if args.json:
         write_json(report, args.json)

@@ -34,6 +34,7 @@ class ModelSection:
 @dataclass(frozen=True)
 class DataSection:
     train: tuple[str, ...] = ()  # HR image folders
+    train_lr: tuple[str, ...] = ()  # optional pre-made LR folders, one per HR folder
     validation: str = ""  # HR folder for validation ("" = none)
     validation_images: tuple[str, ...] = ()  # names in `validation`, never trained on
     crop: int = 96  # HR crop side

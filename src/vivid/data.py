@@ -28,10 +28,13 @@ def list_images(folder: str | Path, recursive: bool = False) -> list[Path]:
     if not folder.is_dir():
         raise VividError(f"{folder}: not a folder")
     pattern = "**/*" if recursive else "*"
-    files = sorted(p for p in folder.glob(pattern)
-                   if p.is_file() and p.suffix.lower() in io.IMAGE_SUFFIXES)
+    candidates = [p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith(".")]
+    files = sorted(p for p in candidates if p.suffix.lower() in io.IMAGE_SUFFIXES)
     if not files:
         raise VividError(f"{folder}: no images (png/jpg/jpeg/bmp/webp/tif)")
+    if len(candidates) > len(files):
+        warnings.warn(f"{folder}: skipped {len(candidates) - len(files)} files that are not "
+                      "images (by suffix)", stacklevel=2)
     return files
 
 
@@ -49,6 +52,17 @@ def make_pair(hr_image: torch.Tensor, scale: int, method: str = "bicubic",
     return degrade(hr_image, scale, method, blur_sigma), hr_image
 
 
+def _premade_pair(lr_path: Path, hr_image: torch.Tensor, scale: int
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    lr_image = io.read_image(lr_path).rgb
+    hr_image = crop_to_multiple(hr_image, scale)
+    expected = (hr_image.shape[-2] // scale, hr_image.shape[-1] // scale)
+    if tuple(lr_image.shape[-2:]) != expected:
+        raise VividError(f"{lr_path}: LR is {lr_image.shape[-1]}x{lr_image.shape[-2]}, the HR "
+                         f"image needs {expected[1]}x{expected[0]} at x{scale}")
+    return lr_image, hr_image
+
+
 @dataclass
 class PairedCrops:
     """Random aligned LR/HR crops from in-memory images; see the module docstring."""
@@ -60,13 +74,22 @@ class PairedCrops:
 
     @classmethod
     def from_folders(cls, folders: Iterable[str | Path], scale: int, crop: int,
-                     exclude: Iterable[str] = (), recursive: bool = False) -> PairedCrops:
-        """Load every image of ``folders`` except the names in ``exclude``."""
+                     exclude: Iterable[str] = (), recursive: bool = False,
+                     lr_folders: Iterable[str | Path] = ()) -> PairedCrops:
+        """Load every image of ``folders`` except the names in ``exclude``.
+
+        With ``lr_folders`` (one per HR folder) the LR images are read from there (same
+        relative names) instead of being made; their size times ``scale`` must equal the HR
+        size cropped to a multiple of ``scale``.
+        """
         if crop % scale:
             raise VividError(f"crop {crop} is not a multiple of the scale {scale}")
+        folders, lr_folders = [Path(f) for f in folders], [Path(f) for f in lr_folders]
+        if lr_folders and len(lr_folders) != len(folders):
+            raise VividError(f"{len(lr_folders)} LR folders for {len(folders)} HR folders")
         excluded = set(exclude)
         lr_images, hr_images, too_small = [], [], 0
-        for folder in folders:
+        for index, folder in enumerate(folders):
             for path in list_images(folder, recursive):
                 if path.name in excluded:
                     continue
@@ -74,7 +97,11 @@ class PairedCrops:
                 if min(hr_image.shape[-2:]) < crop:
                     too_small += 1
                     continue
-                lr_image, hr_image = make_pair(hr_image, scale)
+                if lr_folders:
+                    lr_path = lr_folders[index] / path.relative_to(folder)
+                    lr_image, hr_image = _premade_pair(lr_path, hr_image, scale)
+                else:
+                    lr_image, hr_image = make_pair(hr_image, scale)
                 lr_images.append(to_uint8(lr_image[0]))
                 hr_images.append(to_uint8(hr_image[0]))
         if too_small:
@@ -88,7 +115,7 @@ class PairedCrops:
     def __len__(self) -> int:
         return len(self.hr_images)
 
-    def _crop(self, index: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+    def crop_pair(self, index: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
         lr_image, hr_image = self.lr_images[index], self.hr_images[index]
         lr_crop = self.crop // self.scale
         top = int(torch.randint(lr_image.shape[1] - lr_crop + 1, (1,), generator=generator))
@@ -108,8 +135,25 @@ class PairedCrops:
         """This rank's share of global batch ``iteration``: float LR and HR in [0, 1]."""
         generator = torch.Generator().manual_seed(seed * 1_000_003 + iteration)
         indices = torch.randint(len(self), (batch_size * world_size,), generator=generator)
-        pairs = [self._crop(int(i), generator) for i in indices]
+        pairs = [self.crop_pair(int(i), generator) for i in indices]
         mine = pairs[rank * batch_size:(rank + 1) * batch_size]
         lr_batch = torch.stack([p[0] for p in mine]).float() / 255
         hr_batch = torch.stack([p[1] for p in mine]).float() / 255
         return lr_batch, hr_batch
+
+
+class CropDataset(torch.utils.data.Dataset):
+    """Map-style view for a ``DataLoader``: item ``k`` is one crop drawn with a generator
+    seeded by (seed, k), so any number of workers yields exactly the same samples."""
+
+    def __init__(self, pairs: PairedCrops, seed: int, length: int) -> None:
+        self.pairs, self.seed, self.length = pairs, seed, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + item)
+        index = int(torch.randint(len(self.pairs), (1,), generator=generator))
+        lr_patch, hr_patch = self.pairs.crop_pair(index, generator)
+        return lr_patch.float() / 255, hr_patch.float() / 255

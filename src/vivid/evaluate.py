@@ -2,9 +2,10 @@
 
 For every HR image: crop top-left to a multiple of the scale, make the LR image with the
 chosen degradation (MATLAB bicubic by default), upscale it with each model, round to 8 bits
-and score it against the HR image: PSNR and SSIM on the Y channel with ``scale`` pixels
-shaved off each border, and NIQE of the output's Y channel with the same shave (images
-with fewer than two of NIQE's 96x96 blocks get no NIQE; dataset means skip them).
+and score it against the HR image: PSNR and SSIM on the Y channel (``y_channel=False``:
+over R, G and B) with ``scale`` pixels shaved off each border, and NIQE of the output's Y
+channel with the same shave (images with fewer than two of NIQE's 96x96 blocks get no NIQE;
+dataset means skip them).
 Greyscale images are treated as RGB with three equal channels.
 """
 
@@ -59,10 +60,12 @@ def load_dataset(folder: Path, scale: int, degradation: str) -> list[Sample]:
 
 
 def score(sr_image: torch.Tensor, hr_image: torch.Tensor, scale: int,
-          niqe_model: Path | None) -> dict[str, float | None]:
-    """PSNR, SSIM and (with a model) NIQE; NIQE is None where the image is too small."""
-    numbers: dict[str, float | None] = {"psnr": psnr(sr_image, hr_image, shave=scale).item(),
-                                        "ssim": ssim(sr_image, hr_image, shave=scale).item()}
+          niqe_model: Path | None, y_channel: bool = True) -> dict[str, float | None]:
+    """PSNR, SSIM (Y, or RGB) and (with a model) NIQE; NIQE is None where the image is too
+    small."""
+    numbers: dict[str, float | None] = {
+        "psnr": psnr(sr_image, hr_image, shave=scale, y_channel=y_channel).item(),
+        "ssim": ssim(sr_image, hr_image, shave=scale, y_channel=y_channel).item()}
     if niqe_model is not None:
         y = to_y(sr_image)[0, 0, scale:-scale, scale:-scale].numpy()
         numbers["niqe"] = niqe(y, niqe_model) if applicable(*y.shape) else None
@@ -84,7 +87,7 @@ OnImage = Callable[[str, str, Sample, torch.Tensor], None]
 def evaluate(models: list[str], datasets: list[Path], scale: int = 4,
              degradation: str = "bicubic", niqe_model: Path | None = None,
              device: str = "auto", on_image: OnImage | None = None,
-             progress: bool = True) -> dict[str, Any]:
+             progress: bool = True, y_channel: bool = True) -> dict[str, Any]:
     """Scores of every model on every dataset, in the ``--json`` layout."""
     upscalers = [Upscaler.from_pretrained(m, device=device, scale=scale) for m in models]
     for model, upscaler in zip(models, upscalers, strict=True):
@@ -99,11 +102,13 @@ def evaluate(models: list[str], datasets: list[Path], scale: int = 4,
             for sample in tqdm(samples, desc=f"{folder.name} / {model}", disable=not progress,
                                leave=False):
                 sr_image = quantize_8bit(upscaler(sample.lr_image))
-                images[sample.name] = score(sr_image, sample.hr_image, scale, niqe_model)
+                images[sample.name] = score(sr_image, sample.hr_image, scale, niqe_model,
+                                            y_channel)
                 if on_image is not None:
                     on_image(folder.name, model, sample, sr_image)
             table[model] = {**_mean(images), "images": images}
-    return {"scale": scale, "degradation": degradation, "results": results}
+    return {"scale": scale, "degradation": degradation,
+            "channel": "y" if y_channel else "rgb", "results": results}
 
 
 def format_table(report: dict[str, Any]) -> str:

@@ -90,6 +90,7 @@ class Gallery:
         rows = [self._row(dataset, entry, report["results"][dataset])
                 for (dataset, _), entry in self.entries.items()]
         page = _PAGE.format(scale=report["scale"], degradation=report["degradation"],
+                            channel=report["channel"].upper(),
                             rows="\n".join(rows), size=CROP * ZOOM)
         target = folder / "index.html"
         temp = folder / ".index.html.tmp"
@@ -120,7 +121,7 @@ img.crop {{ width: {size}px; height: {size}px; image-rendering: pixelated; }}
 img.thumb {{ max-width: 240px; }}
 </style></head><body>
 <h1>vivid eval: x{scale}, {degradation} degradation</h1>
-<p>Zoomed crops (red box); numbers are PSNR (dB) / SSIM on Y, shave = scale / NIQE.</p>
+<p>Zoomed crops (red box); numbers are PSNR (dB) / SSIM ({channel}), shave = scale / NIQE.</p>
 <table>
 {rows}
 </table></body></html>

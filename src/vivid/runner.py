@@ -258,7 +258,8 @@ def _start(config: TrainConfig, out_dir: Path, resume: bool, device: str) -> tup
     if not resume and list_checkpoints(out_dir / "checkpoints"):
         raise VividError(f"{out_dir}: already has checkpoints; use --resume or another --out")
     pairs = PairedCrops.from_folders(config.data.train, config.model.scale, config.data.crop,
-                                     config.data.validation_images, config.data.recursive)
+                                     config.data.validation_images, config.data.recursive,
+                                     config.data.train_lr)
     nets, optimizers, amp = prepare(config, world)
     start = _resume(out_dir, nets, optimizers) if resume else 0
     if world.is_main:

@@ -44,6 +44,11 @@ def _png_header_only(path: Path, width: int, height: int) -> Path:
     return path
 
 
+def _upscale(source: Path, out: Path, *extra: str) -> int:
+    """``vivid upscale SOURCE -o OUT --model bicubic --quiet EXTRA...``, in-process."""
+    return main(["upscale", str(source), "-o", str(out), "--model", "bicubic", "--quiet", *extra])
+
+
 def _no_temp_files(folder: Path) -> bool:
     return not any(p.name.startswith(".") for p in folder.rglob("*"))
 
@@ -79,54 +84,12 @@ def test_folders_recursive_globs_and_formats_mirror_input_names(tmp_path: Path) 
     _image(tmp_path / "in" / "sub" / "b.jpg")
     _image(tmp_path / "in" / "c.bmp")
     (tmp_path / "in" / "notes.txt").write_text("not an image")
-    assert (
-        main(
-            [
-                "upscale",
-                str(tmp_path / "in"),
-                "-o",
-                str(tmp_path / "o1"),
-                "--model",
-                "bicubic",
-                "--recursive",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert _upscale(tmp_path / "in", tmp_path / "o1", "--recursive") == 0
     written = sorted(str(p.relative_to(tmp_path / "o1")) for p in (tmp_path / "o1").rglob("*.*"))
     assert written == ["a.png", "c.png", "sub/b.jpg"]
-    assert (
-        main(
-            [
-                "upscale",
-                str(tmp_path / "in" / "*.png"),
-                "-o",
-                str(tmp_path / "o2"),
-                "--model",
-                "bicubic",
-                "--format",
-                "webp",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert _upscale(tmp_path / "in" / "*.png", tmp_path / "o2", "--format", "webp") == 0
     assert [p.name for p in (tmp_path / "o2").iterdir()] == ["a.webp"]
-    assert (
-        main(
-            [
-                "upscale",
-                str(tmp_path / "in" / "a.png"),
-                "-o",
-                str(tmp_path / "x.jpg"),
-                "--model",
-                "bicubic",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert _upscale(tmp_path / "in" / "a.png", tmp_path / "x.jpg") == 0
     with Image.open(tmp_path / "x.jpg") as image:
         assert image.format == "JPEG" and image.size == (80, 64)
 
@@ -147,21 +110,7 @@ def test_existing_outputs_need_overwrite(tmp_path: Path, capsys: pytest.CaptureF
 
 def test_no_provenance_flag(tmp_path: Path) -> None:
     source = _image(tmp_path / "a.png")
-    assert (
-        main(
-            [
-                "upscale",
-                str(source),
-                "-o",
-                str(tmp_path / "o"),
-                "--model",
-                "bicubic",
-                "--no-provenance",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert _upscale(source, tmp_path / "o", "--no-provenance") == 0
     with Image.open(tmp_path / "o" / "a.png") as image:
         assert "Description" not in image.text and 0x010E not in image.getexif()
 
@@ -170,26 +119,8 @@ def test_weights_file_model_and_tiling_options(tmp_path: Path) -> None:
     weights = tmp_path / "tiny.safetensors"
     save_generator(weights, Generator(GeneratorConfig(scale=2, blocks=1, channels=8)))
     source = _image(tmp_path / "a.png", (40, 30))
-    assert (
-        main(
-            [
-                "upscale",
-                str(source),
-                "-o",
-                str(tmp_path / "o"),
-                "--model",
-                str(weights),
-                "--tile",
-                "16",
-                "--tile-overlap",
-                "4",
-                "--precision",
-                "bf16",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert _upscale(source, tmp_path / "o", "--model", str(weights), "--tile", "16",
+                    "--tile-overlap", "4", "--precision", "bf16") == 0
     with Image.open(tmp_path / "o" / "a.png") as image:
         assert image.size == (80, 60) and "tiny.safetensors" in image.text["Description"]
 
@@ -239,39 +170,9 @@ def test_bad_inputs_each_give_one_line_and_the_rest_is_processed(
 
 def test_max_pixels_flag_allows_large_images(tmp_path: Path) -> None:
     source = _image(tmp_path / "a.png", (30, 30))
-    out = tmp_path / "out"
-    assert (
-        main(
-            [
-                "upscale",
-                str(source),
-                "-o",
-                str(out),
-                "--model",
-                "bicubic",
-                "--quiet",
-                "--max-pixels",
-                "800",
-            ]
-        )
-        == 1
-    )
-    assert (
-        main(
-            [
-                "upscale",
-                str(source),
-                "-o",
-                str(out),
-                "--model",
-                "bicubic",
-                "--quiet",
-                "--max-pixels",
-                "900",
-            ]
-        )
-        == 0
-    )
+    args = ["upscale", str(source), "-o", str(tmp_path / "out"), "--model", "bicubic", "--quiet"]
+    assert main([*args, "--max-pixels", "800"]) == 1
+    assert main([*args, "--max-pixels", "900"]) == 0
 
 
 def test_unreadable_input(
@@ -311,7 +212,7 @@ def test_unwritable_output_leaves_no_partial_file(
 
     monkeypatch.setattr(io.Image.Image, "save", fail_midway)
     out = tmp_path / "out"
-    assert main(["upscale", str(source), "-o", str(out), "--model", "bicubic", "--quiet"]) == 1
+    assert _upscale(source, out) == 1
     assert "a.png: cannot write (No space left on device)" in capsys.readouterr().out
     assert list(out.iterdir()) == [] and _no_temp_files(out)
 
@@ -330,20 +231,7 @@ def test_wrong_model_file_is_a_clear_error(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_acceptance_bird_becomes_1152_square(data_dir: Path, tmp_path: Path) -> None:
-    assert (
-        main(
-            [
-                "upscale",
-                str(data_dir / "Set5" / "bird.png"),
-                "-o",
-                str(tmp_path / "out"),
-                "--model",
-                "bicubic",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert _upscale(data_dir / "Set5" / "bird.png", tmp_path / "out") == 0
     with Image.open(tmp_path / "out" / "bird.png") as image:
         assert image.format == "PNG" and image.size == (1152, 1152)
 
@@ -352,7 +240,7 @@ def test_upscale_under_torchrun_processes_each_file_once(tmp_path: Path) -> None
     for index in range(5):
         _image(tmp_path / "in" / f"{index}.png", (16, 12))
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-               "--master_port=29541", "-m", "vivid.cli", "upscale", str(tmp_path / "in"),
+               "--standalone", "-m", "vivid.cli", "upscale", str(tmp_path / "in"),
                "-o", str(tmp_path / "out"), "--model", "bicubic", "--quiet"]
     result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
     assert result.returncode == 0, result.stderr

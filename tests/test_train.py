@@ -162,7 +162,7 @@ def test_two_rank_gloo_run_ends_with_identical_weights(tmp_path: Path) -> None:
     script.write_text(DDP_SCRIPT)
     out = tmp_path / "run"
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-               "--master_port=29533", str(script), str(SMOKE), str(out),
+               "--standalone", str(script), str(SMOKE), str(out),
                f'data.train=["{data}"]', "optim.iterations=6", "run.precision='fp32'"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run(command, check=True, env=env, timeout=300)

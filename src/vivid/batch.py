@@ -34,6 +34,13 @@ class Summary:
     failed: list[str]
     seconds: float
 
+    def line(self, verb: str, what: str, output: Path) -> str:
+        """One-line report, e.g. 'upscaled 4 of 5 images x4 with m in 2.0 s, 1 failed -> out'."""
+        failed = f", {len(self.failed)} failed" if self.failed else ""
+        total = self.done + len(self.failed)
+        timing = f"in {self.seconds:.1f} s{failed}"
+        return f"{verb} {self.done} of {total} images {what} {timing} -> {output}"
+
 
 def _expand(item: str, recursive: bool) -> list[tuple[Path, Path]]:
     """(source, name relative to the output folder) pairs for one INPUT argument."""
@@ -89,8 +96,14 @@ Progress = Callable[[int, int], None]
 Transform = Callable[[io.DecodedImage, Progress], tuple[torch.Tensor, torch.Tensor | None]]
 
 
-def _process(transform: Transform, job: Job, overwrite: bool, provenance: str | None,
-             max_pixels: int, on_tile: Progress) -> None:
+def _process(
+    transform: Transform,
+    job: Job,
+    overwrite: bool,
+    provenance: str | None,
+    max_pixels: int,
+    on_tile: Progress,
+) -> None:
     if job.target.exists() and not overwrite:
         raise VividError(f"{job.target}: already exists (use --overwrite to replace it)")
     image = io.read_image(job.source, max_pixels)
@@ -102,9 +115,14 @@ def _process(transform: Transform, job: Job, overwrite: bool, provenance: str | 
     io.write_image(job.target, rgb, alpha, image.info, provenance)
 
 
-def run_jobs(transform: Transform, jobs: list[Job], overwrite: bool = False,
-             provenance: str | None = None, max_pixels: int = io.DEFAULT_MAX_PIXELS,
-             progress: bool = True) -> Summary:
+def run_jobs(
+    transform: Transform,
+    jobs: list[Job],
+    overwrite: bool = False,
+    provenance: str | None = None,
+    max_pixels: int = io.DEFAULT_MAX_PIXELS,
+    progress: bool = True,
+) -> Summary:
     """Apply ``transform`` (image, tile-progress callback) -> (RGB, alpha) to every job.
 
     Failures are printed (one line each) and listed in the summary; the others go on.

@@ -102,11 +102,7 @@ def _upscale(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
         progress=not args.quiet,
     )
-    failed = f", {len(summary.failed)} failed" if summary.failed else ""
-    print(
-        f"upscaled {summary.done} of {len(jobs)} images x{upscaler.scale} with "
-        f"{upscaler.name} in {summary.seconds:.1f} s{failed} -> {args.output}"
-    )
+    print(summary.line("upscaled", f"x{upscaler.scale} with {upscaler.name}", args.output))
     return 1 if summary.failed else 0
 
 
@@ -145,9 +141,7 @@ def _degrade(args: argparse.Namespace) -> int:
 
     jobs = plan_jobs(args.inputs, args.output, "png", args.recursive)
     summary = run_jobs(transform, jobs, overwrite=args.overwrite, progress=not args.quiet)
-    failed = f", {len(summary.failed)} failed" if summary.failed else ""
-    print(f"degraded {summary.done} of {len(jobs)} images /{args.scale} ({args.method}) in "
-          f"{summary.seconds:.1f} s{failed} -> {args.output}")
+    print(summary.line("degraded", f"/{args.scale} ({args.method})", args.output))
     return 1 if summary.failed else 0
 
 

@@ -1,0 +1,54 @@
+"""The README's results table: ``vivid eval`` on Set5, Set14 and BSD100 (x4, MATLAB bicubic
+LR, Y channel, shave 4, NIQE) for the given models, next to the SRGAN paper's Table 2.
+Usage: python benchmarks/eval_table.py [--model M ...]   (default: bicubic)
+Writes benchmarks/results/eval_table.json and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from common import save
+from vivid.evaluate import evaluate
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATASETS = ("Set5", "Set14", "BSD100")
+PAPER = {  # Ledig et al. 2017, Table 2: PSNR / SSIM
+    "bicubic": ((28.43, 0.8211), (25.99, 0.7486), (25.94, 0.6935)),
+    "SRResNet": ((32.05, 0.9019), (28.49, 0.8184), (27.58, 0.7620)),
+    "SRGAN": ((29.40, 0.8472), (26.02, 0.7397), (25.16, 0.6688)),
+}
+
+
+def markdown(report: dict) -> str:
+    models = list(report["results"][DATASETS[0]])
+    header = "| model | " + " | ".join(f"{d} PSNR / SSIM / NIQE" for d in DATASETS) + " |"
+    lines = [header, "|---" * (len(DATASETS) + 1) + "|"]
+    for model in models:
+        cells = []
+        for dataset in DATASETS:
+            entry = report["results"][dataset][model]
+            cells.append(f"{entry['psnr']:.2f} / {entry['ssim']:.4f} / {entry['niqe']:.2f}")
+        lines.append(f"| vivid `{model}` | " + " | ".join(cells) + " |")
+    for name, values in PAPER.items():
+        cells = [f"{psnr:.2f} / {ssim:.4f} / -" for psnr, ssim in values]
+        lines.append(f"| paper {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", action="append", default=None)
+    args = parser.parse_args()
+    models = args.model or ["bicubic"]
+    report = evaluate(models, [DATA / d for d in DATASETS], 4, "bicubic",
+                      DATA / "NIQE" / "niqe_pris_params.npz")
+    table = markdown(report)
+    print(table)
+    command = "python benchmarks/eval_table.py " + " ".join(f"--model {m}" for m in models)
+    print(f"-> {save('eval_table', {'command': command, 'markdown': table, **report})}")
+
+
+if __name__ == "__main__":
+    main()

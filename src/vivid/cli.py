@@ -14,6 +14,7 @@ from vivid._version import __version__
 from vivid.batch import plan_jobs, run_jobs
 from vivid.degrade import DEGRADATIONS
 from vivid.errors import VividError
+from vivid.mos_cli import add_mos_commands
 from vivid.upscale import (
     DEFAULT_MODEL,
     DEFAULT_TILE,
@@ -269,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(commands)
     _add_train(commands)
     _add_export(commands)
+    add_mos_commands(commands)
     return parser
 
 

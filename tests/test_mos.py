@@ -106,6 +106,7 @@ def test_unknown_ids_and_malformed_requests(tmp_path: Path) -> None:
     assert client.post("/api/rate", content=b"not json").status_code == 400
     assert client.post("/api/rate", json={"token": token}).status_code == 400
     assert client.get("/r/unknown-token").status_code == 404
+    assert client.post("/r/unknown-token/calibrated").status_code == 404
     assert client.get("/image/" + "0" * 24).status_code == 404
     for attack in ("..%2Fstudy.sqlite", "%2E%2E%2Fstudy.sqlite", "../study.sqlite"):
         response = client.get(f"/image/{attack}")

@@ -43,12 +43,17 @@ CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 
 def connect(study: Path) -> sqlite3.Connection:
-    """A connection to a study's database (WAL, waits up to 30 s for a lock)."""
+    """A connection to a study's database (waits up to 30 s for a lock).
+
+    The database is in WAL mode (set once at creation; it persists) with synchronous=NORMAL:
+    a committed rating survives any crash of the server process; only an OS crash or power
+    loss could drop the last moments' commits, and it saves an fsync per rating.
+    """
     path = Path(study) / DATABASE
     if not path.is_file():
         raise VividError(f"{study}: not a vivid MOS study (no {DATABASE})")
     connection = sqlite3.connect(path, timeout=30, isolation_level=None)
-    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
     connection.execute("PRAGMA busy_timeout=30000")
     connection.execute("PRAGMA foreign_keys=ON")
     return connection
@@ -115,6 +120,7 @@ def create_study(study: Path, methods: list[str], reference: str | None = None,
     images.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(study / DATABASE, isolation_level=None)
     try:
+        connection.execute("PRAGMA journal_mode=WAL")
         connection.executescript(_SCHEMA)
         connection.execute("BEGIN")
         for method, folder in plan.methods.items():

@@ -227,3 +227,22 @@ def test_every_bundled_config_loads() -> None:
             "vivid-srgan-vgg33"} <= set(names)
     for name in names:
         assert load_config(REPO / "configs" / f"{name}.toml").model.scale == 4
+
+
+def test_ema_ramps_up_and_averages_batchnorm_statistics() -> None:
+    from vivid.train import update_ema
+
+    generator = Generator(GeneratorConfig(blocks=1, channels=4))
+    ema = Generator(GeneratorConfig(blocks=1, channels=4))
+    before = {k: v.clone() for k, v in ema.state_dict().items()}
+    generator.body[0].bn1.running_mean.fill_(1.0)
+    generator.body[0].bn1.num_batches_tracked.fill_(7)
+    update_ema(ema, generator, decay=0.999, iteration=0)  # effective decay 1/10 at the start
+    after, live = ema.state_dict(), generator.state_dict()
+    for key in ("head.weight", "body.0.bn1.running_mean"):
+        assert torch.allclose(after[key], 0.1 * before[key] + 0.9 * live[key], atol=1e-6)
+    assert int(after["body.0.bn1.num_batches_tracked"]) == 7
+    update_ema(ema, generator, decay=0.999, iteration=10**6)  # later: the configured decay
+    head = ema.state_dict()["head.weight"]
+    assert torch.allclose(head, after["head.weight"].lerp(live["head.weight"], 0.001),
+                          atol=1e-7)

@@ -217,7 +217,8 @@ class _Loop:
             raise VividError(f"non-finite loss at iteration {iteration + 1} ({numbers}); "
                              f"stopped, the last good checkpoint is kept in {self.out_dir}")
         if self.nets.ema is not None:
-            update_ema(self.nets.ema, distributed.unwrap(self.nets.generator), config.optim.ema)
+            update_ema(self.nets.ema, distributed.unwrap(self.nets.generator), config.optim.ema,
+                       iteration)
         return {"iteration": iteration + 1, "lr": rate, **numbers}
 
     def validate(self, iteration: int) -> dict[str, float]:

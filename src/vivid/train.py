@@ -171,8 +171,18 @@ def build_nets(config: TrainConfig) -> Nets:
 
 
 @torch.no_grad()
-def update_ema(ema: nn.Module, generator: nn.Module, decay: float) -> None:
+def update_ema(ema: nn.Module, generator: nn.Module, decay: float, iteration: int) -> None:
+    """ema <- d * ema + (1 - d) * generator, parameters and BatchNorm statistics alike.
+
+    The decay ramps up as min(decay, (1 + i) / (10 + i)) so that the average does not drag
+    the random initial weights along for thousands of iterations; averaging the BN running
+    statistics too keeps them consistent with the averaged weights.
+    """
+    rate = 1 - min(decay, (1 + iteration) / (10 + iteration))
     for ema_param, param in zip(ema.parameters(), generator.parameters(), strict=True):
-        ema_param.lerp_(param.detach(), 1 - decay)
+        ema_param.lerp_(param.detach(), rate)
     for ema_buffer, buffer in zip(ema.buffers(), generator.buffers(), strict=True):
-        ema_buffer.copy_(buffer)
+        if ema_buffer.is_floating_point():
+            ema_buffer.lerp_(buffer, rate)
+        else:
+            ema_buffer.copy_(buffer)

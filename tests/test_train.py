@@ -238,7 +238,8 @@ def test_ema_ramps_up_and_averages_batchnorm_statistics() -> None:
     generator.body[0].bn1.running_mean.fill_(1.0)
     generator.body[0].bn1.num_batches_tracked.fill_(7)
     update_ema(ema, generator, decay=0.999, iteration=0)  # effective decay 1/10 at the start
-    after, live = ema.state_dict(), generator.state_dict()
+    after = {k: v.clone() for k, v in ema.state_dict().items()}
+    live = generator.state_dict()
     for key in ("head.weight", "body.0.bn1.running_mean"):
         assert torch.allclose(after[key], 0.1 * before[key] + 0.9 * live[key], atol=1e-6)
     assert int(after["body.0.bn1.num_batches_tracked"]) == 7

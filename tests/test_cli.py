@@ -248,3 +248,30 @@ def test_upscale_under_torchrun_processes_each_file_once(tmp_path: Path) -> None
                     if line.startswith("upscaled"))
     assert counts == [2, 3]  # ranks took disjoint shares
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{i}.png" for i in range(5)]
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P", "CMYK", "RGB16", "L16"])
+def test_every_mode_survives_an_upscale(tmp_path: Path, mode: str) -> None:
+    import png
+
+    rng = np.random.default_rng(3)
+    if mode.endswith("16"):
+        channels = 3 if mode == "RGB16" else 1
+        pixels = rng.integers(0, 65536, (10, 12 * channels), dtype=np.int64).astype(np.uint16)
+        source = tmp_path / "in.png"
+        with open(source, "wb") as file:
+            png.Writer(12, 10, bitdepth=16, greyscale=channels == 1).write(file, pixels)
+    else:
+        source = tmp_path / ("in.jpg" if mode == "CMYK" else "in.png")
+        Image.fromarray(rng.integers(0, 256, (10, 12, 3), dtype=np.uint8)).convert(mode).save(
+            source)
+    assert _upscale(source, tmp_path / "out") == 0
+    written = tmp_path / "out" / source.name
+    if mode.endswith("16"):
+        _, _, _, info = png.Reader(filename=str(written)).read()
+        assert info["bitdepth"] == 16 and info["greyscale"] == (mode == "L16")
+        assert (info["size"]) == (48, 40)
+        return
+    expected = {"P": "RGB"}.get(mode, mode)
+    with Image.open(written) as image:
+        assert image.mode == expected and image.size == (48, 40)

@@ -148,3 +148,29 @@ def test_upscaler_from_weights_file_matches_the_generator(tmp_path: Path) -> Non
     with torch.no_grad():
         expected = generator(lr_image).clamp(0, 1)
     assert torch.allclose(upscaler(lr_image), expected, atol=1e-5, rtol=0)
+
+
+def test_onnx_export_matches_torch_with_dynamic_shapes(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime", reason="needs the 'onnx' extra")
+    from vivid.cli import main
+    from vivid.onnx_runtime import OnnxNetwork
+
+    generator = _trained_like()
+    weights = tmp_path / "g.safetensors"
+    save_generator(weights, generator)
+    assert main(["export", str(weights), "--onnx", str(tmp_path / "g.onnx")]) == 0
+    network = OnnxNetwork(tmp_path / "g.onnx")
+    assert network.scale == 4
+    for shape in ((1, 3, 16, 16), (3, 3, 21, 13)):
+        lr_image = torch.rand(shape)
+        with torch.no_grad():
+            expected = generator(lr_image)
+        assert (network(lr_image) - expected).abs().max() <= 1e-4
+    torch_upscaler = Upscaler.from_pretrained(str(weights), device="cpu", precision="fp32")
+    onnx_upscaler = Upscaler.from_pretrained(str(tmp_path / "g.onnx"), runtime="onnx")
+    lr_image = torch.rand(1, 3, 40, 30)
+    assert (torch_upscaler(lr_image) - onnx_upscaler(lr_image)).abs().max() <= 1e-4
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"nonsense")
+    with pytest.raises(VividError, match=r"broken\.onnx: not a readable ONNX model"):
+        OnnxNetwork(broken)

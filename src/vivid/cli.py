@@ -94,6 +94,7 @@ def _upscale(args: argparse.Namespace) -> int:
         precision=args.precision,
         tile=args.tile or None,
         tile_overlap=args.tile_overlap,
+        runtime=args.runtime,
     )
     summary = run_jobs(
         upscaler.upscale_decoded,
@@ -236,27 +237,36 @@ def _train(args: argparse.Namespace) -> int:
 
 def _add_export(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "export", help="training checkpoint -> inference weights (.safetensors)",
-        description="Write the generator of a training checkpoint (its EMA when present) as "
-                    "vivid .safetensors weights with metadata.",
+        "export", help="checkpoint -> inference weights (.safetensors), or a model -> ONNX",
+        description="-o: write the generator of a training checkpoint (its EMA when present) "
+                    "as vivid .safetensors with metadata. --onnx: export any model (bundled "
+                    "name, weights file, checkpoint) to ONNX with dynamic batch/height/width.",
     )
-    parser.add_argument("checkpoint", type=Path, help="a checkpoints/iter-*.pt file or a run "
-                        "folder (its newest checkpoint)")
-    parser.add_argument("-o", "--output", type=Path, required=True)
+    parser.add_argument("source", type=Path, help="a checkpoints/iter-*.pt file, a run folder "
+                        "(its newest checkpoint), or (with --onnx) any model")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("-o", "--output", type=Path, help="inference weights to write")
+    target.add_argument("--onnx", type=Path, help="ONNX file to write")
     parser.set_defaults(handler=_export)
 
 
 def _export(args: argparse.Namespace) -> int:
     from vivid.training_state import export_checkpoint, list_checkpoints
 
-    checkpoint = args.checkpoint
-    if checkpoint.is_dir():
-        found = list_checkpoints(checkpoint / "checkpoints") or list_checkpoints(checkpoint)
+    source = args.source
+    if source.is_dir():
+        found = list_checkpoints(source / "checkpoints") or list_checkpoints(source)
         if not found:
-            raise VividError(f"{checkpoint}: no checkpoints in this folder")
-        checkpoint = found[-1]
-    metadata = export_checkpoint(checkpoint, args.output)
-    print(f"exported {checkpoint} ({metadata['stage']}, {metadata['iterations']} iterations, "
+            raise VividError(f"{source}: no checkpoints in this folder")
+        source = found[-1]
+    if args.onnx:
+        from vivid.onnx_runtime import export_onnx
+
+        scale = export_onnx(source, args.onnx)
+        print(f"exported {source} (x{scale}, BatchNorm folded, fp32) -> {args.onnx}")
+        return 0
+    metadata = export_checkpoint(source, args.output)
+    print(f"exported {source} ({metadata['stage']}, {metadata['iterations']} iterations, "
           f"{'EMA' if metadata['ema'] else 'raw'} weights) -> {args.output}")
     return 0
 

@@ -86,12 +86,25 @@ class Upscaler:
         tile: int | None = DEFAULT_TILE,
         tile_overlap: int = DEFAULT_TILE_OVERLAP,
         scale: int = 4,
+        runtime: str = "torch",
     ) -> Upscaler:
-        """Load a bundled model, a weights file, or ``"bicubic"`` (MATLAB bicubic, ``scale``)."""
+        """Load a bundled model, a weights file, or ``"bicubic"`` (MATLAB bicubic, ``scale``).
+
+        ``runtime="onnx"`` runs the model (a ``.onnx`` file, or any weights, exported on the
+        fly) with ONNX Runtime on the CPU in fp32.
+        """
         target = resolve_device(device)
         dtype = resolve_precision(precision, target)
         if str(name_or_path) == "bicubic":
             return cls(None, scale, "bicubic", target, dtype, tile, tile_overlap)
+        if runtime == "onnx":
+            from vivid.onnx_runtime import OnnxNetwork
+
+            session = OnnxNetwork(name_or_path)
+            return cls(session, session.scale, str(name_or_path), torch.device("cpu"),
+                       torch.float32, tile, tile_overlap)
+        if runtime != "torch":
+            raise VividError(f"--runtime {runtime}: choose torch or onnx")
         generator, metadata = load_model(name_or_path)
         network = fold_batchnorm(generator).to(target)
         return cls(
@@ -113,6 +126,8 @@ class Upscaler:
     def _model(self, lr_tile: torch.Tensor) -> torch.Tensor:
         if self.network is None:
             return imresize(lr_tile, self.scale)
+        if not isinstance(self.network, torch.nn.Module):  # an ONNX Runtime session
+            return self.network(lr_tile)
         with torch.inference_mode(), self._autocast():
             sr_tile = self.network(lr_tile.to(self.device))
         return sr_tile.float().cpu()

@@ -23,6 +23,7 @@ from vivid.upscale import (
     PRECISIONS,
     Upscaler,
 )
+from vivid.video_cli import add_eval_video, add_video_options, is_video_input, upscale_videos
 
 
 def _add_upscale(commands: argparse._SubParsersAction) -> None:
@@ -58,6 +59,8 @@ def _add_upscale(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--device", choices=DEVICES, default="auto")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto")
+    parser.add_argument("--runtime", choices=("torch", "onnx"), default="torch",
+                        help="onnx: ONNX Runtime on the CPU (a .onnx model or any weights)")
     parser.add_argument(
         "--format",
         choices=sorted(io.OUTPUT_FORMATS),
@@ -79,33 +82,29 @@ def _add_upscale(commands: argparse._SubParsersAction) -> None:
         f"default: {io.DEFAULT_MAX_PIXELS})",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_video_options(parser)
     parser.set_defaults(handler=_upscale)
 
 
 def _upscale(args: argparse.Namespace) -> int:
     if args.tile < 0 or args.tile_overlap < 0:
         raise VividError("--tile and --tile-overlap must be >= 0")
-    jobs = plan_jobs(args.inputs, args.output, args.format, args.recursive)
+    videos = [item for item in args.inputs if is_video_input(item, args.frames)]
+    images = [item for item in args.inputs if item not in videos]
+    jobs = plan_jobs(images, args.output, args.format, args.recursive) if images else []
     rank, world_size = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    jobs = jobs[rank::world_size]  # under torchrun every rank takes its share of the files
-    upscaler = Upscaler.from_pretrained(
-        args.model,
-        device=args.device,
-        precision=args.precision,
-        tile=args.tile or None,
-        tile_overlap=args.tile_overlap,
-        runtime=args.runtime,
-    )
-    summary = run_jobs(
-        upscaler.upscale_decoded,
-        jobs,
-        overwrite=args.overwrite,
-        provenance=None if args.no_provenance else upscaler.provenance(),
-        max_pixels=args.max_pixels,
-        progress=not args.quiet,
-    )
-    print(summary.line("upscaled", f"x{upscaler.scale} with {upscaler.name}", args.output))
-    return 1 if summary.failed else 0
+    jobs, videos = jobs[rank::world_size], videos[rank::world_size]  # torchrun: shares
+    upscaler = Upscaler.from_pretrained(args.model, device=args.device,
+                                        precision=args.precision, tile=args.tile or None,
+                                        tile_overlap=args.tile_overlap, runtime=args.runtime)
+    failed = upscale_videos(upscaler, videos, args) if videos else []
+    if images:
+        summary = run_jobs(upscaler.upscale_decoded, jobs, overwrite=args.overwrite,
+                           provenance=None if args.no_provenance else upscaler.provenance(),
+                           max_pixels=args.max_pixels, progress=not args.quiet)
+        print(summary.line("upscaled", f"x{upscaler.scale} with {upscaler.name}", args.output))
+        failed += summary.failed
+    return 1 if failed else 0
 
 
 def _add_degrade(commands: argparse._SubParsersAction) -> None:
@@ -281,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(commands)
     _add_export(commands)
     add_mos_commands(commands)
+    add_eval_video(commands)
     return parser
 
 

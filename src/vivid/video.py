@@ -157,6 +157,17 @@ def _add_video_stream(output, source_stream, codec: str, scale: int, options: Vi
     return stream, size, note
 
 
+def _expected_frames(container) -> int:
+    """Frame count from the header, or from the duration and rate (0 if unknown)."""
+    stream = container.streams.video[0]
+    if stream.frames:
+        return int(stream.frames)
+    rate = stream.average_rate or stream.guessed_rate
+    if container.duration and rate:
+        return round(container.duration / 1_000_000 * float(rate))
+    return 0
+
+
 def _transcode(container, output, frame_fn: FrameFn, scale: int, codec: str,
                options: VideoOptions, source: Path, progress: bool) -> VideoSummary:
     source_stream = container.streams.video[0]
@@ -179,6 +190,10 @@ def _transcode(container, output, frame_fn: FrameFn, scale: int, codec: str,
         bar.close()
     if encoder.count == 0:
         raise VividError(f"{source}: has no video frames")
+    expected = _expected_frames(container)
+    if expected and encoder.count < 0.95 * expected - 1:
+        raise VividError(f"{source}: the video stream ends after {encoder.count} of about "
+                         f"{expected} frames (truncated or corrupt)")
     for packet in stream.encode(None):
         output.mux(packet)
     return VideoSummary(encoder.count, stream.average_rate or Fraction(0), codec, size, note)
@@ -227,6 +242,7 @@ def upscale_frame_folder(frame_fn: FrameFn, source: Path, target: Path, batch: i
     files = frame_files(source)
     if target.exists():
         raise VividError(f"{target}: already exists")
+    target.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     info = io.ImageInfo(mode="RGB", bit_depth=8, greyscale=False)
     try:

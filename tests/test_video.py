@@ -25,12 +25,14 @@ RATE = Fraction(24000, 1001)
 
 
 def make_clip(path: Path, frames: int = 10, size: tuple[int, int] = (32, 24),
-              audio: bool = True, codec: str = "mpeg4") -> Path:
+              audio: bool = True, codec: str = "mpeg4", rotate: int = 0) -> Path:
     """A clip of random frames and, optionally, a 440 Hz sine tone (AAC, mono, 48 kHz)."""
     rng = np.random.default_rng(0)
     with av.open(str(path), "w") as out:
         video = out.add_stream(codec, rate=RATE)
         video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
+        if rotate:
+            video.set_display_rotation(rotate)
         sound = out.add_stream("aac", rate=48000) if audio else None
         if sound is not None:
             sound.layout = "mono"
@@ -200,3 +202,17 @@ def test_eval_video_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert set(report["results"]["bicubic"]) == {"one", "two", "mean"}
     assert {"psnr", "ssim", "tof", "warping_error"} <= set(report["results"]["bicubic"]["mean"])
     assert "bicubic" in capsys.readouterr().out
+
+
+def test_rotation_and_compare_split(tmp_path: Path) -> None:
+    from vivid.video import rotation
+
+    source = make_clip(tmp_path / "clip.mp4", audio=False, rotate=90)
+    assert main(["upscale", str(source), "-o", str(tmp_path / "out.mkv"), "--model",
+                 "bicubic", "--quiet", "--compare", "split", "--codec", "ffv1",
+                 "--pix-fmt", "yuv444p"]) == 0
+    assert rotation(tmp_path / "out.mkv") == 90
+    with av.open(str(tmp_path / "out.mkv")) as container:
+        frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert frame.shape == (96, 128, 3)
+    assert (frame[:, 63:65] >= 250).all()  # the white divider between bicubic and vivid

@@ -4,8 +4,8 @@ vivid[video]``.
 Frames are decoded and upscaled in small batches (never the whole video in memory) and
 encoded with their original timestamps in the input stream's time base, so the frame rate
 (an exact fraction), the frame count, variable frame rates and the duration are kept. Audio
-and subtitle streams are copied packet by packet, never re-encoded. Stream metadata (e.g. a
-``rotate`` tag) is copied. The output is written to a temporary name and renamed at the end:
+and subtitle streams are copied packet by packet, never re-encoded. Stream metadata and the
+display rotation are copied. The output is written to a temporary name and renamed at the end:
 a failure leaves no partial file.
 """
 
@@ -139,6 +139,14 @@ class _Encoder:
         self.bar.update(len(batch))
 
 
+def rotation(path: Path) -> int:
+    """Display rotation (degrees) of the first frame of a video, 0 if none."""
+    with _av().open(str(path)) as container:
+        for frame in container.decode(video=0):
+            return int(frame.rotation or 0)
+    return 0
+
+
 def _add_video_stream(output, source_stream, codec: str, scale: int, options: VideoOptions
                       ) -> tuple[object, tuple[int, int], str]:
     width = source_stream.codec_context.width * scale
@@ -172,6 +180,9 @@ def _transcode(container, output, frame_fn: FrameFn, scale: int, codec: str,
                options: VideoOptions, source: Path, progress: bool) -> VideoSummary:
     source_stream = container.streams.video[0]
     stream, size, note = _add_video_stream(output, source_stream, codec, scale, options)
+    angle = rotation(source)  # a display matrix, not pixels: carried over as it is
+    if angle:
+        stream.set_display_rotation(angle)
     copy = {s: output.add_stream_from_template(s) for s in container.streams
             if s.type in ("audio", "subtitle")}
     bar = tqdm(total=source_stream.frames or None, unit="frame", disable=not progress,

@@ -53,3 +53,24 @@ class RunLog:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The records of a ``log.jsonl``; a last line torn by a kill mid-write is dropped."""
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and "iteration" in record:
+            records.append(record)
+    return records
+
+
+def truncate(path: Path, iteration: int) -> None:
+    """Drop the records after ``iteration`` (they are redone when a run resumes)."""
+    kept = [r for r in read_records(path) if r["iteration"] <= iteration]
+    path.write_text("".join(json.dumps(r) + "\n" for r in kept))

@@ -25,7 +25,7 @@ from vivid.data import PairedCrops, list_images, make_pair
 from vivid.errors import VividError
 from vivid.io import read_image
 from vivid.metrics import psnr, ssim
-from vivid.runlog import RunLog
+from vivid.runlog import RunLog, truncate
 from vivid.train import (
     STEPS,
     Nets,
@@ -150,20 +150,9 @@ def _resume(out_dir: Path, nets: Nets, optimizers: Optimizers) -> int:
     state = load_checkpoint(checkpoints[-1])
     _restore(nets, optimizers, state)
     iteration = int(state["iteration"])
-    log = out_dir / "log.jsonl"
-    if log.exists():
-        kept = [line for line in log.read_text().splitlines()
-                if _logged_iteration(line) <= iteration]
-        log.write_text("".join(f"{line}\n" for line in kept))
+    if (out_dir / "log.jsonl").exists():
+        truncate(out_dir / "log.jsonl", iteration)
     return iteration
-
-
-def _logged_iteration(line: str) -> float:
-    """Iteration of a log line; a line torn by a kill mid-write counts as never written."""
-    try:
-        return json.loads(line)["iteration"]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        return float("inf")
 
 
 def _finish(out_dir: Path, nets: Nets, config: TrainConfig, iteration: int,

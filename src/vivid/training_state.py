@@ -21,7 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from vivid.checkpoint import save_generator
 from vivid.errors import VividError
+from vivid.models import Generator, GeneratorConfig
+from vivid.runlog import read_records
 
 PREFIX, SUFFIX = "iter-", ".pt"
 
@@ -95,24 +98,15 @@ def export_metadata(config: dict[str, Any], iteration: int, metrics: dict[str, f
 
 def last_validation(log: Path, iteration: int) -> dict[str, float]:
     """The newest ``val_*`` numbers logged at or before ``iteration`` ({} if none)."""
-    if not log.is_file():
-        return {}
     found: dict[str, float] = {}
-    for line in log.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:  # a line torn by a kill mid-write
-            continue
-        if record.get("iteration", iteration + 1) <= iteration and "val_psnr" in record:
+    for record in read_records(log):
+        if record["iteration"] <= iteration and "val_psnr" in record:
             found = {k: v for k, v in record.items() if k.startswith("val_")}
     return found
 
 
 def export_checkpoint(checkpoint: Path, target: Path) -> dict[str, Any]:
     """Write inference weights (EMA when present) of a training checkpoint; its metadata."""
-    from vivid.checkpoint import save_generator
-    from vivid.models import Generator, GeneratorConfig
-
     state = load_checkpoint(checkpoint)
     config = json.loads(state["config"])
     generator = Generator(GeneratorConfig(**config["model"]))

@@ -20,7 +20,7 @@ from vivid.data import make_pair
 from vivid.degrade import quantize_8bit
 from vivid.errors import VividError
 from vivid.io import read_image
-from vivid.metrics import psnr, ssim
+from vivid.metrics import mean_psnr_ssim
 from vivid.temporal import make_filter, make_frame_fn
 from vivid.upscale import Upscaler
 from vivid.video import frame_files
@@ -49,9 +49,7 @@ def run_method(upscaler: Upscaler, temporal: str, lr_frames: list[torch.Tensor]
 
 def score_sequence(outputs: list[torch.Tensor], truth: list[torch.Tensor], scale: int
                    ) -> dict[str, float]:
-    psnrs = [psnr(o, t, shave=scale).item() for o, t in zip(outputs, truth, strict=True)]
-    ssims = [ssim(o, t, shave=scale).item() for o, t in zip(outputs, truth, strict=True)]
-    return {"psnr": sum(psnrs) / len(psnrs), "ssim": sum(ssims) / len(ssims),
+    return {**mean_psnr_ssim(zip(outputs, truth, strict=True), shave=scale),
             "tof": tof(outputs, truth), "warping_error": warping_error(outputs, truth)}
 
 

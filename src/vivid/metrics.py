@@ -10,6 +10,8 @@ to 8-bit levels first, as saved images would be.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 import torch.nn.functional as F
 
@@ -74,3 +76,13 @@ def ssim(sr_image: torch.Tensor, hr_image: torch.Tensor, shave: int = 4,
     sr, hr = _prepare(sr_image, hr_image, shave, y_channel)
     channels = [_ssim_single_channel(sr[:, c:c + 1], hr[:, c:c + 1]) for c in range(sr.shape[1])]
     return torch.stack(channels).mean(dim=0)
+
+
+def mean_psnr_ssim(pairs: Iterable[tuple[torch.Tensor, torch.Tensor]], shave: int = 4
+                   ) -> dict[str, float]:
+    """Mean Y-channel PSNR and SSIM over (SR, HR) pairs of single images."""
+    psnrs, ssims = [], []
+    for sr_image, hr_image in pairs:
+        psnrs.append(psnr(sr_image, hr_image, shave=shave).item())
+        ssims.append(ssim(sr_image, hr_image, shave=shave).item())
+    return {"psnr": sum(psnrs) / len(psnrs), "ssim": sum(ssims) / len(ssims)}

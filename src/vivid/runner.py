@@ -24,7 +24,7 @@ from vivid.config import TrainConfig, config_dict
 from vivid.data import PairedCrops, list_images, make_pair
 from vivid.errors import VividError
 from vivid.io import read_image
-from vivid.metrics import psnr, ssim
+from vivid.metrics import mean_psnr_ssim
 from vivid.runlog import RunLog, truncate
 from vivid.train import (
     STEPS,
@@ -110,16 +110,16 @@ def validate(generator: torch.nn.Module, images: list, scale: int, amp: StepCont
     (name, SR, HR) for a look."""
     was_training = generator.training
     generator.eval()
-    psnrs, ssims, samples = [], [], []
-    for name, lr_image, hr_image in images:
+    outputs = []
+    for _, lr_image, hr_image in images:
         with amp.autocast():
             sr_image = generator(lr_image.to(amp.device)).float().clamp(0, 1).cpu()
-        psnrs.append(psnr(sr_image, hr_image, shave=scale).item())
-        ssims.append(ssim(sr_image, hr_image, shave=scale).item())
-        if len(samples) < keep:
-            samples.append((name, sr_image, hr_image))
+        outputs.append((sr_image, hr_image))
     generator.train(was_training)
-    return {"val_psnr": sum(psnrs) / len(psnrs), "val_ssim": sum(ssims) / len(ssims)}, samples
+    scores = mean_psnr_ssim(outputs, shave=scale)
+    samples = [(name, sr, hr) for (name, _, _), (sr, hr)
+               in zip(images[:keep], outputs[:keep], strict=True)]
+    return {"val_psnr": scores["psnr"], "val_ssim": scores["ssim"]}, samples
 
 
 def prepare(config: TrainConfig, world: distributed.World

@@ -1,6 +1,7 @@
 """Seconds per training iteration of both stages, paper-size model (batch 16, 96x96 HR
 crops): plain fp32 eager (contiguous tensors, foreach Adam) vs vivid's defaults (bf16
-autocast on CPUs with native bf16, channels_last, fused Adam), measured in one run.
+autocast on CPUs with native bf16, channels_last, the sub-pixel tail, fused Adam), measured
+in one run.
 Usage: python benchmarks/train_speed.py [--iterations N]
 Writes benchmarks/results/train_speed.json.
 """
@@ -28,7 +29,8 @@ def seconds_per_iteration(stage: str, defaults: bool, iterations: int) -> float:
     overrides = [f"run.stage='{stage}'", "loss.content_layer='relu3_3'",
                  f"loss.vgg_weights='{VGG}'"]
     if not defaults:
-        overrides += ["run.precision='fp32'", "run.channels_last=false", "optim.fused=false"]
+        overrides += ["run.precision='fp32'", "run.channels_last=false", "optim.fused=false",
+                      "run.subpixel_tail=false"]
     config = load_config(None, overrides)
     nets, optimizers, amp = prepare(config, World(0, 1, torch.device("cpu")))
     memory = torch.channels_last if config.run.channels_last else torch.contiguous_format

@@ -74,6 +74,7 @@ class RunSection:
     seed: int = 0
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     channels_last: bool = True
+    subpixel_tail: bool = True  # same function, faster tail (models.subpixel_tail)
     compile: bool = False
     deterministic: bool = False
     log_every: int = 50

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -34,6 +35,18 @@ class GeneratorConfig:
         return [3] if self.scale == 3 else [2] * int(math.log2(self.scale))
 
 
+def prelu(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """PReLU with per-channel ``weight``, as ``relu(x) - weight * relu(-x)``.
+
+    The same values as ``F.prelu``; forward plus backward runs ~3x faster on the CPU than the
+    fused kernel (torch 2.13, bf16 or fp32). ONNX export keeps the single PRelu operator.
+    """
+    if torch.onnx.is_in_onnx_export():
+        return F.prelu(x, weight)
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    return F.relu(x) - weight.to(x.dtype).reshape(shape) * F.relu(-x)
+
+
 class ResidualBlock(nn.Module):
     """conv3x3 - BN - PReLU - conv3x3 - BN, plus the block input (element-wise sum)."""
 
@@ -46,7 +59,7 @@ class ResidualBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.bn2(self.conv2(self.act(self.bn1(self.conv1(x)))))
+        return x + self.bn2(self.conv2(prelu(self.bn1(self.conv1(x)), self.act.weight)))
 
 
 class UpsampleBlock(nn.Module):
@@ -59,7 +72,7 @@ class UpsampleBlock(nn.Module):
         self.act = nn.PReLU(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.shuffle(self.conv(x)))
+        return prelu(self.shuffle(self.conv(x)), self.act.weight)
 
 
 class Generator(nn.Module):
@@ -69,11 +82,15 @@ class Generator(nn.Module):
     features; one sub-pixel block per factor 2 (or one factor-3 block for x3); 9x9 conv to RGB.
     Input and output are RGB in [0, 1]; the output is not clamped (training needs the gradient).
     With the default config (x4, 16 blocks, 64 channels) it has 1,550,659 parameters.
+
+    ``subpixel_tail`` (off by default; vivid's training and inference turn it on) computes the
+    same function faster: see ``subpixel_tail``. It changes no parameter, only float rounding.
     """
 
-    def __init__(self, config: GeneratorConfig | None = None) -> None:
+    def __init__(self, config: GeneratorConfig | None = None, subpixel_tail: bool = False) -> None:
         super().__init__()
         self.config = config or GeneratorConfig()
+        self.subpixel_tail = subpixel_tail
         channels = self.config.channels
         self.head = nn.Conv2d(3, channels, 9, padding=4)
         self.head_act = nn.PReLU(channels)
@@ -86,9 +103,67 @@ class Generator(nn.Module):
         self.tail = nn.Conv2d(channels, 3, 9, padding=4)
 
     def forward(self, lr_image: torch.Tensor) -> torch.Tensor:
-        features = self.head_act(self.head(lr_image))
+        features = prelu(self.head(lr_image), self.head_act.weight)
         features = features + self.body_bn(self.body_conv(self.body(features)))
-        return self.tail(self.upsample(features))
+        if not self.subpixel_tail:
+            return self.tail(self.upsample(features))
+        *first, last = self.upsample
+        for block in first:
+            features = block(features)
+        return subpixel_tail(last, self.tail, features)
+
+
+def _tail_taps(factor: int, radius: int) -> tuple[torch.Tensor, int]:
+    """Index of the kernel tap behind each (output phase, input phase, block offset), or -1.
+
+    On the grid ``factor`` times coarser, output phase p reads input phase q at block offset b
+    through the tap ``(b + low) * factor + q - p`` of the fine kernel (``low`` = first offset).
+    """
+    low = -(-radius // factor)  # ceil(radius / factor) blocks reach back
+    high = (factor - 1 + radius) // factor
+    phase = torch.arange(factor)
+    offsets = torch.arange(-low, high + 1)
+    taps = offsets[None, None, :] * factor + phase[None, :, None] - phase[:, None, None]
+    taps = torch.where(taps.abs() <= radius, taps + radius, torch.full_like(taps, -1))
+    return taps, low
+
+
+def subpixel_tail_weight(weight: torch.Tensor, factor: int) -> tuple[torch.Tensor, int]:
+    """The conv weight (and padding) equal to ``weight`` applied before ``PixelShuffle(factor)``.
+
+    ``conv(pixel_shuffle(x), weight) == pixel_shuffle(conv(x, big, padding=...), factor)``
+    where ``big`` has ``factor**2`` times the output and input channels and a kernel of
+    ``ceil(r / factor) + floor((factor - 1 + r) / factor) + 1`` taps for a kernel radius ``r``
+    (5 for the 9x9 tail and factor 2); built by indexing, so gradients reach ``weight``.
+    """
+    out_channels, in_channels, size, _ = weight.shape
+    taps, low = _tail_taps(factor, size // 2)  # [p, q, b], -1 = no tap
+    padded = F.pad(weight, (0, 1, 0, 1))  # index -1 reads the zero row / column
+    rows = taps[:, None, :, None, :, None]  # (py, 1, qy, 1, by, 1)
+    columns = taps[None, :, None, :, None, :]  # (1, px, 1, qx, 1, bx)
+    big = padded[:, :, rows, columns]  # (o, c, py, px, qy, qx, by, bx)
+    big = big.permute(0, 2, 3, 1, 4, 5, 6, 7)  # (o, py, px, c, qy, qx, by, bx)
+    blocks = taps.shape[-1]
+    return big.reshape(out_channels * factor**2, in_channels * factor**2, blocks, blocks), low
+
+
+def subpixel_tail(last: UpsampleBlock, tail: nn.Conv2d, features: torch.Tensor) -> torch.Tensor:
+    """``tail(last(features))`` computed on the coarse grid, before the last PixelShuffle.
+
+    A 9x9 conv to 3 channels at full resolution keeps a CPU's vector units nearly idle (few
+    output channels); the equivalent conv on the grid before the last shuffle has ``factor**2``
+    times the channels and runs about 3x faster for the whole tail, forward and backward,
+    although it does ~1.8x the multiply-adds (zero taps). PReLU commutes with the shuffle when
+    its weights are repeated per phase.
+    """
+    factor = last.shuffle.upscale_factor
+    coarse = last.conv(features)
+    coarse = prelu(coarse, last.act.weight.repeat_interleave(factor * factor))
+    weight, padding = subpixel_tail_weight(tail.weight, factor)
+    bias = tail.bias.repeat_interleave(factor * factor) if tail.bias is not None else None
+    weight = weight.to(memory_format=torch.channels_last) if coarse.is_contiguous(
+        memory_format=torch.channels_last) else weight
+    return F.pixel_shuffle(F.conv2d(coarse, weight, bias, padding=padding), factor)
 
 
 def receptive_radius(config: GeneratorConfig) -> int:
@@ -114,20 +189,26 @@ class Discriminator(nn.Module):
     crops give 6x6 feature maps before the dense layers. For other crop sizes the features are
     average-pooled to 6x6 (``nn.AdaptiveAvgPool2d``), which is the identity at 96x96, so the
     paper's network is unchanged there and any crop of at least 16x16 pixels works.
+
+    ``discriminator(real, fake)`` scores several batches in one call: the conv part runs on
+    each batch alone (BatchNorm statistics per batch, as separate calls), the dense layers once
+    on the concatenation (the same numbers, but one 18.9M-entry weight gradient instead of one
+    per batch plus their sum); the logits come back concatenated in argument order.
     """
 
     def __init__(self, channels: int = 64, pooled_size: int = 6) -> None:
         super().__init__()
         widths = [channels, channels * 2, channels * 2, channels * 4]
         widths += [channels * 4, channels * 8, channels * 8]
-        layers: list[nn.Module] = [nn.Conv2d(3, channels, 3, padding=1), nn.LeakyReLU(0.2)]
+        layers: list[nn.Module] = [
+            nn.Conv2d(3, channels, 3, padding=1), nn.LeakyReLU(0.2, inplace=True)]
         in_channels = channels
         for index, width in enumerate(widths):
             stride = 2 if index % 2 == 0 else 1
             layers += [
                 nn.Conv2d(in_channels, width, 3, stride=stride, padding=1),
                 nn.BatchNorm2d(width),
-                nn.LeakyReLU(0.2),
+                nn.LeakyReLU(0.2, inplace=True),
             ]
             in_channels = width
         self.features = nn.Sequential(*layers)
@@ -139,12 +220,12 @@ class Discriminator(nn.Module):
             nn.Linear(1024, 1),
         )
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        features = self.pool(self.features(image))
+    def forward(self, image: torch.Tensor, *more_images: torch.Tensor) -> torch.Tensor:
+        features = [self.pool(self.features(batch)).float() for batch in (image, *more_images)]
         # The dense layers stay fp32 under autocast: casting the 18.9M-weight matrix to bf16 on
         # every call costs more than the matrix product itself.
         with torch.autocast(image.device.type, enabled=False):
-            return self.classifier(features.float()).squeeze(1)
+            return self.classifier(torch.cat(features)).squeeze(1)
 
 
 def _fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
@@ -208,7 +289,7 @@ class VGGFeatures(nn.Module):
                 modules.append(nn.Conv2d(channels, width, 3, padding=1))
                 channels = width
             elif name.startswith("relu"):
-                modules.append(nn.ReLU())
+                modules.append(nn.ReLU(inplace=True))
             else:
                 modules.append(nn.MaxPool2d(2, 2))
         self.features = nn.Sequential(*modules)

@@ -106,8 +106,7 @@ def srgan_step(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
     assert optimizers.discriminator is not None
     with amp.autocast():
         sr_batch = nets.generator(lr_batch)
-        real_logits = nets.discriminator(hr_batch)
-        fake_logits = nets.discriminator(sr_batch.detach())
+        real_logits, fake_logits = nets.discriminator(hr_batch, sr_batch.detach()).chunk(2)
     d_loss = discriminator_loss(real_logits, fake_logits)
     _apply(optimizers.discriminator, d_loss, nets.discriminator, config.optim.grad_clip,
            amp.scaler_d)
@@ -148,11 +147,10 @@ STEPS = {"srresnet": srresnet_step, "srgan": srgan_step}
 
 def build_generator(config: TrainConfig) -> Generator:
     shape = GeneratorConfig(config.model.scale, config.model.blocks, config.model.channels)
-    if not config.run.init:
-        return Generator(shape)
-    generator = load_generator(config.run.init)
+    generator = load_generator(config.run.init) if config.run.init else Generator(shape)
     if generator.config != shape:
         raise VividError(f"{config.run.init}: is {generator.config}, config asks for {shape}")
+    generator.subpixel_tail = config.run.subpixel_tail
     return generator
 
 

@@ -109,3 +109,32 @@ def test_other_errors_are_not_mistaken_for_out_of_memory() -> None:
 
     with pytest.raises(RuntimeError, match="shape mismatch"):
         upscale_tiled(buggy, torch.rand(1, 3, 64, 64), 4, 32, 4)
+
+
+def test_same_size_tiles_run_in_batches_with_the_same_result() -> None:
+    net = _network(blocks=1)
+    lr_image = torch.rand(2, 3, 61, 75)  # two images: every tile batch holds both
+    seen: list[int] = []
+
+    def counting(lr_tile: torch.Tensor) -> torch.Tensor:
+        seen.append(lr_tile.shape[0])
+        return net(lr_tile)
+
+    with torch.no_grad():
+        one_by_one = upscale_tiled(net, lr_image, 4, 20, 6)
+        batched = upscale_tiled(counting, lr_image, 4, 20, 6, batch=3)
+    assert max(seen) == 6 and sum(seen) == 2 * 4 * 4  # 4x4 tiles, up to 3 of a size at once
+    torch.testing.assert_close(batched, one_by_one, rtol=0, atol=1e-5)
+
+
+def test_out_of_memory_in_a_batch_retries_one_tile_at_a_time() -> None:
+    sizes: list[int] = []
+
+    def small_batches_only(lr_tile: torch.Tensor) -> torch.Tensor:
+        sizes.append(lr_tile.shape[0])
+        if lr_tile.shape[0] > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        return lr_tile.repeat_interleave(4, -1).repeat_interleave(4, -2)
+
+    upscale_tiled(small_batches_only, torch.rand(1, 3, 64, 64), 4, 16, 4, batch=4)
+    assert sizes[0] > 1 and set(sizes[1:]) == {1} and len(sizes) == 1 + 16

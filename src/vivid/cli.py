@@ -12,6 +12,7 @@ from pathlib import Path
 from vivid import io
 from vivid._version import __version__
 from vivid.batch import plan_jobs, run_jobs
+from vivid.bench import add_bench_command
 from vivid.degrade import DEGRADATIONS
 from vivid.errors import VividError
 from vivid.mos_cli import add_mos_commands
@@ -57,8 +58,11 @@ def _add_upscale(commands: argparse._SubParsersAction) -> None:
         default=DEFAULT_TILE_OVERLAP,
         help=f"context pixels around each tile (default: {DEFAULT_TILE_OVERLAP})",
     )
+    parser.add_argument("--tile-batch", type=int, default=None,
+                        help="tiles of the same size run together (default: 1 on CPU, 4 on GPU)")
     parser.add_argument("--device", choices=DEVICES, default="auto")
-    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="auto: fp16 on GPUs, bf16 on CPUs with native bf16, else fp32")
     parser.add_argument("--runtime", choices=("torch", "onnx"), default="torch",
                         help="onnx: ONNX Runtime on the CPU (a .onnx model or any weights)")
     parser.add_argument(
@@ -89,6 +93,8 @@ def _add_upscale(commands: argparse._SubParsersAction) -> None:
 def _upscale(args: argparse.Namespace) -> int:
     if args.tile < 0 or args.tile_overlap < 0:
         raise VividError("--tile and --tile-overlap must be >= 0")
+    if args.tile_batch is not None and args.tile_batch < 1:
+        raise VividError("--tile-batch must be >= 1")
     videos = [item for item in args.inputs if is_video_input(item, args.frames)]
     images = [item for item in args.inputs if item not in videos]
     jobs = plan_jobs(images, args.output, args.format, args.recursive) if images else []
@@ -96,7 +102,8 @@ def _upscale(args: argparse.Namespace) -> int:
     jobs, videos = jobs[rank::world_size], videos[rank::world_size]  # torchrun: shares
     upscaler = Upscaler.from_pretrained(args.model, device=args.device,
                                         precision=args.precision, tile=args.tile or None,
-                                        tile_overlap=args.tile_overlap, runtime=args.runtime)
+                                        tile_overlap=args.tile_overlap, runtime=args.runtime,
+                                        tile_batch=args.tile_batch)
     failed = upscale_videos(upscaler, videos, args) if videos else []
     if images:
         summary = run_jobs(upscaler.upscale_decoded, jobs, overwrite=args.overwrite,
@@ -166,6 +173,8 @@ def _add_eval(commands: argparse._SubParsersAction) -> None:
                         help="NIQE pristine model (.npz); default: $VIVID_DATA/NIQE/... or "
                              "../shared/data/NIQE/niqe_pris_params.npz if present")
     parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="fp32 (default) keeps the numbers independent of the CPU")
     parser.add_argument("--quiet", action="store_true")
     parser.set_defaults(handler=_eval)
 
@@ -191,7 +200,7 @@ def _eval(args: argparse.Namespace) -> int:
         warnings.showwarning = _warn_one_line
         report = evaluate(args.model, args.dataset, args.scale, args.degradation, niqe_model,
                           args.device, gallery.add if gallery else None, not args.quiet,
-                          not args.rgb)
+                          not args.rgb, precision=args.precision)
     print(format_table(report))
     if args.json:
         write_json(report, args.json)
@@ -281,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(commands)
     add_mos_commands(commands)
     add_eval_video(commands)
+    add_bench_command(commands)
     return parser
 
 

@@ -87,9 +87,14 @@ OnImage = Callable[[str, str, Sample, torch.Tensor], None]
 def evaluate(models: list[str], datasets: list[Path], scale: int = 4,
              degradation: str = "bicubic", niqe_model: Path | None = None,
              device: str = "auto", on_image: OnImage | None = None,
-             progress: bool = True, y_channel: bool = True) -> dict[str, Any]:
-    """Scores of every model on every dataset, in the ``--json`` layout."""
-    upscalers = [Upscaler.from_pretrained(m, device=device, scale=scale) for m in models]
+             progress: bool = True, y_channel: bool = True,
+             precision: str = "fp32") -> dict[str, Any]:
+    """Scores of every model on every dataset, in the ``--json`` layout.
+
+    ``precision`` defaults to fp32 so that the numbers do not depend on the CPU's features.
+    """
+    upscalers = [Upscaler.from_pretrained(m, device=device, scale=scale, precision=precision)
+                 for m in models]
     for model, upscaler in zip(models, upscalers, strict=True):
         if upscaler.scale != scale:
             raise VividError(f"{model}: is a x{upscaler.scale} model, --scale is {scale}")

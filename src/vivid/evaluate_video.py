@@ -64,11 +64,11 @@ def methods(models: list[str], temporal_modes: list[str]) -> list[tuple[str, str
 
 def evaluate_video(models: list[str], dataset: Path, temporal_modes: list[str],
                    scale: int = 4, degradation: str = "bd", device: str = "auto",
-                   progress: bool = True) -> dict[str, Any]:
+                   progress: bool = True, precision: str = "fp32") -> dict[str, Any]:
     sequences = sorted(p for p in dataset.iterdir() if p.is_dir())
     if not sequences:
         raise VividError(f"{dataset}: no sequence folders")
-    upscalers = {m: Upscaler.from_pretrained(m, device=device, scale=scale)
+    upscalers = {m: Upscaler.from_pretrained(m, device=device, scale=scale, precision=precision)
                  for m in {"bicubic", *models}}
     results: dict[str, dict[str, dict[str, float]]] = {}
     for folder in sequences:

@@ -36,13 +36,14 @@ class GeneratorConfig:
 
 
 def prelu(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """PReLU with per-channel ``weight``, as ``relu(x) - weight * relu(-x)``.
+    """PReLU with per-channel ``weight``; when autograd records, as ``relu(x) - w * relu(-x)``.
 
-    The same values as ``F.prelu``; forward plus backward runs ~3x faster on the CPU than the
-    fused kernel (torch 2.13, bf16 or fp32). ONNX export keeps the single PRelu operator.
+    The same values as ``F.prelu``. With autograd, forward plus backward runs ~3x faster on
+    the CPU than the fused kernel (torch 2.13, bf16 or fp32); without it the fused kernel is
+    faster and needs no temporaries, so inference (and ONNX export) uses it.
     """
-    if torch.onnx.is_in_onnx_export():
-        return F.prelu(x, weight)
+    if not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)):
+        return F.prelu(x, weight.to(x.dtype))
     shape = (1, -1) + (1,) * (x.ndim - 2)
     return F.relu(x) - weight.to(x.dtype).reshape(shape) * F.relu(-x)
 

@@ -2,8 +2,9 @@
 
 The LR image is cut into a grid of near-equal *cores*. Each tile is the core plus ``overlap``
 LR pixels of context on every side (clipped at the image border) and goes through the model
-alone; its output is added into the full-size result with a separable weight that is 1 inside
-the core and ramps linearly across each inner seam over ``overlap`` LR pixels centred on it.
+(tiles of equal size in batches); its output is added into the full-size result with a
+separable weight that is 1 inside the core and ramps linearly across each inner seam over
+``overlap`` LR pixels centred on it.
 The two ramps at a seam sum to 1, so where neighbouring tiles agree the result equals the
 untiled one. It is exact when ``overlap / 2`` is at least the model's receptive radius, and
 in practice within float rounding for much less, since trained networks look only a few
@@ -19,6 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -63,32 +65,63 @@ def _is_out_of_memory(error: BaseException) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class _Tile:
+    core: tuple[int, int]  # (top, left) of the core, for messages
+    rows: tuple[int, int]  # LR span with context
+    columns: tuple[int, int]
+    row_weight: torch.Tensor  # 1-D output weights
+    column_weight: torch.Tensor
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.rows[1] - self.rows[0], self.columns[1] - self.columns[0]
+
+
+def _plan(height: int, width: int, scale: int, tile: int, overlap: int) -> list[_Tile]:
+    tiles = []
+    for top, bottom in split(height, tile):
+        rows = (max(0, top - overlap), min(height, bottom + overlap))
+        row_weight = _ramp((top, bottom), rows, height, overlap / 2, scale)
+        for left, right in split(width, tile):
+            columns = (max(0, left - overlap), min(width, right + overlap))
+            column_weight = _ramp((left, right), columns, width, overlap / 2, scale)
+            tiles.append(_Tile((top, left), rows, columns, row_weight, column_weight))
+    return tiles
+
+
+def _same_size_batches(tiles: list[_Tile], batch: int) -> list[list[_Tile]]:
+    """Tiles grouped by size (first-seen order), in runs of at most ``batch``."""
+    groups: dict[tuple[int, int], list[_Tile]] = {}
+    for tile in tiles:
+        groups.setdefault(tile.size, []).append(tile)
+    return [members[i : i + batch] for members in groups.values()
+            for i in range(0, len(members), batch)]
+
+
 def _run_tiles(
     model: ModelFn,
     lr_image: torch.Tensor,
     scale: int,
-    tile: int,
-    overlap: int,
+    tiles: list[_Tile],
+    batch: int,
     on_tile: Callable[[int, int], None] | None,
 ) -> torch.Tensor:
-    _, _, height, width = lr_image.shape
-    rows, columns = split(height, tile), split(width, tile)
-    sr_image = torch.zeros(lr_image.shape[0], 3, height * scale, width * scale)
-    for row_index, (top, bottom) in enumerate(rows):
-        y_span = (max(0, top - overlap), min(height, bottom + overlap))
-        y_weight = _ramp((top, bottom), y_span, height, overlap / 2, scale)
-        for column_index, (left, right) in enumerate(columns):
-            x_span = (max(0, left - overlap), min(width, right + overlap))
-            x_weight = _ramp((left, right), x_span, width, overlap / 2, scale)
-            piece = model(lr_image[:, :, y_span[0] : y_span[1], x_span[0] : x_span[1]])
+    count, _, height, width = lr_image.shape
+    sr_image = torch.zeros(count, 3, height * scale, width * scale)
+    done = 0
+    for group in _same_size_batches(tiles, batch):
+        pieces = model(torch.cat([lr_image[:, :, slice(*t.rows), slice(*t.columns)]
+                                  for t in group]))
+        for tile, piece in zip(group, pieces.split(count), strict=True):
             if not torch.isfinite(piece).all():
-                raise VividError(f"tile at LR ({top}, {left}) produced non-finite values")
-            weight = y_weight[:, None] * x_weight[None, :]
-            sr_image[
-                :, :, y_span[0] * scale : y_span[1] * scale, x_span[0] * scale : x_span[1] * scale
-            ] += piece.float() * weight
+                raise VividError(f"tile at LR {tile.core} produced non-finite values")
+            weight = tile.row_weight[:, None] * tile.column_weight[None, :]
+            sr_image[:, :, tile.rows[0] * scale : tile.rows[1] * scale,
+                     tile.columns[0] * scale : tile.columns[1] * scale] += piece.float() * weight
+            done += 1
             if on_tile is not None:
-                on_tile(row_index * len(columns) + column_index + 1, len(rows) * len(columns))
+                on_tile(done, len(tiles))
     return sr_image
 
 
@@ -99,22 +132,29 @@ def upscale_tiled(
     tile: int | None,
     overlap: int,
     on_tile: Callable[[int, int], None] | None = None,
+    batch: int = 1,
 ) -> torch.Tensor:
     """Apply ``model`` (LR tile -> SR tile, any device) to ``lr_image`` tile by tile.
 
-    ``tile`` is the largest core side in LR pixels (None or 0: one tile). On out-of-memory the
-    image is redone with half the tile size, down to 16 pixels, then a ``VividError``.
+    ``tile`` is the largest core side in LR pixels (None or 0: one tile); up to ``batch``
+    tiles of the same size go through the model together. On out-of-memory the image is
+    redone one tile at a time, then with half the tile size, down to 16 pixels, then a
+    ``VividError``.
     """
     _, _, height, width = lr_image.shape
     tile = tile or max(height, width)
     while True:
+        tiles = _plan(height, width, scale, tile, min(overlap, tile // 2))
         try:
-            return _run_tiles(model, lr_image, scale, tile, min(overlap, tile // 2), on_tile)
+            return _run_tiles(model, lr_image, scale, tiles, batch, on_tile)
         except (RuntimeError, torch.OutOfMemoryError) as error:
             if not _is_out_of_memory(error):
                 raise
-            if tile // 2 < MIN_TILE:
+            if batch > 1:
+                batch = 1
+            elif tile // 2 < MIN_TILE:
                 raise VividError(f"out of memory even with {tile}px tiles") from error
-            tile //= 2
+            else:
+                tile //= 2
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()

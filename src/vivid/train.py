@@ -19,6 +19,7 @@ from torch import nn
 from vivid.checkpoint import load_generator, load_vgg
 from vivid.config import OptimSection, TrainConfig
 from vivid.errors import VividError
+from vivid.hardware import cpu_has_native_bf16
 from vivid.losses import (
     content_loss,
     discriminator_loss,
@@ -62,8 +63,7 @@ def training_dtype(precision: str, device: torch.device) -> torch.dtype:
     if precision == "auto":
         if device.type == "cuda":
             return torch.float16
-        native = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
-        return torch.bfloat16 if native else torch.float32
+        return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
     choices = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
     if precision not in choices:
         raise VividError(f"run.precision: {precision!r} is not auto, fp32, bf16 or fp16")

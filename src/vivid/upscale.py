@@ -21,11 +21,12 @@ from vivid import io
 from vivid.checkpoint import load_model
 from vivid.degrade import imresize
 from vivid.errors import VividError
+from vivid.hardware import cpu_has_native_bf16
 from vivid.models import fold_batchnorm
 from vivid.tiling import upscale_tiled
 
 DEFAULT_MODEL = "srgan-x4"
-DEFAULT_TILE = 256
+DEFAULT_TILE = 384  # ~0.6 GB per tile in bf16: a 2000x2000 photo x4 stays under 2 GiB
 DEFAULT_TILE_OVERLAP = 16
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -44,11 +45,16 @@ def resolve_device(device: str) -> torch.device:
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
-    """``auto`` is fp16 on CUDA/MPS and fp32 on the CPU; fp16 needs a GPU."""
+    """``auto``: fp16 on CUDA/MPS, bf16 on CPUs with native bf16, else fp32; fp16 needs a GPU.
+
+    On the CPU, bf16 changes Set5 Y-PSNR by under 0.02 dB (tests/test_fast_inference.py).
+    """
     if precision not in PRECISIONS:
         raise VividError(f"--precision {precision}: choose one of {', '.join(PRECISIONS)}")
     if precision == "auto":
-        return torch.float16 if device.type in ("cuda", "mps") else torch.float32
+        if device.type in ("cuda", "mps"):
+            return torch.float16
+        return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
     if precision == "fp16" and device.type == "cpu":
         raise VividError("--precision fp16 needs a GPU; use bf16 or fp32 on the CPU")
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
@@ -67,6 +73,7 @@ class Upscaler:
         tile: int | None = DEFAULT_TILE,
         tile_overlap: int = DEFAULT_TILE_OVERLAP,
         metadata: dict[str, Any] | None = None,
+        tile_batch: int = 1,
     ) -> None:
         self.network = network
         self.scale = scale
@@ -76,6 +83,7 @@ class Upscaler:
         self.tile = tile
         self.tile_overlap = tile_overlap
         self.metadata = metadata or {}
+        self.tile_batch = tile_batch
 
     @classmethod
     def from_pretrained(
@@ -87,36 +95,35 @@ class Upscaler:
         tile_overlap: int = DEFAULT_TILE_OVERLAP,
         scale: int = 4,
         runtime: str = "torch",
+        tile_batch: int | None = None,
     ) -> Upscaler:
         """Load a bundled model, a weights file, or ``"bicubic"`` (MATLAB bicubic, ``scale``).
 
         ``runtime="onnx"`` runs the model (a ``.onnx`` file, or any weights, exported on the
-        fly) with ONNX Runtime on the CPU in fp32.
+        fly) with ONNX Runtime on the CPU in fp32. ``tile_batch``: tiles of the same size run
+        together (default 1 on the CPU, 4 on a GPU). The torch network is the inference form:
+        BatchNorm folded, the sub-pixel tail (``models.subpixel_tail``), channels_last.
         """
         target = resolve_device(device)
         dtype = resolve_precision(precision, target)
+        # Batching tiles keeps a GPU busy; on a CPU one large tile already is (measured: no gain).
+        tile_batch = tile_batch or (1 if target.type == "cpu" else 4)
         if str(name_or_path) == "bicubic":
-            return cls(None, scale, "bicubic", target, dtype, tile, tile_overlap)
+            return cls(None, scale, "bicubic", target, dtype, tile, tile_overlap,
+                       tile_batch=tile_batch)
         if runtime == "onnx":
             from vivid.onnx_runtime import OnnxNetwork
 
             session = OnnxNetwork(name_or_path)
             return cls(session, session.scale, str(name_or_path), torch.device("cpu"),
-                       torch.float32, tile, tile_overlap)
+                       torch.float32, tile, tile_overlap, tile_batch=tile_batch)
         if runtime != "torch":
             raise VividError(f"--runtime {runtime}: choose torch or onnx")
         generator, metadata = load_model(name_or_path)
-        network = fold_batchnorm(generator).to(target)
-        return cls(
-            network,
-            generator.config.scale,
-            str(name_or_path),
-            target,
-            dtype,
-            tile,
-            tile_overlap,
-            metadata,
-        )
+        network = fold_batchnorm(generator).to(target, memory_format=torch.channels_last)
+        network.subpixel_tail = True
+        return cls(network, generator.config.scale, str(name_or_path), target, dtype, tile,
+                   tile_overlap, metadata, tile_batch)
 
     def _autocast(self) -> contextlib.AbstractContextManager[None]:
         if self.dtype == torch.float32:
@@ -129,7 +136,8 @@ class Upscaler:
         if not isinstance(self.network, torch.nn.Module):  # an ONNX Runtime session
             return self.network(lr_tile)
         with torch.inference_mode(), self._autocast():
-            sr_tile = self.network(lr_tile.to(self.device))
+            sr_tile = self.network(
+                lr_tile.to(self.device, memory_format=torch.channels_last))
         return sr_tile.float().cpu()
 
     def upscale_tensor(
@@ -138,9 +146,8 @@ class Upscaler:
         """N x 3 x H x W in [0, 1] -> N x 3 x sH x sW in [0, 1], tiled when large."""
         if lr_image.ndim != 4 or lr_image.shape[1] != 3:
             raise VividError(f"expected an N x 3 x H x W tensor, got {tuple(lr_image.shape)}")
-        sr_image = upscale_tiled(
-            self._model, lr_image.float().cpu(), self.scale, self.tile, self.tile_overlap, on_tile
-        )
+        sr_image = upscale_tiled(self._model, lr_image.float().cpu(), self.scale, self.tile,
+                                 self.tile_overlap, on_tile, self.tile_batch)
         return sr_image.clamp_(0, 1)
 
     def upscale_decoded(

@@ -13,7 +13,7 @@ import torch
 from vivid.degrade import imresize
 from vivid.errors import VividError
 from vivid.temporal import TEMPORAL_MODES, make_filter, make_frame_fn
-from vivid.upscale import Upscaler
+from vivid.upscale import PRECISIONS, Upscaler
 from vivid.video import VIDEO_SUFFIXES, VideoOptions, is_video
 
 COMPARE_MODES = ("split", "wipe")
@@ -106,6 +106,8 @@ def add_eval_video(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--degradation", choices=("bd", "bicubic"), default="bd")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="fp32 (default) keeps the numbers independent of the CPU")
     parser.add_argument("--quiet", action="store_true")
     parser.set_defaults(handler=_eval_video)
 
@@ -114,7 +116,8 @@ def _eval_video(args: argparse.Namespace) -> int:
     from vivid.evaluate_video import evaluate_video, format_video_table
 
     report = evaluate_video(args.model, args.dataset, args.temporal or ["flow"], args.scale,
-                            args.degradation, args.device, not args.quiet)
+                            args.degradation, args.device, not args.quiet,
+                            precision=args.precision)
     print(format_video_table(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

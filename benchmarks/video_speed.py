@@ -1,0 +1,78 @@
+"""Video upscaling speed with default settings: x4 of 180x144 -> 720x576 frames.
+
+Makes a 180x144 H.264 clip from the Vid4 'city' frames (resized to 720x576, then MATLAB
+bicubic /4), then times the whole ``vivid upscale clip.mp4 -o out.mp4`` (decode, upscale,
+encode, default model and settings) frame by frame and with ``--temporal flow``; best of
+``--runs``. Until the bundled weights ship, a paper-size generator with fixed random
+weights stands in for the default model (speed does not depend on the weight values).
+Usage: python benchmarks/video_speed.py [--runs N]. Writes benchmarks/results/video_speed.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+from PIL import Image
+
+from common import save
+from vivid.checkpoint import bundled_models, save_generator
+from vivid.cli import main as vivid
+from vivid.degrade import imresize
+from vivid.models import Generator
+from vivid.upscale import DEFAULT_MODEL
+
+DATA = Path(os.environ.get("VIVID_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
+
+
+def make_clip(path: Path) -> int:
+    """Write the 180x144 test clip; returns its frame count."""
+    frames = sorted((DATA / "Vid4" / "GT" / "city").glob("*.png"))
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 180, 144, "yuv420p"
+        for file in frames:
+            hr = Image.open(file).convert("RGB").resize((720, 576), Image.BICUBIC)
+            hr_tensor = torch.from_numpy(np.asarray(hr)).permute(2, 0, 1)[None].float() / 255
+            lr = (imresize(hr_tensor, 1 / 4).clamp(0, 1) * 255).round().byte()
+            pixels = lr[0].permute(1, 2, 0).contiguous().numpy()
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+        container.mux(stream.encode())
+    return len(frames)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=2)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp())
+    count = make_clip(folder / "clip.mp4")
+    model = DEFAULT_MODEL
+    if DEFAULT_MODEL not in bundled_models():
+        torch.manual_seed(0)
+        model = str(folder / "random.safetensors")
+        save_generator(model, Generator().eval())
+    numbers: dict = {"frames": count, "size": "180x144 -> 720x576", "model": Path(model).name}
+    for temporal in ("none", "flow"):
+        times = []
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            assert vivid(["upscale", str(folder / "clip.mp4"), "-o", str(folder / "out.mp4"),
+                          "--model", model, "--temporal", temporal, "--overwrite",
+                          "--quiet"]) == 0
+            times.append(time.perf_counter() - start)
+        numbers[f"temporal_{temporal}"] = {"seconds": min(times),
+                                           "frames_per_second": count / min(times)}
+        print(f"--temporal {temporal}: {count} frames in {min(times):.1f} s = "
+              f"{count / min(times):.2f} frames/s")
+    print(f"-> {save('video_speed', numbers)}")
+
+
+if __name__ == "__main__":
+    main()

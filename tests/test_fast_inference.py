@@ -1,0 +1,83 @@
+"""vivid's fast default inference path keeps the fp32 path's quality (issue: fast inference)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from vivid.checkpoint import bundled_models, save_generator
+from vivid.evaluate import evaluate
+from vivid.hardware import cpu_has_native_bf16
+from vivid.models import Generator, GeneratorConfig
+from vivid.upscale import Upscaler, resolve_precision
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _trained_weights() -> list[str]:
+    """The bundled models or, until they ship, the newest committed stage-1 training checkpoint
+    (used only to compare precisions, never to pick a checkpoint)."""
+    names = bundled_models()
+    if names:
+        return names
+    checkpoints = sorted((REPO / "runs" / "srresnet-x4" / "checkpoints").glob("iter-*.pt"))
+    return [str(checkpoints[-1])] if checkpoints else []
+
+
+def test_auto_precision_is_bf16_exactly_where_the_cpu_has_native_bf16() -> None:
+    expected = torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+    assert resolve_precision("auto", torch.device("cpu")) == expected
+
+
+@pytest.mark.parametrize("weights", _trained_weights() or [None])
+def test_default_path_is_within_002_db_of_fp32_on_set5(weights: str | None,
+                                                       data_dir: Path) -> None:
+    if weights is None:
+        pytest.skip("no trained weights in the package or under runs/")
+    scores = {}
+    for precision in ("fp32", "bf16", "auto"):
+        report = evaluate([weights], [data_dir / "Set5"], progress=False, precision=precision,
+                          device="cpu")
+        scores[precision] = report["results"]["Set5"][weights]["psnr"]
+    assert scores["fp32"] > 28  # trained weights, not noise
+    assert abs(scores["bf16"] - scores["fp32"]) <= 0.02, scores
+    assert abs(scores["auto"] - scores["fp32"]) <= 0.02, scores
+
+
+def test_inference_form_equals_the_training_network_in_fp32(tmp_path: Path) -> None:
+    generator = Generator(GeneratorConfig(blocks=2, channels=16)).eval()
+    for module in generator.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.2, 0.2)
+            module.running_var.uniform_(0.5, 2.0)
+    path = tmp_path / "generator.safetensors"
+    save_generator(path, generator)
+    fast = Upscaler.from_pretrained(str(path), device="cpu", precision="fp32", tile=None)
+    lr_image = torch.rand(1, 3, 20, 24)
+    with torch.no_grad():
+        expected = generator(lr_image).clamp(0, 1)
+    torch.testing.assert_close(fast(lr_image), expected, rtol=0, atol=2e-5)
+
+
+def test_vivid_bench_measures_every_path_against_fp32_eager(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from vivid import bench
+    from vivid.cli import main
+
+    monkeypatch.setattr(bench, "SIZES", {"24x16": (16, 24)})
+    monkeypatch.setattr(bench, "matmul_peak", lambda dtype, repeats: 1e11)
+    assert main(["bench", "--repeats", "1", "--no-memory", "--json",
+                 str(tmp_path / "b.json")]) == 0
+    results = json.loads((tmp_path / "b.json").read_text())
+    rows = results["24x16"]
+    assert {"fp32 eager", "vivid default"} <= set(rows)
+    assert rows["fp32 eager"]["ratio_to_fp32_eager"] == 1.0
+    for row in rows.values():
+        assert row["seconds"] > 0 and row["fraction_of_bf16_peak"] > 0
+        flops = row["fraction_of_bf16_peak"] * 1e11 * row["seconds"]
+        assert flops == pytest.approx(bench.generator_flops(Generator().eval(), 16, 24))

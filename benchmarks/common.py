@@ -28,10 +28,18 @@ def machine() -> dict[str, Any]:
             "threads": torch.get_num_threads()}
 
 
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
 def commit() -> str:
+    """The commit, with ``-dirty`` when tracked code differs from it (training runs under
+    ``runs/`` change while benchmarks run and do not count)."""
     try:
-        return subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
-                              text=True, check=True).stdout.strip()
+        changed = _git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                       ":(exclude)runs")
+        return _git("describe", "--always") + ("-dirty" if changed else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 

@@ -35,10 +35,10 @@ def _git(*args: str) -> str:
 
 def commit() -> str:
     """The commit, with ``-dirty`` when tracked code differs from it (training runs under
-    ``runs/`` change while benchmarks run and do not count)."""
+    ``runs/`` and earlier results change while benchmarks run and do not count)."""
     try:
         changed = _git("status", "--porcelain", "--untracked-files=no", "--", ".",
-                       ":(exclude)runs")
+                       ":(exclude)runs", ":(exclude)benchmarks/results")
         return _git("describe", "--always") + ("-dirty" if changed else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

@@ -1,7 +1,7 @@
 """Seconds per training iteration of both stages, paper-size model (batch 16, 96x96 HR
 crops): plain fp32 eager (contiguous tensors, foreach Adam) vs vivid's defaults (bf16
 autocast on CPUs with native bf16, channels_last, the sub-pixel tail, fused Adam), measured
-in one run.
+in one run with the steps of the two alternating.
 Usage: python benchmarks/train_speed.py [--iterations N]
 Writes benchmarks/results/train_speed.json.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -24,8 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 VGG = REPO.parent / "shared" / "data" / "VGG19" / "vgg19_conv1_1-conv3_4_keras_imagenet_rgb.pth"
 
 
-def seconds_per_iteration(stage: str, defaults: bool, iterations: int) -> float:
-    """Median seconds per step; ``defaults`` False: fp32, contiguous, plain Adam."""
+def make_step(stage: str, defaults: bool) -> Callable[[], None]:
+    """One training step of ``stage``; ``defaults`` False: fp32, contiguous, plain Adam,
+    the plain tail conv."""
     overrides = [f"run.stage='{stage}'", "loss.content_layer='relu3_3'",
                  f"loss.vgg_weights='{VGG}'"]
     if not defaults:
@@ -36,22 +38,34 @@ def seconds_per_iteration(stage: str, defaults: bool, iterations: int) -> float:
     memory = torch.channels_last if config.run.channels_last else torch.contiguous_format
     lr_batch = torch.rand(16, 3, 24, 24).contiguous(memory_format=memory)
     hr_batch = torch.rand(16, 3, 96, 96).contiguous(memory_format=memory)
-    times = []
-    for _ in range(iterations + 2):  # two warm-up iterations
-        start = time.perf_counter()
-        STEPS[stage](nets, lr_batch, hr_batch, optimizers, config, amp)
-        times.append(time.perf_counter() - start)
-    return sorted(times[2:])[len(times[2:]) // 2]  # median
+    return lambda: STEPS[stage](nets, lr_batch, hr_batch, optimizers, config, amp)
+
+
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def interleaved(stage: str, iterations: int) -> tuple[float, float]:
+    """Median seconds per step of fp32 eager and of the defaults, timed alternately (so a
+    change in machine load hits both alike), after two warm-up steps each."""
+    steps = (make_step(stage, False), make_step(stage, True))
+    times: tuple[list[float], list[float]] = ([], [])
+    for index in range(iterations + 2):
+        for step, record in zip(steps, times, strict=True):
+            start = time.perf_counter()
+            step()
+            if index >= 2:
+                record.append(time.perf_counter() - start)
+    return median(times[0]), median(times[1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--iterations", type=int, default=6)
+    parser.add_argument("--iterations", type=int, default=10)
     args = parser.parse_args()
     numbers = {}
     for stage in ("srresnet", "srgan"):
-        eager = seconds_per_iteration(stage, False, args.iterations)
-        default = seconds_per_iteration(stage, True, args.iterations)
+        eager, default = interleaved(stage, args.iterations)
         numbers[stage] = {"fp32_eager_s": eager, "vivid_default_s": default,
                           "ratio": default / eager}
         print(f"{stage:9s} fp32 eager {eager:.3f} s/it | vivid default {default:.3f} s/it | "

@@ -1,5 +1,6 @@
 """Inference speed of the x4 generator against the machine's practical peak, in one run:
-``vivid bench`` (see ``vivid.bench`` for what is measured), saved with date, commit, machine.
+``vivid bench --compile`` (see ``vivid.bench`` for what is measured), saved with date, commit
+and machine.
 Usage: python benchmarks/inference.py [--repeats N]. Writes benchmarks/results/inference.json.
 """
 
@@ -15,7 +16,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    print(f"-> {save('inference', run(args.repeats))}")
+    print(f"-> {save('inference', run(args.repeats, compile=True))}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 In one run: a 4096x4096 fp32 and bf16 matmul (the practical peak); then the paper-size x4
 generator (fixed random weights, BatchNorm included) on a 128x128 and a 480x270 input through
 plain fp32 eager (the network as written, the reference every peer runs), vivid's default
-path (``Upscaler`` with default settings) and ONNX Runtime (when installed). For each: seconds
+path (``Upscaler`` with default settings), optionally that path under ``torch.compile``, and
+ONNX Runtime (when installed). For each: seconds
 (best of ``repeats``), output megapixels/s, the ratio to fp32 eager and the fraction of the
 bf16 matmul peak (network FLOPs / time / peak). Last, the peak memory (VmHWM) of a child
 process upscaling a 2000x2000 photo x4 with default settings.
@@ -85,11 +86,14 @@ def peak_memory_mib(folder: Path) -> float:
     return int(output.strip().splitlines()[-1]) / 1024
 
 
-def _paths(generator: Generator, folder: Path) -> dict[str, Callable[[torch.Tensor], Any]]:
+def _paths(generator: Generator, folder: Path, compile: bool
+           ) -> dict[str, Callable[[torch.Tensor], Any]]:
     weights = folder / "g.safetensors"
     save_generator(weights, generator)
     paths: dict[str, Callable[[torch.Tensor], Any]] = {
         "fp32 eager": generator, "vivid default": Upscaler.from_pretrained(str(weights))}
+    if compile:
+        paths["default+compile"] = Upscaler.from_pretrained(str(weights), compile=True)
     try:
         paths["onnxruntime"] = Upscaler.from_pretrained(str(weights), runtime="onnx")
     except (VividError, ImportError) as error:  # the optional 'onnx' extra is missing
@@ -97,7 +101,7 @@ def _paths(generator: Generator, folder: Path) -> dict[str, Callable[[torch.Tens
     return paths
 
 
-def run(repeats: int = 5, memory: bool = True) -> dict[str, Any]:
+def run(repeats: int = 5, memory: bool = True, compile: bool = False) -> dict[str, Any]:
     """All measurements, printed as they come; returns them as a dict."""
     peak = {"fp32": matmul_peak(torch.float32, repeats),
             "bf16": matmul_peak(torch.bfloat16, repeats)}
@@ -106,7 +110,7 @@ def run(repeats: int = 5, memory: bool = True) -> dict[str, Any]:
     generator = Generator().eval()  # BatchNorm in eval mode, as a peer would run it
     results: dict[str, Any] = {"peak_flops": peak}
     with tempfile.TemporaryDirectory() as folder:
-        paths = _paths(generator, Path(folder))
+        paths = _paths(generator, Path(folder), compile)
         for size, (height, width) in SIZES.items():
             flops = generator_flops(generator, height, width)
             lr_image = torch.rand(1, 3, height, width)
@@ -135,12 +139,14 @@ def add_bench_command(commands: argparse._SubParsersAction) -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-memory", action="store_true", help="skip the 2000x2000 run")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the default path under torch.compile")
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here")
     parser.set_defaults(handler=_bench)
 
 
 def _bench(args: argparse.Namespace) -> int:
-    results = run(args.repeats, not args.no_memory)
+    results = run(args.repeats, not args.no_memory, args.compile)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
         print(f"numbers -> {args.json}")

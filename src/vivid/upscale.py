@@ -96,12 +96,15 @@ class Upscaler:
         scale: int = 4,
         runtime: str = "torch",
         tile_batch: int | None = None,
+        compile: bool = False,
     ) -> Upscaler:
         """Load a bundled model, a weights file, or ``"bicubic"`` (MATLAB bicubic, ``scale``).
 
         ``runtime="onnx"`` runs the model (a ``.onnx`` file, or any weights, exported on the
         fly) with ONNX Runtime on the CPU in fp32. ``tile_batch``: tiles of the same size run
-        together (default 1 on the CPU, 4 on a GPU). The torch network is the inference form:
+        together (default 1 on the CPU, 4 on a GPU). ``compile``: wrap the network in
+        ``torch.compile`` (off by default: ``vivid bench`` measures no gain on the CPU). The
+        torch network is the inference form:
         BatchNorm folded, the sub-pixel tail (``models.subpixel_tail``), channels_last.
         """
         target = resolve_device(device)
@@ -122,6 +125,8 @@ class Upscaler:
         generator, metadata = load_model(name_or_path)
         network = fold_batchnorm(generator).to(target, memory_format=torch.channels_last)
         network.subpixel_tail = True
+        if compile:
+            network = torch.compile(network)
         return cls(network, generator.config.scale, str(name_or_path), target, dtype, tile,
                    tile_overlap, metadata, tile_batch)
 

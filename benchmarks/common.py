@@ -29,8 +29,8 @@ def machine() -> dict[str, Any]:
 
 
 def _git(*args: str) -> str:
-    return subprocess.run(["git", *args], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
+                          cwd=RESULTS.parents[1]).stdout.strip()  # pathspecs from the root
 
 
 def commit() -> str:

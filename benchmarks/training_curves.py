@@ -1,0 +1,68 @@
+"""Training curves of a run folder for the model card: training loss (mean per 1000
+iterations) and held-out validation PSNR against iteration, plus the training wall time
+(gaps of over 10 minutes between log records, i.e. time between sessions, left out).
+Usage: python benchmarks/training_curves.py runs/srresnet-x4 [-o docs/curves-srresnet-x4.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from vivid.runlog import read_records
+
+GAP_S = 600
+
+
+def training_hours(records: list[dict]) -> float:
+    times = [r["time"] for r in records if "time" in r]
+    steps = [b - a for a, b in itertools.pairwise(times)]
+    return sum(step for step in steps if 0 < step < GAP_S) / 3600
+
+
+def binned_loss(records: list[dict], key: str, width: int = 1000) -> tuple[list, list]:
+    bins: dict[int, list[float]] = {}
+    for record in records:
+        if key in record:
+            bins.setdefault((record["iteration"] - 1) // width, []).append(record[key])
+    order = sorted(bins)
+    return [(b + 1) * width for b in order], [sum(bins[b]) / len(bins[b]) for b in order]
+
+
+def plot(run: Path, target: Path) -> None:
+    records = read_records(run / "log.jsonl")
+    losses = [k for k in ("loss_l1", "loss_mse", "loss_content", "loss_d") if
+              any(k in r for r in records)]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for key in losses:
+        left.plot(*binned_loss(records, key), label=key)
+    left.set(xlabel="iteration", ylabel="training loss (mean per 1000)", yscale="log")
+    left.legend()
+    validation = [r for r in records if "val_psnr" in r]
+    right.plot([r["iteration"] for r in validation], [r["val_psnr"] for r in validation], "o-")
+    right.set(xlabel="iteration", ylabel="val Y-PSNR (dB)", title="10 held-out BSD200 images")
+    figure.suptitle(f"{run.name}: {records[-1]['iteration']} iterations, "
+                    f"{training_hours(records):.1f} h on a 2-core CPU")
+    figure.tight_layout()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(target, dpi=100)
+    print(f"{run}: {records[-1]['iteration']} iterations, {training_hours(records):.2f} "
+          f"training hours, last validation {validation[-1] if validation else None} -> {target}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("run", type=Path)
+    parser.add_argument("-o", "--output", type=Path, default=None)
+    args = parser.parse_args()
+    plot(args.run, args.output or Path("docs") / f"curves-{args.run.name}.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,7 @@ The pristine model (``niqe_pris_params.npz``: ``mu_pris_param``, ``cov_pris_para
 from __future__ import annotations
 
 import math
+import warnings
 from functools import cache
 from pathlib import Path
 
@@ -40,12 +41,18 @@ def _shape_table() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _aggd(values: np.ndarray) -> tuple[float, float, float]:
-    """Asymmetric generalised Gaussian fit: (shape alpha, left scale, right scale)."""
+    """Asymmetric generalised Gaussian fit: (shape alpha, left scale, right scale).
+
+    A flat block (no negative or no positive values) gives NaN scales, as in MATLAB, and its
+    features are left out of the mean and covariance; numpy's warnings about it are muted.
+    """
     shapes, ratio = _shape_table()
-    left = np.sqrt(np.mean(values[values < 0] ** 2))
-    right = np.sqrt(np.mean(values[values > 0] ** 2))
-    gamma_hat = left / right
-    r_hat = np.mean(np.abs(values)) ** 2 / np.mean(values**2)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        left = np.sqrt(np.mean(values[values < 0] ** 2))
+        right = np.sqrt(np.mean(values[values > 0] ** 2))
+        gamma_hat = left / right
+        r_hat = np.mean(np.abs(values)) ** 2 / np.mean(values**2)
     r_norm = r_hat * (gamma_hat**3 + 1) * (gamma_hat + 1) / (gamma_hat**2 + 1) ** 2
     alpha = float(shapes[np.argmin((ratio - r_norm) ** 2)])
     spread = math.sqrt(math.gamma(1 / alpha) / math.gamma(3 / alpha))

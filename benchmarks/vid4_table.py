@@ -17,7 +17,7 @@ from vivid.checkpoint import bundled_models
 from vivid.evaluate_video import evaluate_video
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-TECOGAN_VID4 = {"psnr": 25.57, "tof": 0.189}  # Chu et al. 2020, Table 2 (4 sequences)
+TECOGAN_VID4 = {"psnr": 25.57, "tof": 0.189}  # Chu et al. 2020, Vid4 (its 4 sequences)
 
 
 def markdown(report: dict) -> str:

@@ -120,9 +120,10 @@ def test_weights_file_model_and_tiling_options(tmp_path: Path) -> None:
     save_generator(weights, Generator(GeneratorConfig(scale=2, blocks=1, channels=8)))
     source = _image(tmp_path / "a.png", (40, 30))
     assert _upscale(source, tmp_path / "o", "--model", str(weights), "--tile", "16",
-                    "--tile-overlap", "4", "--precision", "bf16") == 0
+                    "--tile-overlap", "4", "--precision", "bf16", "--tile-batch", "3") == 0
     with Image.open(tmp_path / "o" / "a.png") as image:
         assert image.size == (80, 60) and "tiny.safetensors" in image.text["Description"]
+    assert _upscale(source, tmp_path / "p", "--model", str(weights), "--tile-batch", "0") == 2
 
 
 BAD_INPUTS = {

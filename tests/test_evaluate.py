@@ -70,3 +70,22 @@ def test_rgb_option(tmp_path: Path) -> None:
     rgb_report = evaluate(["bicubic"], [data], progress=False, y_channel=False)
     rgb = rgb_report["results"]["Mini"]["bicubic"]
     assert rgb_report["channel"] == "rgb" and abs(rgb["psnr"] - y["psnr"]) > 0.01
+
+
+def test_eval_is_fp32_by_default_even_where_upscale_would_use_bf16(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vivid import upscale
+    from vivid.checkpoint import save_generator
+    from vivid.models import Generator, GeneratorConfig
+
+    monkeypatch.setattr(upscale, "cpu_has_native_bf16", lambda: True)
+    weights = tmp_path / "tiny.safetensors"
+    save_generator(weights, Generator(GeneratorConfig(blocks=1, channels=8)))
+    data = _folder(tmp_path / "Mini", {"a.png": 64})
+
+    def psnr(**precision: str) -> float:
+        report = evaluate([str(weights)], [data], progress=False, **precision)
+        return report["results"]["Mini"][str(weights)]["psnr"]
+
+    assert psnr() == psnr(precision="fp32") != psnr(precision="auto")

@@ -118,7 +118,8 @@ def _tail_taps(factor: int, radius: int) -> tuple[torch.Tensor, int]:
     """Index of the kernel tap behind each (output phase, input phase, block offset), or -1.
 
     On the grid ``factor`` times coarser, output phase p reads input phase q at block offset b
-    through the tap ``(b + low) * factor + q - p`` of the fine kernel (``low`` = first offset).
+    through the tap ``(b - low) * factor + q - p`` of the fine kernel (``b`` counts from 0,
+    ``low`` blocks reach back).
     """
     low = -(-radius // factor)  # ceil(radius / factor) blocks reach back
     high = (factor - 1 + radius) // factor
@@ -154,8 +155,8 @@ def subpixel_tail(last: UpsampleBlock, tail: nn.Conv2d, features: torch.Tensor) 
     A 9x9 conv to 3 channels at full resolution keeps a CPU's vector units nearly idle (few
     output channels); the equivalent conv on the grid before the last shuffle has ``factor**2``
     times the channels and runs about 3x faster for the whole tail, forward and backward,
-    although it does ~1.8x the multiply-adds (zero taps). PReLU commutes with the shuffle when
-    its weights are repeated per phase.
+    although it does ~1.2x the multiply-adds (zero taps, for factor 2). PReLU commutes with
+    the shuffle when its weights are repeated per phase.
     """
     factor = last.shuffle.upscale_factor
     coarse = last.conv(features)

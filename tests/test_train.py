@@ -247,3 +247,19 @@ def test_ema_ramps_up_and_averages_batchnorm_statistics() -> None:
     head = ema.state_dict()["head.weight"]
     assert torch.allclose(head, after["head.weight"].lerp(live["head.weight"], 0.001),
                           atol=1e-7)
+
+
+def test_resuming_a_finished_run_with_validation_just_reports_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from vivid.cli import main
+
+    data = _images(tmp_path / "hr")
+    args = ["train", str(SMOKE), "--out", str(tmp_path / "run"), "--quiet",
+            "--set", f'data.train=["{data}"]', "--set", f'data.validation="{data}"',
+            "--set", 'data.validation_images=["0.png"]', "--set", "optim.iterations=4",
+            "--set", "run.checkpoint_every=2", "--set", "run.precision='fp32'"]
+    assert main(args) == 0
+    assert main([*args, "--resume"]) == 0  # a chained script may run a finished stage again
+    assert capsys.readouterr().out.count("training finished at iteration 4") == 2
+    assert (tmp_path / "run" / "generator.safetensors").is_file()

@@ -239,7 +239,7 @@ def _train(args: argparse.Namespace) -> int:
     result = run_training(config, out_dir, resume=args.resume, progress=not args.quiet,
                           device=args.device)
     state = "finished" if result.finished else "stopped (resume with --resume)"
-    print(f"training {state} at iteration {int(result.numbers['iteration'])} -> {out_dir}")
+    print(f"training {state} at iteration {result.iteration} -> {out_dir}")
     return 0
 
 

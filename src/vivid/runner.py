@@ -169,6 +169,7 @@ class TrainResult:
     numbers: dict[str, float]  # the last logged losses and validation metrics
     nets: Nets
     finished: bool
+    iteration: int  # iterations done when the run returned
 
 
 def _set_learning_rate(optimizers: Optimizers, rate: float) -> None:
@@ -289,7 +290,8 @@ def run_training(config: TrainConfig, out_dir: Path, resume: bool = False,
     if loop.log is not None:
         loop.log.close()
     distributed.cleanup(loop.world)
-    return TrainResult(numbers or {"iteration": iteration}, loop.nets, iteration >= total)
+    return TrainResult(numbers or {"iteration": iteration}, loop.nets, iteration >= total,
+                       iteration)
 
 
 def _finite(value: float) -> bool:

@@ -52,3 +52,8 @@ def save(name: str, numbers: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
+
+
+def score_cell(entry: dict[str, Any]) -> str:
+    """``PSNR / SSIM / NIQE`` of one ``vivid eval`` entry, as the Markdown tables print it."""
+    return f"{entry['psnr']:.2f} / {entry['ssim']:.4f} / {entry['niqe']:.2f}"

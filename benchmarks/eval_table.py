@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from common import save
+from common import save, score_cell
 from vivid.evaluate import evaluate
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -28,8 +28,7 @@ def markdown(report: dict) -> str:
     for model in models:
         cells = []
         for dataset in DATASETS:
-            entry = report["results"][dataset][model]
-            cells.append(f"{entry['psnr']:.2f} / {entry['ssim']:.4f} / {entry['niqe']:.2f}")
+            cells.append(score_cell(report["results"][dataset][model]))
         lines.append(f"| vivid `{model}` | " + " | ".join(cells) + " |")
     for name, values in PAPER.items():
         cells = [f"{psnr:.2f} / {ssim:.4f} / -" for psnr, ssim in values]

@@ -20,7 +20,7 @@ import torch
 from common import save
 from vivid import io
 from vivid.checkpoint import load_generator, load_vgg
-from vivid.config import load_config
+from vivid.config import TrainConfig, load_config
 from vivid.data import make_pair
 from vivid.losses import content_loss, generator_adversarial_loss, pixel_loss
 from vivid.models import Discriminator
@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "vivid-srgan-vgg33.toml"
 
 
-def crops(config_path: Path, per_image: int = 3) -> tuple[torch.Tensor, torch.Tensor, str]:
-    config = load_config(config_path, [])
+def crops(config: TrainConfig, per_image: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    """96x96 HR crops (and their LR) of the first 5 held-out validation images."""
     lr_crops, hr_crops = [], []
     for name in config.data.validation_images[:5]:
         image = io.read_image((REPO / config.data.validation) / name).rgb
@@ -40,7 +40,7 @@ def crops(config_path: Path, per_image: int = 3) -> tuple[torch.Tensor, torch.Te
             lr, hr = make_pair(image[:, :, top : top + 96, left : left + 96], 4)
             lr_crops.append(lr)
             hr_crops.append(hr)
-    return torch.cat(lr_crops), torch.cat(hr_crops), config.loss.vgg_weights
+    return torch.cat(lr_crops), torch.cat(hr_crops)
 
 
 def gradient(loss_fn, sr_image: torch.Tensor) -> tuple[float, float]:
@@ -55,12 +55,13 @@ def main() -> None:
     parser.add_argument("--generator", required=True)
     args = parser.parse_args()
     torch.manual_seed(0)
-    lr, hr, vgg_weights = crops(CONFIG)
+    config = load_config(CONFIG, [])
+    lr, hr = crops(config)
     with torch.no_grad():
         sr = load_generator(args.generator).eval()(lr)
     rows = {"pixel_mse": gradient(lambda s: pixel_loss(s, hr, "mse"), sr)}
     for layer in ("relu2_2", "relu3_3"):
-        vgg = load_vgg(REPO / vgg_weights, layer, "caffe")
+        vgg = load_vgg(REPO / config.loss.vgg_weights, layer, "caffe")
         for label, scale in (("1/12.75", 1 / 12.75), ("1/(12.75*255)", 1 / (12.75 * 255))):
             rows[f"content_{layer}_{label}"] = gradient(
                 lambda s, vgg=vgg, scale=scale: content_loss(vgg, s, hr, scale), sr)

@@ -17,7 +17,7 @@ import numpy as np
 import skimage.data
 from PIL import Image
 
-from common import save
+from common import save, score_cell
 from vivid.checkpoint import bundled_models
 from vivid.evaluate import evaluate
 
@@ -42,7 +42,7 @@ def markdown(report: dict, dataset: str) -> str:
         for model in models:
             entry = report["results"][dataset][model]
             entry = entry if image == "mean" else entry["images"][image]
-            cells.append(f"{entry['psnr']:.2f} / {entry['ssim']:.4f} / {entry['niqe']:.2f}")
+            cells.append(score_cell(entry))
         lines.append(f"| {image.removesuffix('.png')} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

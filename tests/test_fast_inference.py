@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from vivid.checkpoint import bundled_models, save_generator
+from vivid.checkpoint import bundled_models
 from vivid.evaluate import evaluate
 from vivid.hardware import cpu_has_native_bf16
-from vivid.models import Generator, GeneratorConfig
-from vivid.upscale import Upscaler, resolve_precision
+from vivid.models import Generator
+from vivid.upscale import resolve_precision
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,21 +44,6 @@ def test_default_path_is_within_002_db_of_fp32_on_set5(weights: str | None,
     assert scores["fp32"] > 28  # trained weights, not noise
     assert abs(scores["bf16"] - scores["fp32"]) <= 0.02, scores
     assert abs(scores["auto"] - scores["fp32"]) <= 0.02, scores
-
-
-def test_inference_form_equals_the_training_network_in_fp32(tmp_path: Path) -> None:
-    generator = Generator(GeneratorConfig(blocks=2, channels=16)).eval()
-    for module in generator.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.2, 0.2)
-            module.running_var.uniform_(0.5, 2.0)
-    path = tmp_path / "generator.safetensors"
-    save_generator(path, generator)
-    fast = Upscaler.from_pretrained(str(path), device="cpu", precision="fp32", tile=None)
-    lr_image = torch.rand(1, 3, 20, 24)
-    with torch.no_grad():
-        expected = generator(lr_image).clamp(0, 1)
-    torch.testing.assert_close(fast(lr_image), expected, rtol=0, atol=2e-5)
 
 
 def test_vivid_bench_measures_every_path_against_fp32_eager(

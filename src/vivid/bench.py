@@ -4,9 +4,9 @@ In one run: a 4096x4096 fp32 and bf16 matmul (the practical peak); then the pape
 generator (fixed random weights, BatchNorm included) on a 128x128 and a 480x270 input through
 plain fp32 eager (the network as written, the reference every peer runs), vivid's default
 path (``Upscaler`` with default settings), optionally that path under ``torch.compile``, and
-ONNX Runtime (when installed). For each: seconds
-(best of ``repeats``), output megapixels/s, the ratio to fp32 eager and the fraction of the
-bf16 matmul peak (network FLOPs / time / peak). Last, the peak memory (VmHWM) of a child
+ONNX Runtime (when installed). For each: seconds (best of ``repeats``), output megapixels/s,
+the ratio to fp32 eager and the fraction of the bf16 matmul peak (network FLOPs / time /
+peak). Last, the peak memory (VmHWM) of a child
 process upscaling a 2000x2000 photo x4 with default settings.
 """
 
@@ -34,7 +34,6 @@ _MEMORY_CHILD = """
 import sys, torch
 from vivid.models import Generator
 from vivid.checkpoint import save_generator
-from vivid.errors import VividError
 from vivid.upscale import Upscaler
 torch.manual_seed(0)
 save_generator(sys.argv[1], Generator().eval())

@@ -1,18 +1,24 @@
-"""The README's results table: ``vivid eval`` on Set5, Set14 and BSD100 (x4, MATLAB bicubic
-LR, Y channel, shave 4, NIQE) for the given models, next to the SRGAN paper's Table 2.
-Usage: python benchmarks/eval_table.py [--model M ...]   (default: bicubic)
-Writes benchmarks/results/eval_table.json and prints a Markdown table.
+"""The README's results table: one ``vivid eval`` command on Set5, Set14 and BSD100 (x4,
+MATLAB bicubic LR, Y channel, shave 4, NIQE, fp32) for the given models, printed and run as
+is, then laid out next to the SRGAN paper's Table 2.
+Usage: python benchmarks/eval_table.py [--model M ...]   (default: bicubic + bundled models)
+Run from the repository root with ../shared/data beside it. Writes
+benchmarks/results/eval_table.json (the command, its report) and prints a Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 from common import save, score_cell
-from vivid.evaluate import evaluate
+from vivid.checkpoint import bundled_models
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATASETS = ("Set5", "Set14", "BSD100")
 PAPER = {  # Ledig et al. 2017, Table 2: PSNR / SSIM
     "bicubic": ((28.43, 0.8211), (25.99, 0.7486), (25.94, 0.6935)),
@@ -21,14 +27,19 @@ PAPER = {  # Ledig et al. 2017, Table 2: PSNR / SSIM
 }
 
 
+def eval_command(models: list[str], json_path: str) -> list[str]:
+    """The ``vivid eval`` call, with the data paths as a user types them."""
+    return ["vivid", "eval", *(a for m in models for a in ("--model", m)),
+            *(a for d in DATASETS for a in ("--dataset", f"../shared/data/{d}")),
+            "--json", json_path]
+
+
 def markdown(report: dict) -> str:
     models = list(report["results"][DATASETS[0]])
     header = "| model | " + " | ".join(f"{d} PSNR / SSIM / NIQE" for d in DATASETS) + " |"
     lines = [header, "|---" * (len(DATASETS) + 1) + "|"]
     for model in models:
-        cells = []
-        for dataset in DATASETS:
-            cells.append(score_cell(report["results"][dataset][model]))
+        cells = [score_cell(report["results"][dataset][model]) for dataset in DATASETS]
         lines.append(f"| vivid `{model}` | " + " | ".join(cells) + " |")
     for name, values in PAPER.items():
         cells = [f"{psnr:.2f} / {ssim:.4f} / -" for psnr, ssim in values]
@@ -40,13 +51,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", action="append", default=None)
     args = parser.parse_args()
-    models = args.model or ["bicubic"]
-    report = evaluate(models, [DATA / d for d in DATASETS], 4, "bicubic",
-                      DATA / "NIQE" / "niqe_pris_params.npz")
+    models = args.model or ["bicubic", *bundled_models()]
+    with tempfile.TemporaryDirectory() as folder:
+        command = eval_command(models, f"{folder}/eval.json")
+        vivid = str(Path(sys.executable).with_name("vivid"))
+        subprocess.run([vivid, *command[1:]], check=True)
+        report = json.loads(Path(folder, "eval.json").read_text())
+    printed = shlex.join(eval_command(models, "eval.json"))
     table = markdown(report)
-    print(table)
-    command = "python benchmarks/eval_table.py " + " ".join(f"--model {m}" for m in models)
-    print(f"-> {save('eval_table', {'command': command, 'markdown': table, **report})}")
+    print(f"{printed}\n\n{table}")
+    print(f"-> {save('eval_table', {'command': printed, 'markdown': table, **report})}")
 
 
 if __name__ == "__main__":

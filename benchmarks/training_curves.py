@@ -7,7 +7,6 @@ Usage: python benchmarks/training_curves.py runs/srresnet-x4 [-o docs/curves-srr
 from __future__ import annotations
 
 import argparse
-import itertools
 from pathlib import Path
 
 import matplotlib
@@ -15,15 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from vivid.runlog import read_records
-
-GAP_S = 600
-
-
-def training_hours(records: list[dict]) -> float:
-    times = [r["time"] for r in records if "time" in r]
-    steps = [b - a for a, b in itertools.pairwise(times)]
-    return sum(step for step in steps if 0 < step < GAP_S) / 3600
+from vivid.runlog import read_records, training_hours
 
 
 def binned_loss(records: list[dict], key: str, width: int = 1000) -> tuple[list, list]:

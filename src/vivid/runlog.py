@@ -7,6 +7,7 @@ plus a few validation images (SR next to HR).
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import time
@@ -74,3 +75,10 @@ def truncate(path: Path, iteration: int) -> None:
     """Drop the records after ``iteration`` (they are redone when a run resumes)."""
     kept = [r for r in read_records(path) if r["iteration"] <= iteration]
     path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+
+def training_hours(records: list[dict[str, Any]], gap_s: float = 600) -> float:
+    """Wall time between consecutive records, leaving out gaps over ``gap_s`` (a stopped run
+    and its resume, e.g. between sessions)."""
+    times = [r["time"] for r in records if "time" in r]
+    return sum(b - a for a, b in itertools.pairwise(times) if 0 < b - a < gap_s) / 3600

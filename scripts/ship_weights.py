@@ -1,0 +1,45 @@
+"""Copy a finished training run's generator into the package as a bundled model.
+
+python scripts/ship_weights.py runs/srresnet-x4 srresnet-x4
+python scripts/ship_weights.py runs/srgan-x4 srgan-x4
+
+Writes src/vivid/weights/NAME.safetensors (fp32, the run's EMA generator) with the run's
+metadata plus: the name, the resolved training config, the training wall hours (from
+log.jsonl, pauses between sessions left out) and where the model card is.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from vivid.checkpoint import load_model, save_generator
+from vivid.runlog import read_records, training_hours
+
+PACKAGE_WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "vivid" / "weights"
+
+
+def ship(run: Path, name: str) -> Path:
+    generator, metadata = load_model(run / "generator.safetensors")
+    config = json.loads((run / "config.json").read_text())
+    metadata.update(
+        name=name,
+        config=config,
+        training_hours=round(training_hours(read_records(run / "log.jsonl")), 2),
+        model_card="docs/MODEL_CARD.md",
+        license="MIT",
+    )
+    PACKAGE_WEIGHTS.mkdir(parents=True, exist_ok=True)
+    target = PACKAGE_WEIGHTS / f"{name}.safetensors"
+    temp = target.with_name(f".{target.name}.tmp")
+    save_generator(temp, generator, **metadata)
+    temp.chmod(0o644)
+    temp.replace(target)
+    return target
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    print(f"-> {ship(Path(sys.argv[1]), sys.argv[2])}")

@@ -6,7 +6,10 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +60,23 @@ def save(name: str, numbers: dict[str, Any]) -> Path:
 def score_cell(entry: dict[str, Any]) -> str:
     """``PSNR / SSIM / NIQE`` of one ``vivid eval`` entry, as the Markdown tables print it."""
     return f"{entry['psnr']:.2f} / {entry['ssim']:.4f} / {entry['niqe']:.2f}"
+
+
+def vivid_eval(models: list[str], datasets: list[str]) -> tuple[str, dict[str, Any]]:
+    """Run ``vivid eval`` (this environment's) on the datasets; the command as a user types it
+    (``--json eval.json``) and the report it wrote."""
+    arguments = [*(a for m in models for a in ("--model", m)),
+                 *(a for d in datasets for a in ("--dataset", d))]
+    with tempfile.TemporaryDirectory() as folder:
+        vivid = str(Path(sys.executable).with_name("vivid"))
+        report_path = Path(folder) / "eval.json"
+        subprocess.run([vivid, "eval", *arguments, "--json", str(report_path)], check=True)
+        report = json.loads(report_path.read_text())
+    return shlex.join(["vivid", "eval", *arguments, "--json", "eval.json"]), report
+
+
+def default_models() -> list[str]:
+    """bicubic, then the bundled models, fidelity first."""
+    from vivid.checkpoint import bundled_models
+
+    return ["bicubic", *(m for m in ("srresnet-x4", "srgan-x4") if m in bundled_models())]

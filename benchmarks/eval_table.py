@@ -9,15 +9,8 @@ benchmarks/results/eval_table.json (the command, its report) and prints a Markdo
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
-from common import save, score_cell
-from vivid.checkpoint import bundled_models
+from common import default_models, save, score_cell, vivid_eval
 
 DATASETS = ("Set5", "Set14", "BSD100")
 PAPER = {  # Ledig et al. 2017, Table 2: PSNR / SSIM
@@ -25,13 +18,6 @@ PAPER = {  # Ledig et al. 2017, Table 2: PSNR / SSIM
     "SRResNet": ((32.05, 0.9019), (28.49, 0.8184), (27.58, 0.7620)),
     "SRGAN": ((29.40, 0.8472), (26.02, 0.7397), (25.16, 0.6688)),
 }
-
-
-def eval_command(models: list[str], json_path: str) -> list[str]:
-    """The ``vivid eval`` call, with the data paths as a user types them."""
-    return ["vivid", "eval", *(a for m in models for a in ("--model", m)),
-            *(a for d in DATASETS for a in ("--dataset", f"../shared/data/{d}")),
-            "--json", json_path]
 
 
 def markdown(report: dict) -> str:
@@ -51,16 +37,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", action="append", default=None)
     args = parser.parse_args()
-    models = args.model or ["bicubic", *bundled_models()]
-    with tempfile.TemporaryDirectory() as folder:
-        command = eval_command(models, f"{folder}/eval.json")
-        vivid = str(Path(sys.executable).with_name("vivid"))
-        subprocess.run([vivid, *command[1:]], check=True)
-        report = json.loads(Path(folder, "eval.json").read_text())
-    printed = shlex.join(eval_command(models, "eval.json"))
+    models = args.model or default_models()
+    command, report = vivid_eval(models, [f"../shared/data/{d}" for d in DATASETS])
     table = markdown(report)
-    print(f"{printed}\n\n{table}")
-    print(f"-> {save('eval_table', {'command': printed, 'markdown': table, **report})}")
+    print(f"{command}\n\n{table}")
+    print(f"-> {save('eval_table', {'command': command, 'markdown': table, **report})}")
 
 
 if __name__ == "__main__":

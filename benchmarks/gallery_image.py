@@ -15,8 +15,7 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from common import save
-from vivid.checkpoint import bundled_models
+from common import default_models, save
 from vivid.data import make_pair
 from vivid.degrade import quantize_8bit
 from vivid.gallery import detail_region
@@ -60,7 +59,7 @@ def main() -> None:
     parser.add_argument("-o", "--output", type=Path,
                         default=Path(__file__).resolve().parents[1] / "docs" / "gallery.png")
     args = parser.parse_args()
-    models = args.model or ["bicubic", *bundled_models()]
+    models = args.model or default_models()
     paths = args.image or [DATA / name for name in IMAGES]
     torch.manual_seed(0)
     upscalers = {m: Upscaler.from_pretrained(m, precision="fp32") for m in models}

@@ -3,8 +3,11 @@
 scikit-image's bundled samples (photos: astronaut, coffee, chelsea, rocket; scientific:
 hubble_deep_field, retina; text: page) are written as PNG HR images (grey ones as RGB) and
 scored with the paper protocol (x4, MATLAB bicubic LR, Y channel, shave 4, NIQE), per image.
-Usage: python benchmarks/out_of_domain.py [--model M ...]   (default: bicubic + bundled)
-Writes benchmarks/results/out_of_domain.json and prints a Markdown table.
+The images go to a folder (default: vivid-skimage in the temp folder) that the printed
+``vivid eval`` command reads.
+Usage: python benchmarks/out_of_domain.py [--model M ...] [--folder DIR]
+(default: bicubic + the bundled models). Writes benchmarks/results/out_of_domain.json and
+prints the command and a Markdown table.
 """
 
 from __future__ import annotations
@@ -17,11 +20,8 @@ import numpy as np
 import skimage.data
 from PIL import Image
 
-from common import save, score_cell
-from vivid.checkpoint import bundled_models
-from vivid.evaluate import evaluate
+from common import default_models, save, score_cell, vivid_eval
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 IMAGES = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "retina", "page")
 
 
@@ -50,13 +50,14 @@ def markdown(report: dict, dataset: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", action="append", default=None)
+    parser.add_argument("--folder", type=Path,
+                        default=Path(tempfile.gettempdir()) / "vivid-skimage")
     args = parser.parse_args()
-    models = args.model or ["bicubic", *bundled_models()]
-    folder = write_images(Path(tempfile.mkdtemp()) / "skimage")
-    report = evaluate(models, [folder], 4, "bicubic", DATA / "NIQE" / "niqe_pris_params.npz")
+    models = args.model or default_models()
+    folder = write_images(args.folder)
+    command, report = vivid_eval(models, [str(folder)])
     table = markdown(report, folder.name)
-    print(table)
-    command = "python benchmarks/out_of_domain.py " + " ".join(f"--model {m}" for m in models)
+    print(f"{command}\n\n{table}")
     print(f"-> {save('out_of_domain', {'command': command, 'markdown': table, **report})}")
 
 

@@ -34,9 +34,16 @@ def plot(run: Path, target: Path) -> None:
     for key in losses:
         left.plot(*binned_loss(records, key), label=key)
     left.set(xlabel="iteration", ylabel="training loss (mean per 1000)", yscale="log")
-    left.legend()
+    left.legend(loc="upper center")
+    rates = [r for r in records if "lr" in r]
+    rate_axis = left.twinx()
+    rate_axis.plot([r["iteration"] for r in rates], [r["lr"] for r in rates], "k--", lw=0.8)
+    rate_axis.set_ylabel("learning rate (dashed)")
     validation = [r for r in records if "val_psnr" in r]
     right.plot([r["iteration"] for r in validation], [r["val_psnr"] for r in validation], "o-")
+    if len(validation) > 2:  # the first EMA point is far below the rest: leave it off-scale
+        later = [r["val_psnr"] for r in validation[1:]]
+        right.set_ylim(min(later) - 0.05, max(later) + 0.05)
     right.set(xlabel="iteration", ylabel="val Y-PSNR (dB)", title="10 held-out BSD200 images")
     figure.suptitle(f"{run.name}: {records[-1]['iteration']} iterations, "
                     f"{training_hours(records):.1f} h on a 2-core CPU")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from common import default_models, save
@@ -61,7 +60,6 @@ def main() -> None:
     args = parser.parse_args()
     models = args.model or default_models()
     paths = args.image or [DATA / name for name in IMAGES]
-    torch.manual_seed(0)
     upscalers = {m: Upscaler.from_pretrained(m, precision="fp32") for m in models}
     labels = [Path(m).stem for m in models]  # a weights file by its name
     page = sheet([crops(upscalers, path) for path in paths], [*labels, "HR"])

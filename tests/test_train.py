@@ -263,3 +263,5 @@ def test_resuming_a_finished_run_with_validation_just_reports_it(
     assert main([*args, "--resume"]) == 0  # a chained script may run a finished stage again
     assert capsys.readouterr().out.count("training finished at iteration 4") == 2
     assert (tmp_path / "run" / "generator.safetensors").is_file()
+    log = (tmp_path / "run" / "log.jsonl").read_text().splitlines()
+    assert sum('"val_psnr"' in line and '"iteration": 4,' in line for line in log) == 1

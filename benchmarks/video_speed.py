@@ -3,8 +3,7 @@
 Makes a 180x144 H.264 clip from the Vid4 'city' frames (resized to 720x576, then MATLAB
 bicubic /4), then times the whole ``vivid upscale clip.mp4 -o out.mp4`` (decode, upscale,
 encode, default model and settings) frame by frame and with ``--temporal flow``; best of
-``--runs``. Until the bundled weights ship, a paper-size generator with fixed random
-weights stands in for the default model (speed does not depend on the weight values).
+``--runs``.
 Usage: python benchmarks/video_speed.py [--runs N]. Writes benchmarks/results/video_speed.json.
 """
 
@@ -22,10 +21,8 @@ import torch
 from PIL import Image
 
 from common import save
-from vivid.checkpoint import bundled_models, save_generator
 from vivid.cli import main as vivid
 from vivid.degrade import imresize
-from vivid.models import Generator
 from vivid.upscale import DEFAULT_MODEL
 
 DATA = Path(os.environ.get("VIVID_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
@@ -53,18 +50,13 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp())
     count = make_clip(folder / "clip.mp4")
-    model = DEFAULT_MODEL
-    if DEFAULT_MODEL not in bundled_models():
-        torch.manual_seed(0)
-        model = str(folder / "random.safetensors")
-        save_generator(model, Generator().eval())
-    numbers: dict = {"frames": count, "size": "180x144 -> 720x576", "model": Path(model).name}
+    numbers: dict = {"frames": count, "size": "180x144 -> 720x576", "model": DEFAULT_MODEL}
     for temporal in ("none", "flow"):
         times = []
         for _ in range(args.runs):
             start = time.perf_counter()
             assert vivid(["upscale", str(folder / "clip.mp4"), "-o", str(folder / "out.mp4"),
-                          "--model", model, "--temporal", temporal, "--overwrite",
+                          "--temporal", temporal, "--overwrite",
                           "--quiet"]) == 0
             times.append(time.perf_counter() - start)
         numbers[f"temporal_{temporal}"] = {"seconds": min(times),

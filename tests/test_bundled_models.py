@@ -1,0 +1,88 @@
+"""The trained models that ship inside the package (issue: bundled models)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from skimage import data as skimage_data
+
+from vivid.checkpoint import bundled_models, load_model
+from vivid.cli import main
+from vivid.config import config_dict, load_config
+from vivid.degrade import imresize
+from vivid.metrics import psnr, to_y
+from vivid.upscale import DEFAULT_MODEL, Upscaler
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = {"srresnet-x4": "vivid-srresnet-x4.toml", "srgan-x4": "vivid-srgan-vgg33.toml"}
+
+
+def test_both_models_ship_and_the_default_is_srgan() -> None:
+    assert bundled_models() == ["srgan-x4", "srresnet-x4"]
+    assert DEFAULT_MODEL == "srgan-x4"
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_metadata_says_how_the_model_was_trained(name: str) -> None:
+    generator, metadata = load_model(name)
+    config = json.loads(json.dumps(config_dict(load_config(REPO / "configs" / CONFIGS[name]))))
+    assert metadata["name"] == name
+    assert metadata["stage"] == config["run"]["stage"]
+    assert metadata["iterations"] == config["optim"]["iterations"]
+    assert metadata["config"] == config  # shipped weights come from today's recipe
+    assert metadata["ema"] is True
+    assert metadata["data"] == "T91+BSD200"
+    assert metadata["training_hours"] > 0
+    assert set(metadata["metrics"]) >= {"val_psnr", "val_ssim"}
+    assert (generator.config.scale, generator.config.blocks, generator.config.channels) == (
+        4, 16, 64)
+    if name == "srgan-x4":
+        assert metadata["content_layer"] == "relu3_3"
+
+
+def _astronaut() -> tuple[torch.Tensor, torch.Tensor]:
+    hr_image = torch.from_numpy(skimage_data.astronaut()).permute(2, 0, 1)[None].float() / 255
+    return imresize(hr_image, 0.25, quantize=True), hr_image
+
+
+def _sharpness(image: torch.Tensor) -> float:
+    """Mean absolute Laplacian of the Y channel."""
+    kernel = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]])[None, None]
+    return float(F.conv2d(to_y(image).float(), kernel).abs().mean())
+
+
+def test_srresnet_beats_bicubic_and_srgan_is_sharper_on_an_unseen_photo() -> None:
+    lr_image, hr_image = _astronaut()
+    outputs = {name: Upscaler.from_pretrained(name, precision="fp32")(lr_image)
+               for name in ("bicubic", "srresnet-x4", "srgan-x4")}
+    scores = {name: psnr(sr.clamp(0, 1), hr_image, shave=4) for name, sr in outputs.items()}
+    assert scores["srresnet-x4"] > scores["bicubic"] + 1.0
+    assert scores["srgan-x4"] > scores["bicubic"]
+    sharpness = {name: _sharpness(sr) for name, sr in outputs.items()}
+    assert sharpness["srgan-x4"] > 1.2 * sharpness["srresnet-x4"] > sharpness["bicubic"]
+
+
+def test_upscale_with_no_flags_uses_the_bundled_default(tmp_path: Path) -> None:
+    source = REPO / "examples" / "astronaut.png"
+    out = tmp_path / "results"
+    assert main(["upscale", str(source), "-o", str(out), "--quiet"]) == 0
+    written = Image.open(out / "astronaut.png")
+    assert written.size == (512, 512)
+    expected = Upscaler.from_pretrained(DEFAULT_MODEL)(Image.open(source))
+    assert np.array_equal(np.asarray(written), np.asarray(expected))
+
+
+def test_set5_scores_meet_the_floors(data_dir: Path) -> None:
+    """The issue's floors under the paper's protocol (the README table has every number)."""
+    from vivid.evaluate import evaluate
+
+    report = evaluate(["srresnet-x4", "srgan-x4"], [data_dir / "Set5"], progress=False)
+    scores = report["results"]["Set5"]
+    assert scores["srresnet-x4"]["psnr"] >= 31.0
+    assert scores["srgan-x4"]["psnr"] >= 28.8

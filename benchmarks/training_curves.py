@@ -28,21 +28,22 @@ def binned_loss(records: list[dict], key: str, width: int = 1000) -> tuple[list,
 
 def plot(run: Path, target: Path) -> None:
     records = read_records(run / "log.jsonl")
-    losses = [k for k in ("loss_l1", "loss_mse", "loss_content", "loss_d") if
+    losses = [k for k in ("loss_l1", "loss_mse", "loss_content", "loss_adversarial", "loss_d") if
               any(k in r for r in records)]
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     for key in losses:
         left.plot(*binned_loss(records, key), label=key)
     left.set(xlabel="iteration", ylabel="training loss (mean per 1000)", yscale="log")
-    left.legend(loc="upper center")
+    left.legend(loc="center right", fontsize="small")
     rates = [r for r in records if "lr" in r]
     rate_axis = left.twinx()
     rate_axis.plot([r["iteration"] for r in rates], [r["lr"] for r in rates], "k--", lw=0.8)
     rate_axis.set_ylabel("learning rate (dashed)")
     validation = [r for r in records if "val_psnr" in r]
     right.plot([r["iteration"] for r in validation], [r["val_psnr"] for r in validation], "o-")
-    if len(validation) > 2:  # the first EMA point is far below the rest: leave it off-scale
-        later = [r["val_psnr"] for r in validation[1:]]
+    later = [r["val_psnr"] for r in validation[1:]]
+    if len(later) > 1 and validation[0]["val_psnr"] < min(later) - 1:
+        # stage 1: the first EMA point is far below the rest: leave it off-scale
         right.set_ylim(min(later) - 0.05, max(later) + 0.05)
     right.set(xlabel="iteration", ylabel="val Y-PSNR (dB)", title="10 held-out BSD200 images")
     figure.suptitle(f"{run.name}: {records[-1]['iteration']} iterations, "

@@ -16,6 +16,7 @@ from vivid.checkpoint import bundled_models, load_model
 from vivid.cli import main
 from vivid.config import config_dict, load_config
 from vivid.degrade import imresize
+from vivid.evaluate import evaluate
 from vivid.metrics import psnr, to_y
 from vivid.upscale import DEFAULT_MODEL, Upscaler
 
@@ -80,8 +81,6 @@ def test_upscale_with_no_flags_uses_the_bundled_default(tmp_path: Path) -> None:
 
 def test_set5_scores_meet_the_floors(data_dir: Path) -> None:
     """The issue's floors under the paper's protocol (the README table has every number)."""
-    from vivid.evaluate import evaluate
-
     report = evaluate(["srresnet-x4", "srgan-x4"], [data_dir / "Set5"], progress=False)
     scores = report["results"]["Set5"]
     assert scores["srresnet-x4"]["psnr"] >= 31.0

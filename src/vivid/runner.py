@@ -25,7 +25,7 @@ from vivid.data import PairedCrops, list_images, make_pair
 from vivid.errors import VividError
 from vivid.io import read_image
 from vivid.metrics import mean_psnr_ssim
-from vivid.runlog import RunLog, read_records, truncate
+from vivid.runlog import RunLog, truncate
 from vivid.train import (
     STEPS,
     Nets,
@@ -38,6 +38,7 @@ from vivid.train import (
 )
 from vivid.training_state import (
     export_metadata,
+    last_validation,
     list_checkpoints,
     load_checkpoint,
     rng_state,
@@ -153,15 +154,6 @@ def _resume(out_dir: Path, nets: Nets, optimizers: Optimizers) -> int:
     if (out_dir / "log.jsonl").exists():
         truncate(out_dir / "log.jsonl", iteration)
     return iteration
-
-
-def _logged_validation(out_dir: Path, iteration: int) -> dict[str, float]:
-    """The validation numbers logged at exactly ``iteration`` ({} if none): a finished run
-    that is resumed again reports them instead of validating and logging a second time."""
-    for record in reversed(read_records(out_dir / "log.jsonl")):
-        if record["iteration"] == iteration and "val_psnr" in record:
-            return {k: v for k, v in record.items() if k.startswith("val_")}
-    return {}
 
 
 def _finish(out_dir: Path, nets: Nets, config: TrainConfig, iteration: int,
@@ -293,7 +285,8 @@ def run_training(config: TrainConfig, out_dir: Path, resume: bool = False,
         loop.checkpoint(iteration)
     if iteration >= total and loop.world.is_main:
         if loop.validation and "val_psnr" not in numbers:
-            numbers = {**numbers, **(_logged_validation(out_dir, iteration)
+            # a finished run resumed again reports what it logged instead of validating twice
+            numbers = {**numbers, **(last_validation(out_dir / "log.jsonl", iteration, exact=True)
                                      or loop.validate(iteration))}
         _finish(out_dir, loop.nets, config, iteration,
                 {k: v for k, v in numbers.items() if k.startswith("val_")})

@@ -96,11 +96,13 @@ def export_metadata(config: dict[str, Any], iteration: int, metrics: dict[str, f
             "content_layer": config["loss"]["content_layer"] if stage == "srgan" else None}
 
 
-def last_validation(log: Path, iteration: int) -> dict[str, float]:
-    """The newest ``val_*`` numbers logged at or before ``iteration`` ({} if none)."""
+def last_validation(log: Path, iteration: int, exact: bool = False) -> dict[str, float]:
+    """The newest ``val_*`` numbers logged at or before ``iteration`` (``exact``: at exactly
+    ``iteration``); {} if none."""
     found: dict[str, float] = {}
     for record in read_records(log):
-        if record["iteration"] <= iteration and "val_psnr" in record:
+        logged = record["iteration"]
+        if (logged == iteration if exact else logged <= iteration) and "val_psnr" in record:
             found = {k: v for k, v in record.items() if k.startswith("val_")}
     return found
 

@@ -22,6 +22,7 @@ from safetensors.torch import save_file
 from vivid._version import __version__
 from vivid.errors import VividError
 from vivid.models import VGG19_LAYERS, Generator, GeneratorConfig, VGGFeatures
+from vivid.nets.frvsr import RecurrentGenerator
 
 FORMAT = "vivid-generator"
 _WRAPPER_KEYS = ("params_ema", "params", "state_dict")
@@ -40,12 +41,16 @@ def bundled_models() -> list[str]:
     )
 
 
-def save_generator(path: str | Path, generator: Generator, **metadata: Any) -> None:
-    """Write ``generator``'s weights (fp32) with metadata (stage, data, iterations, metrics...)."""
+def save_generator(path: str | Path, generator: Generator | RecurrentGenerator,
+                   **metadata: Any) -> None:
+    """Write ``generator``'s weights (fp32) with metadata (stage, data, iterations, metrics...).
+
+    ``architecture`` is ``srresnet`` for image generators, ``frvsr`` for video generators.
+    """
     config = generator.config
     header = {
         "format": FORMAT,
-        "architecture": "srresnet",
+        "architecture": "frvsr" if isinstance(generator, RecurrentGenerator) else "srresnet",
         "scale": config.scale,
         "blocks": config.blocks,
         "channels": config.channels,
@@ -167,28 +172,41 @@ def resolve_weights(name_or_path: str | Path) -> Path:
     raise VividError(f"{name_or_path}: no such model file or bundled model (bundled: {available})")
 
 
-def load_model(name_or_path: str | Path) -> tuple[Generator, dict[str, Any]]:
-    """An eval-mode fp32 generator and its metadata ({} for plain state dicts)."""
+def _empty_network(state: dict[str, torch.Tensor], path: Path
+                   ) -> Generator | RecurrentGenerator:
+    """The network the tensors belong to: a recurrent video generator (it has a
+    ``state_head``) or an SRResNet, shaped from the tensors."""
+    if "state_head.weight" in state:
+        sr_state = {k.removeprefix("sr."): v for k, v in state.items() if k.startswith("sr.")}
+        return RecurrentGenerator(infer_config(sr_state, path))
+    return Generator(infer_config(state, path))
+
+
+def load_model(name_or_path: str | Path
+               ) -> tuple[Generator | RecurrentGenerator, dict[str, Any]]:
+    """An eval-mode fp32 generator and its metadata ({} for plain state dicts).
+
+    Video weights (``architecture: frvsr``) give a ``RecurrentGenerator``."""
     path = resolve_weights(name_or_path)
     if path.suffix == ".safetensors":
         state, metadata = _read_safetensors(path)
     else:
         state, metadata = _read_torch(path), {}
     state = _strip_prefixes(state)
-    config = infer_config(state, path)
+    generator = _empty_network(state, path)
+    config = generator.config
     for key in ("scale", "blocks", "channels"):
         if key in metadata and metadata[key] != getattr(config, key):
             raise VividError(
                 f"{path}: metadata says {key}={metadata[key]} but the tensors "
                 f"have {key}={getattr(config, key)}"
             )
-    generator = Generator(config)
     _check_match(generator, state, path)
     generator.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
     return generator.eval(), metadata
 
 
-def load_generator(name_or_path: str | Path) -> Generator:
+def load_generator(name_or_path: str | Path) -> Generator | RecurrentGenerator:
     """An eval-mode fp32 generator from a bundled name, a vivid ``.safetensors`` or a state dict.
 
     Plain PyTorch files are read with ``torch.load(weights_only=True)``; ``params_ema``,

@@ -217,7 +217,7 @@ def _warn_one_line(message, category, filename, lineno, file=None, line=None) ->
 def _add_train(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "train", help="train a generator (one stage per run)",
-        description="Train stage srresnet or srgan from a TOML config (see configs/).",
+        description="Train stage srresnet, srgan or video from a TOML config (see configs/).",
     )
     parser.add_argument("config", type=Path, help="TOML config file")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

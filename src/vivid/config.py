@@ -39,6 +39,12 @@ class DataSection:
     validation_images: tuple[str, ...] = ()  # names in `validation`, never trained on
     crop: int = 96  # HR crop side
     recursive: bool = False
+    # stage "video": folders of sequence folders (frames), and the names held out of them
+    videos: tuple[str, ...] = ()
+    validation_videos: tuple[str, ...] = ()  # sequence names in `validation`, never trained on
+    frames: int = 7  # frames per training sequence
+    synthetic: float = 0.5  # fraction of sequences made by moving over `train` stills
+    degradation: str = "bicubic"  # how LR is made: bicubic | bd (stage video: bd, as TecoGAN)
 
 
 @dataclass(frozen=True)
@@ -65,12 +71,14 @@ class LossSection:
     vgg_input: str = "caffe"  # caffe (0-255 minus mean) | torchvision ([0,1] mean/std)
     content_scale: float = 1 / 12.75  # the paper's rescaling of VGG features
     adversarial_weight: float = 1e-3
+    warp_weight: float = 1.0  # stage video: the flow network's LR warping loss
+    pingpong_weight: float = 0.5  # stage video: TecoGAN's ping-pong loss (0 = off)
 
 
 @dataclass(frozen=True)
 class RunSection:
-    stage: str = "srresnet"  # srresnet | srgan
-    init: str = ""  # generator weights to start from (stage srgan: the stage-1 result)
+    stage: str = "srresnet"  # srresnet | srgan | video
+    init: str = ""  # generator weights to start from (srgan: stage 1; video: an SRResNet)
     seed: int = 0
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     channels_last: bool = True

@@ -75,7 +75,8 @@ class PairedCrops:
     @classmethod
     def from_folders(cls, folders: Iterable[str | Path], scale: int, crop: int,
                      exclude: Iterable[str] = (), recursive: bool = False,
-                     lr_folders: Iterable[str | Path] = ()) -> PairedCrops:
+                     lr_folders: Iterable[str | Path] = (), degradation: str = "bicubic"
+                     ) -> PairedCrops:
         """Load every image of ``folders`` except the names in ``exclude``.
 
         With ``lr_folders`` (one per HR folder) the LR images are read from there (same
@@ -101,7 +102,7 @@ class PairedCrops:
                     lr_path = lr_folders[index] / path.relative_to(folder)
                     lr_image, hr_image = _premade_pair(lr_path, hr_image, scale)
                 else:
-                    lr_image, hr_image = make_pair(hr_image, scale)
+                    lr_image, hr_image = make_pair(hr_image, scale, degradation)
                 lr_images.append(to_uint8(lr_image[0]))
                 hr_images.append(to_uint8(hr_image[0]))
         if too_small:

@@ -48,16 +48,23 @@ def prelu(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return F.relu(x) - weight.to(x.dtype).reshape(shape) * F.relu(-x)
 
 
-class ResidualBlock(nn.Module):
-    """conv3x3 - BN - PReLU - conv3x3 - BN, plus the block input (element-wise sum)."""
+def _norm(channels: int, batchnorm: bool) -> nn.Module:
+    return nn.BatchNorm2d(channels) if batchnorm else nn.Identity()
 
-    def __init__(self, channels: int) -> None:
+
+class ResidualBlock(nn.Module):
+    """conv3x3 - BN - PReLU - conv3x3 - BN, plus the block input (element-wise sum).
+
+    ``batchnorm=False`` leaves the BNs out (identities): the recurrent video generator's form.
+    """
+
+    def __init__(self, channels: int, batchnorm: bool = True) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.bn1 = nn.BatchNorm2d(channels)
+        self.bn1 = _norm(channels, batchnorm)
         self.act = nn.PReLU(channels)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.bn2 = nn.BatchNorm2d(channels)
+        self.bn2 = _norm(channels, batchnorm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.bn2(self.conv2(prelu(self.bn1(self.conv1(x)), self.act.weight)))
@@ -86,25 +93,33 @@ class Generator(nn.Module):
 
     ``subpixel_tail`` (off by default; vivid's training and inference turn it on) computes the
     same function faster: see ``subpixel_tail``. It changes no parameter, only float rounding.
+    ``batchnorm=False`` builds the same network without BatchNorm (as ``fold_batchnorm``
+    leaves it); the video generator (``vivid.nets.frvsr``) uses that form.
     """
 
-    def __init__(self, config: GeneratorConfig | None = None, subpixel_tail: bool = False) -> None:
+    def __init__(self, config: GeneratorConfig | None = None, subpixel_tail: bool = False,
+                 batchnorm: bool = True) -> None:
         super().__init__()
         self.config = config or GeneratorConfig()
         self.subpixel_tail = subpixel_tail
         channels = self.config.channels
         self.head = nn.Conv2d(3, channels, 9, padding=4)
         self.head_act = nn.PReLU(channels)
-        self.body = nn.Sequential(*(ResidualBlock(channels) for _ in range(self.config.blocks)))
+        self.body = nn.Sequential(
+            *(ResidualBlock(channels, batchnorm) for _ in range(self.config.blocks)))
         self.body_conv = nn.Conv2d(channels, channels, 3, padding=1)
-        self.body_bn = nn.BatchNorm2d(channels)
+        self.body_bn = _norm(channels, batchnorm)
         self.upsample = nn.Sequential(
             *(UpsampleBlock(channels, f) for f in self.config.shuffle_factors)
         )
         self.tail = nn.Conv2d(channels, 3, 9, padding=4)
 
     def forward(self, lr_image: torch.Tensor) -> torch.Tensor:
-        features = prelu(self.head(lr_image), self.head_act.weight)
+        return self.reconstruct(self.head(lr_image))
+
+    def reconstruct(self, head_output: torch.Tensor) -> torch.Tensor:
+        """Everything after the head conv: its PReLU, the residual body and the upsampling."""
+        features = prelu(head_output, self.head_act.weight)
         features = features + self.body_bn(self.body_conv(self.body(features)))
         if not self.subpixel_tail:
             return self.tail(self.upsample(features))
@@ -247,6 +262,8 @@ def _fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
 def fold_batchnorm(generator: Generator) -> Generator:
     """An eval-mode copy of ``generator`` with each BatchNorm merged into the conv before it."""
     folded = copy.deepcopy(generator).eval()
+    if isinstance(folded.body_bn, nn.Identity):  # built without BatchNorm
+        return folded
     for block in folded.body:
         block.conv1 = _fold_conv_bn(block.conv1, block.bn1)
         block.conv2 = _fold_conv_bn(block.conv2, block.bn2)

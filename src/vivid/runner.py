@@ -26,6 +26,8 @@ from vivid.errors import VividError
 from vivid.io import read_image
 from vivid.metrics import mean_psnr_ssim
 from vivid.runlog import RunLog, truncate
+from vivid.training.video_data import VideoCrops, load_validation_clips
+from vivid.training.video_steps import validate_video, video_step
 from vivid.train import (
     STEPS,
     Nets,
@@ -96,12 +98,36 @@ def _restore(nets: Nets, optimizers: Optimizers, state: dict[str, Any]) -> None:
 
 
 def load_validation(config: TrainConfig) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-    """(name, LR, HR) of the held-out validation images."""
-    if not config.data.validation:
+    """(name, LR, HR) of the held-out validation images (stage video: sequences)."""
+    data, scale = config.data, config.model.scale
+    if not data.validation:
         return []
-    names = set(config.data.validation_images)
-    paths = [p for p in list_images(config.data.validation) if not names or p.name in names]
-    return [(p.name, *make_pair(read_image(p).rgb, config.model.scale)) for p in paths]
+    if config.run.stage == "video":
+        return load_validation_clips(data.validation, data.validation_videos, scale,
+                                     data.degradation)
+    names = set(data.validation_images)
+    paths = [p for p in list_images(data.validation) if not names or p.name in names]
+    return [(p.name, *make_pair(read_image(p).rgb, scale, data.degradation)) for p in paths]
+
+
+def training_data(config: TrainConfig) -> PairedCrops | VideoCrops:
+    """The stage's training samples: image crops, or sequences for stage video."""
+    data, scale = config.data, config.model.scale
+    if config.run.stage == "video":
+        held_out = (*data.validation_videos, *data.validation_images)
+        return VideoCrops.from_folders(data.videos, data.train, held_out, scale, data.crop,
+                                       data.frames, data.synthetic, data.degradation)
+    if not data.train:
+        raise VividError("data.train: no training folders given")
+    return PairedCrops.from_folders(data.train, scale, data.crop, data.validation_images,
+                                    data.recursive, data.train_lr, data.degradation)
+
+
+def _to_device(batch: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+    """Images go channels_last when asked; sequences (5-D) are laid out frame by frame."""
+    if channels_last and batch.ndim == 4:
+        return batch.to(device, memory_format=torch.channels_last)
+    return batch.to(device)
 
 
 @torch.no_grad()
@@ -186,7 +212,7 @@ class _Loop:
     config: TrainConfig
     out_dir: Path
     world: distributed.World
-    pairs: PairedCrops
+    pairs: PairedCrops | VideoCrops
     validation: list
     nets: Nets
     optimizers: Optimizers
@@ -196,14 +222,14 @@ class _Loop:
     def step(self, iteration: int) -> dict[str, float]:
         """Train on batch ``iteration`` (0-based); returns the step's numbers."""
         config, world = self.config, self.world
-        memory = torch.channels_last if config.run.channels_last else torch.contiguous_format
         rate = learning_rate_at(config.optim, iteration)
         _set_learning_rate(self.optimizers, rate)
         lr_batch, hr_batch = self.pairs.batch(config.run.seed, iteration,
                                               config.optim.batch_size, world.rank, world.size)
-        numbers = STEPS[config.run.stage](
-            self.nets, lr_batch.to(world.device, memory_format=memory),
-            hr_batch.to(world.device, memory_format=memory), self.optimizers, config, self.amp)
+        step = video_step if config.run.stage == "video" else STEPS[config.run.stage]
+        numbers = step(self.nets, _to_device(lr_batch, world.device, config.run.channels_last),
+                       _to_device(hr_batch, world.device, config.run.channels_last),
+                       self.optimizers, config, self.amp)
         if not all(map(_finite, numbers.values())):
             raise VividError(f"non-finite loss at iteration {iteration + 1} ({numbers}); "
                              f"stopped, the last good checkpoint is kept in {self.out_dir}")
@@ -213,8 +239,9 @@ class _Loop:
         return {"iteration": iteration + 1, "lr": rate, **numbers}
 
     def validate(self, iteration: int) -> dict[str, float]:
-        scores, samples = validate(self.nets.ema or self.nets.generator, self.validation,
-                                   self.config.model.scale, self.amp)
+        score = validate_video if self.config.run.stage == "video" else validate
+        scores, samples = score(self.nets.ema or self.nets.generator, self.validation,
+                                self.config.model.scale, self.amp)
         if self.log is not None:
             self.log.record({"iteration": iteration, **scores})
             self.log.images(iteration, samples)
@@ -245,13 +272,9 @@ class _Loop:
 
 def _start(config: TrainConfig, out_dir: Path, resume: bool, device: str) -> tuple[_Loop, int]:
     world = distributed.setup(device)
-    if not config.data.train:
-        raise VividError("data.train: no training folders given")
     if not resume and list_checkpoints(out_dir / "checkpoints"):
         raise VividError(f"{out_dir}: already has checkpoints; use --resume or another --out")
-    pairs = PairedCrops.from_folders(config.data.train, config.model.scale, config.data.crop,
-                                     config.data.validation_images, config.data.recursive,
-                                     config.data.train_lr)
+    pairs = training_data(config)
     nets, optimizers, amp = prepare(config, world)
     start = _resume(out_dir, nets, optimizers) if resume else 0
     if world.is_main:

@@ -27,13 +27,14 @@ from vivid.losses import (
     pixel_loss,
 )
 from vivid.models import Discriminator, Generator, GeneratorConfig, VGGFeatures
+from vivid.nets.frvsr import RecurrentGenerator
 
 
 @dataclass
 class Nets:
     generator: nn.Module  # possibly DDP-wrapped
     discriminator: nn.Module | None = None
-    ema: Generator | None = None
+    ema: nn.Module | None = None
     vgg: VGGFeatures | None = None
 
 
@@ -76,7 +77,7 @@ def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractCon
     return torch.autocast(device.type, dtype=dtype)
 
 
-def _apply(optimizer: torch.optim.Optimizer, loss: torch.Tensor, net: nn.Module,
+def apply_gradients(optimizer: torch.optim.Optimizer, loss: torch.Tensor, net: nn.Module,
            grad_clip: float, scaler: torch.amp.GradScaler) -> None:
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
@@ -94,7 +95,7 @@ def srresnet_step(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
     with amp.autocast():
         sr_batch = nets.generator(lr_batch)
     loss = pixel_loss(sr_batch, hr_batch, config.loss.pixel)
-    _apply(optimizers.generator, loss, nets.generator, config.optim.grad_clip, amp.scaler)
+    apply_gradients(optimizers.generator, loss, nets.generator, config.optim.grad_clip, amp.scaler)
     return {"loss": loss.item(), f"loss_{config.loss.pixel}": loss.item()}
 
 
@@ -108,7 +109,7 @@ def srgan_step(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
         sr_batch = nets.generator(lr_batch)
         real_logits, fake_logits = nets.discriminator(hr_batch, sr_batch.detach()).chunk(2)
     d_loss = discriminator_loss(real_logits, fake_logits)
-    _apply(optimizers.discriminator, d_loss, nets.discriminator, config.optim.grad_clip,
+    apply_gradients(optimizers.discriminator, d_loss, nets.discriminator, config.optim.grad_clip,
            amp.scaler_d)
     nets.discriminator.requires_grad_(False)
     with amp.autocast():
@@ -116,7 +117,7 @@ def srgan_step(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
         adversarial = generator_adversarial_loss(nets.discriminator(sr_batch))
     nets.discriminator.requires_grad_(True)
     g_loss = content + config.loss.adversarial_weight * adversarial
-    _apply(optimizers.generator, g_loss, nets.generator, config.optim.grad_clip, amp.scaler)
+    apply_gradients(optimizers.generator, g_loss, nets.generator, config.optim.grad_clip, amp.scaler)
     return {"loss": g_loss.item(), "loss_content": content.item(),
             "loss_adversarial": adversarial.item(), "loss_d": d_loss.item(),
             "d_real": torch.sigmoid(real_logits.float()).mean().item(),
@@ -154,13 +155,28 @@ def build_generator(config: TrainConfig) -> Generator:
     return generator
 
 
+def build_video_generator(config: TrainConfig) -> RecurrentGenerator:
+    """The recurrent video generator, its SR part from ``run.init`` (an SRResNet) if given."""
+    shape = GeneratorConfig(config.model.scale, config.model.blocks, config.model.channels)
+    if not config.run.init:
+        return RecurrentGenerator(shape)
+    srresnet = load_generator(config.run.init)
+    if (srresnet.config.scale, srresnet.config.channels) != (shape.scale, shape.channels):
+        raise VividError(f"{config.run.init}: is {srresnet.config}, config asks for {shape}")
+    if srresnet.config.blocks < shape.blocks:
+        raise VividError(f"{config.run.init}: has {srresnet.config.blocks} blocks, "
+                         f"model.blocks asks for {shape.blocks}")
+    return RecurrentGenerator.from_srresnet(srresnet, shape.blocks)
+
+
 def build_nets(config: TrainConfig) -> Nets:
     """Fresh networks for the configured stage (EMA starts as a copy of the generator)."""
-    if config.run.stage not in STEPS:
-        raise VividError(f"run.stage: {config.run.stage!r} is not srresnet or srgan")
-    generator = build_generator(config)
+    if config.run.stage not in (*STEPS, "video"):
+        raise VividError(f"run.stage: {config.run.stage!r} is not srresnet, srgan or video")
+    generator = (build_video_generator(config) if config.run.stage == "video"
+                 else build_generator(config))
     ema = copy.deepcopy(generator).requires_grad_(False) if config.optim.ema > 0 else None
-    if config.run.stage == "srresnet":
+    if config.run.stage in ("srresnet", "video"):
         return Nets(generator, ema=ema)
     if not config.loss.vgg_weights:
         raise VividError("loss.vgg_weights: stage srgan needs a VGG19 weights file")

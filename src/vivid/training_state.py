@@ -24,6 +24,7 @@ import torch
 from vivid.checkpoint import save_generator
 from vivid.errors import VividError
 from vivid.models import Generator, GeneratorConfig
+from vivid.nets.frvsr import RecurrentGenerator
 from vivid.runlog import read_records
 
 PREFIX, SUFFIX = "iter-", ".pt"
@@ -91,7 +92,8 @@ def export_metadata(config: dict[str, Any], iteration: int, metrics: dict[str, f
                     ema: bool) -> dict[str, Any]:
     """The metadata of inference weights made from a run (``vivid export``, end of a run)."""
     stage = config["run"]["stage"]
-    return {"stage": stage, "data": "+".join(Path(p).name for p in config["data"]["train"]),
+    folders = [*config["data"]["train"], *config["data"].get("videos", ())]
+    return {"stage": stage, "data": "+".join(Path(p).name for p in folders),
             "iterations": iteration, "metrics": metrics, "ema": ema,
             "content_layer": config["loss"]["content_layer"] if stage == "srgan" else None}
 
@@ -111,7 +113,9 @@ def export_checkpoint(checkpoint: Path, target: Path) -> dict[str, Any]:
     """Write inference weights (EMA when present) of a training checkpoint; its metadata."""
     state = load_checkpoint(checkpoint)
     config = json.loads(state["config"])
-    generator = Generator(GeneratorConfig(**config["model"]))
+    shape = GeneratorConfig(**config["model"])
+    video = config["run"]["stage"] == "video"
+    generator = RecurrentGenerator(shape) if video else Generator(shape)
     ema = "params_ema" in state
     generator.load_state_dict(state["params_ema" if ema else "params"])
     iteration = int(state["iteration"])

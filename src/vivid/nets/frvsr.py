@@ -1,0 +1,157 @@
+"""The frame-recurrent video generator (FRVSR, Sajjadi et al. 2018; TecoGAN's generator).
+
+For frame t a small flow network (``FlowNet``, FRVSR's FNet) estimates the motion from LR
+frame t to LR frame t-1; the flow is upsampled to the HR grid, the previous *output* is warped
+with it, packed space-to-depth (scale x scale -> 3 * scale^2 channels at LR size) and fed to
+the super-resolution network beside LR frame t. The first frame (and the first frame after a
+scene cut) gets zeros instead of a warped output.
+
+The super-resolution network is vivid's SRResNet without BatchNorm (``models.Generator`` with
+``batchnorm=False``; BatchNorm statistics of single frames would drift along a recurrence).
+The packed previous output enters through its own 3x3 conv (``state_head``) whose result is
+added to the SRResNet head's before its PReLU. ``state_head`` starts at zero, so a fresh
+``RecurrentGenerator.from_srresnet(g)`` computes exactly ``fold_batchnorm(g)`` on every frame
+(its first ``blocks`` residual blocks): training starts from a working single-image model and
+learns to use the previous frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vivid.models import Generator, GeneratorConfig, fold_batchnorm
+
+MAX_FLOW = 24.0  # FNet's tanh output scale: the largest motion in LR pixels per frame
+FLOW_MULTIPLE = 8  # FNet pools three times: inputs are padded to a multiple of 8
+
+
+def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """``image`` sampled at ``x + flow(x)`` (bilinear, borders replicated), in fp32.
+
+    ``flow`` is N x 2 x H x W in pixels of ``image`` (x then y): where each pixel of the
+    current frame was in ``image``.
+    """
+    height, width = image.shape[-2:]
+    ys = torch.arange(height, device=image.device, dtype=torch.float32)
+    xs = torch.arange(width, device=image.device, dtype=torch.float32)
+    x = xs.view(1, 1, width) + flow[:, 0].float()
+    y = ys.view(1, height, 1) + flow[:, 1].float()
+    grid = torch.stack((2 * x / max(width - 1, 1) - 1, 2 * y / max(height - 1, 1) - 1), dim=-1)
+    return F.grid_sample(image.float(), grid, mode="bilinear", padding_mode="border",
+                         align_corners=True)
+
+
+def upscale_flow(flow: torch.Tensor, scale: int) -> torch.Tensor:
+    """LR flow to the HR grid: bilinear x ``scale`` and the vectors times ``scale``."""
+    return F.interpolate(flow.float(), scale_factor=scale, mode="bilinear",
+                         align_corners=False) * scale
+
+
+def _conv_pair(in_channels: int, out_channels: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.LeakyReLU(0.2),
+        nn.Conv2d(out_channels, out_channels, 3, padding=1), nn.LeakyReLU(0.2))
+
+
+class FlowNet(nn.Module):
+    """FRVSR's FNet: (current, previous) LR frames -> flow from current to previous, LR pixels.
+
+    Encoder 3 x (two conv-LReLU + 2x max-pool; 32/64/128 channels), decoder 3 x (two
+    conv-LReLU + 2x bilinear upsampling; 256/128/64), conv-LReLU (32), conv to 2, tanh x 24.
+    Any size works: the input is padded (replicated) to a multiple of 8 and the flow cropped.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = nn.ModuleList([_conv_pair(6, 32), _conv_pair(32, 64), _conv_pair(64, 128)])
+        self.decoder = nn.ModuleList(
+            [_conv_pair(128, 256), _conv_pair(256, 128), _conv_pair(128, 64)])
+        self.out = nn.Sequential(nn.Conv2d(64, 32, 3, padding=1), nn.LeakyReLU(0.2),
+                                 nn.Conv2d(32, 2, 3, padding=1))
+
+    def forward(self, current: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
+        height, width = current.shape[-2:]
+        pad_h, pad_w = -height % FLOW_MULTIPLE, -width % FLOW_MULTIPLE
+        x = F.pad(torch.cat((current, previous), 1), (0, pad_w, 0, pad_h), mode="replicate")
+        for stage in self.encoder:
+            x = F.max_pool2d(stage(x), 2)
+        for stage in self.decoder:
+            x = F.interpolate(stage(x), scale_factor=2, mode="bilinear", align_corners=False)
+        return torch.tanh(self.out(x)[..., :height, :width].float()) * MAX_FLOW
+
+
+@dataclass(frozen=True)
+class RecurrentState:
+    """What the next frame needs: the previous LR frame and the previous output (HR)."""
+
+    lr_frame: torch.Tensor
+    sr_frame: torch.Tensor
+
+
+class RecurrentGenerator(nn.Module):
+    """FRVSR-style video generator; see the module docstring.
+
+    ``step(lr_frame, state)`` upscales one batch of frames given the previous state (None for
+    a first frame) and returns (output, flow, new state); ``forward(lr_frames)`` runs a whole
+    N x T x 3 x h x w batch of sequences and returns the N x T x 3 x H x W outputs and the
+    N x (T-1) x 2 x h x w flows. Outputs are not clamped (training needs the gradient); the
+    state keeps the output clamped to [0, 1], as the next frame would see a written frame.
+    """
+
+    def __init__(self, config: GeneratorConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or GeneratorConfig(blocks=10)
+        scale, channels = self.config.scale, self.config.channels
+        self.flow = FlowNet()
+        self.sr = Generator(self.config, subpixel_tail=True, batchnorm=False)
+        self.state_head = nn.Conv2d(3 * scale * scale, channels, 3, padding=1)
+        nn.init.zeros_(self.state_head.weight)
+        nn.init.zeros_(self.state_head.bias)
+
+    @property
+    def scale(self) -> int:
+        return self.config.scale
+
+    @classmethod
+    def from_srresnet(cls, generator: Generator, blocks: int) -> RecurrentGenerator:
+        """A video generator whose SR part is ``generator`` folded, cut to ``blocks`` blocks."""
+        config = GeneratorConfig(generator.config.scale, blocks, generator.config.channels)
+        if blocks > generator.config.blocks:
+            raise ValueError(f"cannot take {blocks} blocks from a {generator.config.blocks}-"
+                             "block generator")
+        video = cls(config)
+        folded = fold_batchnorm(generator).state_dict()
+        wanted = video.sr.state_dict()
+        video.sr.load_state_dict({k: folded[k] for k in wanted}, strict=True)
+        return video
+
+    def step(self, lr_frame: torch.Tensor, state: RecurrentState | None
+             ) -> tuple[torch.Tensor, torch.Tensor | None, RecurrentState]:
+        scale = self.config.scale
+        head = self.sr.head(lr_frame)
+        flow = None
+        if state is not None:
+            flow = self.flow(lr_frame, state.lr_frame)
+            warped = warp(state.sr_frame, upscale_flow(flow, scale)).to(lr_frame.dtype)
+            packed = F.pixel_unshuffle(warped, scale)
+            if lr_frame.is_contiguous(memory_format=torch.channels_last):
+                packed = packed.contiguous(memory_format=torch.channels_last)
+            head = head + self.state_head(packed)
+        sr_frame = self.sr.reconstruct(head)
+        # Gradients flow through the state into later frames (back-propagation through time).
+        return sr_frame, flow, RecurrentState(lr_frame, sr_frame.float().clamp(0, 1))
+
+    def forward(self, lr_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        outputs, flows, state = [], [], None
+        for index in range(lr_frames.shape[1]):
+            frame = lr_frames[:, index].contiguous(memory_format=torch.channels_last)
+            sr_frame, flow, state = self.step(frame, state)
+            outputs.append(sr_frame)
+            if flow is not None:
+                flows.append(flow)
+        empty = lr_frames.new_zeros(lr_frames.shape[0], 0, 2, *lr_frames.shape[-2:])
+        return torch.stack(outputs, 1), (torch.stack(flows, 1) if flows else empty)

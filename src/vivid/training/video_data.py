@@ -1,0 +1,224 @@
+"""Training data for the video generator: real clips plus synthetic motion over still images.
+
+Real clips are folders of frames (``../shared/data/VideoClips/NAME/%08d.png``); each frame is
+cropped to a multiple of the scale and its LR made once (``degrade``, BD by default, as
+TecoGAN), both kept in memory as uint8. A sample is ``frames`` consecutive frames (every
+frame or every second one), one aligned random crop, a flip / 90-degree turn and, half the
+time, played backwards.
+
+Synthetic samples move a window over a still training image: a smooth random pan, zoom and
+rotation per frame (bicubic resampling of the HR image), and half the time a patch of another
+image crossing it with its own velocity, so the model meets occlusion and disocclusion. Their
+LR is made from HR frames with a margin, so the blur sees real context at the crop border.
+
+As for images (``vivid.data``), batch ``i`` is a pure function of (seed, i, rank): a resumed
+run sees exactly the batches an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from vivid import io
+from vivid.data import list_images, to_uint8
+from vivid.degrade import crop_to_multiple, degrade
+from vivid.errors import VividError
+
+MARGIN = 16  # HR pixels of context around a synthetic crop (a multiple of every scale)
+MAX_SHIFT = 10.0  # largest synthetic pan per frame, HR pixels
+MAX_TURN = math.radians(1.5)  # largest synthetic rotation per frame
+MAX_ZOOM = 0.02  # largest synthetic zoom change per frame
+
+
+@dataclass
+class Clip:
+    """One real sequence in memory: T x 3 x H x W HR and T x 3 x h x w LR, uint8."""
+
+    name: str
+    hr_frames: torch.Tensor
+    lr_frames: torch.Tensor
+
+
+def sequence_folders(folders: Iterable[str | Path], exclude: Iterable[str] = ()) -> list[Path]:
+    """Every sequence folder (a folder of frames) inside ``folders``, minus ``exclude`` names."""
+    excluded, found = set(exclude), []
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise VividError(f"{folder}: not a folder of sequence folders")
+        found += sorted(p for p in folder.iterdir() if p.is_dir() and p.name not in excluded)
+    if not found:
+        raise VividError(f"no sequence folders in {', '.join(map(str, folders))}")
+    return found
+
+
+def load_clip(folder: Path, scale: int, degradation: str) -> Clip:
+    """A sequence's frames and their LR (``degradation``), as uint8."""
+    hr_frames = [crop_to_multiple(io.read_image(p).rgb, scale) for p in list_images(folder)]
+    if len({tuple(f.shape) for f in hr_frames}) > 1:
+        raise VividError(f"{folder}: frames differ in size")
+    hr = torch.cat(hr_frames)
+    lr = torch.cat([degrade(frame, scale, degradation) for frame in hr.split(8)])
+    return Clip(folder.name, to_uint8(hr), to_uint8(lr))
+
+
+def _augment(lr: torch.Tensor, hr: torch.Tensor, generator: torch.Generator
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Same flip, quarter turns and time direction for LR and HR (T x 3 x h x w)."""
+    flip, turns, backwards = (int(torch.randint(n, (1,), generator=generator)) for n in (2, 4, 2))
+    if flip:
+        lr, hr = lr.flip(-1), hr.flip(-1)
+    lr, hr = lr.rot90(turns, (-2, -1)), hr.rot90(turns, (-2, -1))
+    if backwards:
+        lr, hr = lr.flip(0), hr.flip(0)
+    return lr, hr
+
+
+def _randint(high: int, generator: torch.Generator) -> int:
+    return int(torch.randint(high, (1,), generator=generator))
+
+
+def _uniform(limit: float, generator: torch.Generator) -> float:
+    return float(torch.rand((), generator=generator) * 2 - 1) * limit
+
+
+def clip_sample(clip: Clip, frames: int, crop: int, scale: int, generator: torch.Generator
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``frames`` consecutive (stride 1 or 2) aligned crops of a clip, uint8."""
+    count = clip.lr_frames.shape[0]
+    stride = 2 if count >= 2 * frames - 1 and _randint(2, generator) else 1
+    start = _randint(count - (frames - 1) * stride, generator)
+    indices = torch.arange(start, start + (frames - 1) * stride + 1, stride)
+    lr_crop = crop // scale
+    top = _randint(clip.lr_frames.shape[-2] - lr_crop + 1, generator)
+    left = _randint(clip.lr_frames.shape[-1] - lr_crop + 1, generator)
+    lr = clip.lr_frames[indices, :, top:top + lr_crop, left:left + lr_crop]
+    hr = clip.hr_frames[indices, :, top * scale:(top + lr_crop) * scale,
+                        left * scale:(left + lr_crop) * scale]
+    return _augment(lr, hr, generator)
+
+
+def _motion_grid(frames: int, size: int, source: tuple[int, int], generator: torch.Generator
+                 ) -> torch.Tensor:
+    """Sampling grids (frames x size x size x 2, grid_sample units) of a smooth camera path."""
+    height, width = source
+    centre = [_randint(width, generator), _randint(height, generator)]
+    shift = [_uniform(MAX_SHIFT, generator), _uniform(MAX_SHIFT, generator)]
+    turn, zoom = _uniform(MAX_TURN, generator), _uniform(MAX_ZOOM, generator)
+    axis = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
+    ys, xs = torch.meshgrid(axis, axis, indexing="ij")
+    grids = []
+    for t in range(frames):
+        angle, factor = turn * t, (1 + zoom) ** t
+        cos, sin = math.cos(angle) * factor, math.sin(angle) * factor
+        x = centre[0] + shift[0] * t + cos * xs - sin * ys
+        y = centre[1] + shift[1] * t + sin * xs + cos * ys
+        grids.append(torch.stack((2 * x / (width - 1) - 1, 2 * y / (height - 1) - 1), -1))
+    return torch.stack(grids)
+
+
+def _paste_mover(frames: torch.Tensor, patch: torch.Tensor, generator: torch.Generator
+                 ) -> torch.Tensor:
+    """``patch`` (3 x p x p) crossing ``frames`` (T x 3 x S x S) in a straight line."""
+    size, side = frames.shape[-1], patch.shape[-1]
+    start = [_randint(size - side + 1, generator), _randint(size - side + 1, generator)]
+    velocity = [_uniform(MAX_SHIFT, generator), _uniform(MAX_SHIFT, generator)]
+    out = frames.clone()
+    for t in range(frames.shape[0]):
+        top = min(max(round(start[1] + velocity[1] * t), 0), size - side)
+        left = min(max(round(start[0] + velocity[0] * t), 0), size - side)
+        out[t, :, top:top + side, left:left + side] = patch
+    return out
+
+
+def synthetic_sample(stills: list[torch.Tensor], frames: int, crop: int, scale: int,
+                     degradation: str, generator: torch.Generator
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A synthetic-motion sequence over a random still image, uint8 LR and HR."""
+    image = stills[_randint(len(stills), generator)].float()[None] / 255
+    size = crop + 2 * MARGIN
+    grid = _motion_grid(frames, size, tuple(image.shape[-2:]), generator)
+    hr = F.grid_sample(image.expand(frames, -1, -1, -1), grid, mode="bicubic",
+                       padding_mode="reflection", align_corners=True).clamp(0, 1)
+    if _randint(2, generator):
+        other = stills[_randint(len(stills), generator)]
+        side = 24 + _randint(41, generator)
+        top = _randint(other.shape[-2] - side + 1, generator)
+        left = _randint(other.shape[-1] - side + 1, generator)
+        hr = _paste_mover(hr, other[:, top:top + side, left:left + side].float() / 255,
+                          generator)
+    hr = (hr * 255).round() / 255  # 8-bit frames, as real ones
+    lr = degrade(hr, scale, degradation)
+    inner = MARGIN // scale
+    lr = lr[..., inner:inner + crop // scale, inner:inner + crop // scale]
+    hr = hr[..., MARGIN:MARGIN + crop, MARGIN:MARGIN + crop]
+    return to_uint8(lr), to_uint8(hr)
+
+
+@dataclass
+class VideoCrops:
+    """Random LR/HR training sequences; see the module docstring."""
+
+    clips: list[Clip]
+    stills: list[torch.Tensor]  # 3 x H x W uint8, for synthetic motion
+    scale: int
+    crop: int  # HR crop side
+    frames: int  # frames per sequence
+    synthetic: float  # fraction of synthetic sequences
+    degradation: str
+
+    @classmethod
+    def from_folders(cls, videos: Iterable[str | Path], stills: Iterable[str | Path],
+                     exclude: Iterable[str], scale: int, crop: int, frames: int,
+                     synthetic: float, degradation: str) -> VideoCrops:
+        """Clips of the sequence folders in ``videos`` and stills of ``stills``, except the
+        sequence and image names in ``exclude`` (held out for validation)."""
+        if crop % scale:
+            raise VividError(f"crop {crop} is not a multiple of the scale {scale}")
+        clips = [load_clip(f, scale, degradation) for f in sequence_folders(videos, exclude)]
+        clips = [c for c in clips if c.lr_frames.shape[0] >= frames
+                 and min(c.hr_frames.shape[-2:]) >= crop]
+        excluded = set(exclude)
+        images = [to_uint8(io.read_image(p).rgb[0]) for folder in stills
+                  for p in list_images(folder) if p.name not in excluded]
+        images = [i for i in images if min(i.shape[-2:]) >= crop]
+        if synthetic < 1 and not clips:
+            raise VividError(f"no clip with {frames} frames of at least {crop}x{crop} pixels")
+        if synthetic > 0 and not images:
+            raise VividError(f"data.synthetic = {synthetic} needs still images of at least "
+                             f"{crop}x{crop} in data.train")
+        return cls(clips, images, scale, crop, frames, synthetic, degradation)
+
+    def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        if float(torch.rand((), generator=generator)) < self.synthetic:
+            return synthetic_sample(self.stills, self.frames, self.crop, self.scale,
+                                    self.degradation, generator)
+        clip = self.clips[_randint(len(self.clips), generator)]
+        return clip_sample(clip, self.frames, self.crop, self.scale, generator)
+
+    def batch(self, seed: int, iteration: int, batch_size: int, rank: int = 0,
+              world_size: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """This rank's share of global batch ``iteration``: N x T x 3 x h x w floats in [0, 1]."""
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + iteration)
+        samples = [self.sample(generator) for _ in range(batch_size * world_size)]
+        mine = samples[rank * batch_size:(rank + 1) * batch_size]
+        lr = torch.stack([s[0] for s in mine]).float() / 255
+        hr = torch.stack([s[1] for s in mine]).float() / 255
+        return lr, hr
+
+
+def load_validation_clips(folder: str | Path, names: Iterable[str], scale: int,
+                          degradation: str) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """(name, LR, HR) float T x 3 x h x w of the held-out validation sequences."""
+    wanted = list(names)
+    found = {p.name: p for p in sequence_folders([folder])}
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        raise VividError(f"{folder}: no sequence folder {missing[0]!r} (data.validation_videos)")
+    clips = [load_clip(found[n], scale, degradation) for n in wanted]
+    return [(c.name, c.lr_frames.float() / 255, c.hr_frames.float() / 255) for c in clips]

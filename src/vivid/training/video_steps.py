@@ -1,0 +1,84 @@
+"""Stage ``video``: the frame-recurrent generator trained on sequences (FRVSR's recipe).
+
+Loss over a batch of sequences: the pixel loss of every output frame, plus ``warp_weight`` x
+the flow network's LR warping loss (MSE between LR frame t and LR frame t-1 warped with the
+estimated flow, as FRVSR), plus ``pingpong_weight`` x TecoGAN's ping-pong loss: the sequence
+is run forwards and then backwards (a_1..a_n, a_{n-1}..a_1) and the two outputs of each frame
+are pulled together (mean absolute difference), which stops the recurrence from drifting.
+The backward half is also trained with the pixel loss, so it is extra data, not only a
+regulariser.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from vivid.config import TrainConfig
+from vivid.losses import pixel_loss
+from vivid.metrics import mean_psnr_ssim
+from vivid.nets.frvsr import warp
+from vivid.train import Nets, Optimizers, StepContext, apply_gradients
+
+
+def pingpong(frames: torch.Tensor) -> torch.Tensor:
+    """N x T x ... -> N x (2T-1) x ...: the sequence, then back to its first frame."""
+    return torch.cat((frames, frames.flip(1)[:, 1:]), 1)
+
+
+def warping_loss(lr_frames: torch.Tensor, flows: torch.Tensor) -> torch.Tensor:
+    """MSE between LR frame t and LR frame t-1 warped by the flow estimated for frame t."""
+    previous = lr_frames[:, :-1].flatten(0, 1)
+    current = lr_frames[:, 1:].flatten(0, 1)
+    return F.mse_loss(warp(previous, flows.flatten(0, 1)), current.float())
+
+
+def pingpong_loss(sr_frames: torch.Tensor, frames: int) -> torch.Tensor:
+    """Mean |forward output - backward output| of frames 1..T-1 of a ping-pong run."""
+    forward = sr_frames[:, :frames - 1].float()
+    backward = sr_frames[:, frames:].flip(1).float()
+    return (forward - backward).abs().mean()
+
+
+def video_step(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
+               optimizers: Optimizers, config: TrainConfig, amp: StepContext
+               ) -> dict[str, float]:
+    """One step on N x T x 3 x h x w sequences; see the module docstring."""
+    frames, weights = lr_batch.shape[1], config.loss
+    use_pingpong = weights.pingpong_weight > 0
+    lr_frames = pingpong(lr_batch) if use_pingpong else lr_batch
+    hr_frames = pingpong(hr_batch) if use_pingpong else hr_batch
+    with amp.autocast():
+        sr_frames, flows = nets.generator(lr_frames)
+    pixel = pixel_loss(sr_frames, hr_frames, weights.pixel)
+    warping = warping_loss(lr_frames, flows)
+    loss = pixel + weights.warp_weight * warping
+    numbers = {f"loss_{weights.pixel}": pixel.item(), "loss_warp": warping.item()}
+    if use_pingpong:
+        consistency = pingpong_loss(sr_frames, frames)
+        loss = loss + weights.pingpong_weight * consistency
+        numbers["loss_pingpong"] = consistency.item()
+    apply_gradients(optimizers.generator, loss, nets.generator, config.optim.grad_clip,
+                    amp.scaler)
+    return {"loss": loss.item(), **numbers}
+
+
+@torch.no_grad()
+def validate_video(generator: torch.nn.Module, sequences: list, scale: int, amp: StepContext,
+                   keep: int = 3) -> tuple[dict[str, float], list]:
+    """Mean Y-PSNR / SSIM (shave = scale) over every frame of the validation sequences, and
+    the middle frame of the first ``keep`` sequences (name, SR, HR) for a look."""
+    was_training = generator.training
+    generator.eval()
+    pairs, samples = [], []
+    for name, lr_frames, hr_frames in sequences:
+        with amp.autocast():
+            sr_frames = generator(lr_frames[None].to(amp.device))[0][0]
+        sr_frames = sr_frames.float().clamp(0, 1).cpu()
+        pairs += [(sr_frames[t:t + 1], hr_frames[t:t + 1]) for t in range(len(hr_frames))]
+        middle = len(hr_frames) // 2
+        if len(samples) < keep:
+            samples.append((name, sr_frames[middle:middle + 1], hr_frames[middle:middle + 1]))
+    generator.train(was_training)
+    scores = mean_psnr_ssim(pairs, shave=scale)
+    return {"val_psnr": scores["psnr"], "val_ssim": scores["ssim"]}, samples

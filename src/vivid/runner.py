@@ -26,8 +26,6 @@ from vivid.errors import VividError
 from vivid.io import read_image
 from vivid.metrics import mean_psnr_ssim
 from vivid.runlog import RunLog, truncate
-from vivid.training.video_data import VideoCrops, load_validation_clips
-from vivid.training.video_steps import validate_video, video_step
 from vivid.train import (
     STEPS,
     Nets,
@@ -38,6 +36,8 @@ from vivid.train import (
     training_dtype,
     update_ema,
 )
+from vivid.training.video_data import VideoCrops, load_validation_clips
+from vivid.training.video_steps import validate_video, video_step
 from vivid.training_state import (
     export_metadata,
     last_validation,

@@ -117,7 +117,8 @@ def srgan_step(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
         adversarial = generator_adversarial_loss(nets.discriminator(sr_batch))
     nets.discriminator.requires_grad_(True)
     g_loss = content + config.loss.adversarial_weight * adversarial
-    apply_gradients(optimizers.generator, g_loss, nets.generator, config.optim.grad_clip, amp.scaler)
+    apply_gradients(optimizers.generator, g_loss, nets.generator, config.optim.grad_clip,
+                    amp.scaler)
     return {"loss": g_loss.item(), "loss_content": content.item(),
             "loss_adversarial": adversarial.item(), "loss_d": d_loss.item(),
             "d_real": torch.sigmoid(real_logits.float()).mean().item(),

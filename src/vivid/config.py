@@ -58,6 +58,7 @@ class OptimSection:
     step_at: float = 0.5  # "step": fraction of the run after which the rate is x step_factor
     step_factor: float = 0.1
     min_learning_rate: float = 1e-7  # "cosine": final rate
+    warmup: int = 0  # iterations of linear warm-up from ~0 to the schedule's rate (0 = none)
     grad_clip: float = 0.0  # max gradient norm; 0 = off
     ema: float = 0.0  # generator EMA decay; 0 = off
     fused: bool = True  # fused Adam: one pass per tensor (3x faster on the CPU for D's dense)

@@ -45,7 +45,13 @@ class Optimizers:
 
 
 def learning_rate_at(optim: OptimSection, iteration: int) -> float:
-    """The learning rate for (0-based) ``iteration`` under the configured schedule."""
+    """The learning rate for (0-based) ``iteration``: the schedule's, scaled by a linear
+    warm-up over the first ``optim.warmup`` iterations."""
+    ramp = min(1.0, (iteration + 1) / optim.warmup) if optim.warmup > 0 else 1.0
+    return ramp * _scheduled_rate(optim, iteration)
+
+
+def _scheduled_rate(optim: OptimSection, iteration: int) -> float:
     if optim.schedule == "constant":
         return optim.learning_rate
     if optim.schedule == "step":

@@ -1,4 +1,5 @@
-"""Load check of the MOS web app on loopback: 50 concurrent raters x 20 ratings each.
+"""Load check of the MOS web app on loopback: 50 concurrent raters x 20 ratings each (each
+image fetched before it is rated).
 Usage: python benchmarks/mos_load.py   Writes benchmarks/results/mos_load.json.
 """
 
@@ -11,8 +12,9 @@ import numpy as np
 from PIL import Image
 
 from common import save
+from vivid.mos_create import create_study
 from vivid.mos_load import run_load
-from vivid.mos_study import connect, create_study
+from vivid.mos_study import connect
 
 
 def main() -> None:
@@ -25,7 +27,8 @@ def main() -> None:
                 pixels = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
                 Image.fromarray(pixels).save(root / method / f"{index}.png")
         create_study(root / "study", [f"a={root / 'a'}", f"b={root / 'b'}"])
-        latencies = np.asarray(run_load(root / "study", raters=50, ratings_each=20))
+        latencies = np.asarray(run_load(root / "study", raters=50, ratings_each=20,
+                                         fetch_images=True))
         stored = connect(root / "study").execute("SELECT COUNT(*) FROM ratings").fetchone()[0]
     numbers = {"raters": 50, "ratings_each": 20, "stored": int(stored),
                "p50_ms": float(np.percentile(latencies, 50) * 1000),

@@ -1,22 +1,30 @@
-"""MOS study report: per-method mean opinion score with spread and confidence interval,
-pairwise significance (two-sided Mann-Whitney U, as the SRGAN paper), per-rater consistency,
-and a plot.
+"""MOS study report numbers: per-method and per-image MOS, DMOS, z-scored MOS, intervals,
+pairwise tests, the ratings CSV and the plot. Text layout is in ``mos_format``.
 
-Consistency of a rater: the Spearman correlation between their scores and the mean score the
-other raters gave the same images (NaN with fewer than 3 shared images).
+* MOS with the sample standard deviation and two 95% intervals: Student-t over the ratings
+  (treats them as independent) and a two-way cluster bootstrap over raters and source images
+  (``mos_stats.cluster_bootstrap``), which is the one to quote.
+* z-MOS: the mean of each rater's z-scored ratings (removes each rater's offset and scale).
+* DMOS (ITU-T P.913): per rater and item, score - reference score + 5, averaged; only where the
+  rater also rated the reference version of the item.
+* Pairwise two-sided Mann-Whitney U p-values (as the SRGAN paper) with Holm's correction.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime
 import itertools
 import math
-import sqlite3
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
+
+from vivid.mos_data import Ratings
+from vivid.mos_stats import cluster_bootstrap, holm, mann_whitney, t_interval, zscores
+from vivid.mos_text import csv_cell, plot_label
 
 
 @dataclass(frozen=True)
@@ -24,102 +32,141 @@ class MethodScore:
     method: str
     mos: float
     std: float
-    ci_low: float
+    ci_low: float  # Student-t over ratings
     ci_high: float
+    boot_low: float  # two-way bootstrap over raters and images
+    boot_high: float
+    zmos: float
+    dmos: float  # NaN without a reference
     ratings: int
 
 
-def _scores(connection: sqlite3.Connection) -> dict[str, list[int]]:
-    rows = connection.execute("SELECT images.method, ratings.score FROM ratings JOIN images "
-                              "ON images.id = ratings.image ORDER BY images.method")
-    by_method: dict[str, list[int]] = {}
-    for method, score in rows:
-        by_method.setdefault(method, []).append(score)
-    return by_method
+@dataclass(frozen=True)
+class Comparison:
+    a: str
+    b: str
+    p: float  # two-sided Mann-Whitney U
+    p_holm: float
 
 
-def method_scores(connection: sqlite3.Connection) -> list[MethodScore]:
-    """MOS, sample standard deviation and 95% t-interval per method, best first."""
+def dmos(data: Ratings) -> dict[str, float]:
+    """method -> DMOS against the reference (empty without a reference)."""
+    if data.reference is None:
+        return {}
+    reference = {(r, i): s for r, i, s, m in zip(data.rater, data.item, data.score, data.method,
+                                                  strict=True) if m == data.reference}
+    values: dict[str, list[float]] = {}
+    for rater, item, score, method in zip(data.rater, data.item, data.score, data.method,
+                                          strict=True):
+        if (rater, item) in reference:
+            values.setdefault(method, []).append(score - reference[rater, item] + 5)
+    return {method: float(np.mean(v)) for method, v in values.items()}
+
+
+def method_scores(data: Ratings, seed: int = 0) -> list[MethodScore]:
+    """Every rated method's scores, best MOS first."""
+    rated = sorted(set(data.method.tolist()))
+    if not rated:
+        return []
+    boot = cluster_bootstrap(data.rater, data.item, data.method, data.score, rated, seed)
+    z = zscores(data.rater, data.score)
+    differences = dmos(data)
     results = []
-    for method, scores in _scores(connection).items():
-        values = np.asarray(scores, dtype=float)
-        std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-        half = (float(stats.t.ppf(0.975, len(values) - 1)) * std / math.sqrt(len(values))
-                if len(values) > 1 else float("nan"))
-        mean = float(values.mean())
-        results.append(MethodScore(method, mean, std, mean - half, mean + half, len(values)))
+    for method in rated:
+        mask = data.method == method
+        mean, std, low, high = t_interval(data.score[mask])
+        finite = z[mask][np.isfinite(z[mask])]
+        zmos = float(finite.mean()) if len(finite) else math.nan
+        results.append(MethodScore(method, mean, std, low, high, *boot[method], zmos,
+                                   differences.get(method, math.nan), int(mask.sum())))
     return sorted(results, key=lambda r: -r.mos)
 
 
-def pairwise(connection: sqlite3.Connection) -> list[tuple[str, str, float]]:
-    """(method a, method b, two-sided Mann-Whitney U p-value) for every pair."""
-    scores = _scores(connection)
-    return [(a, b, float(stats.mannwhitneyu(scores[a], scores[b],
-                                            alternative="two-sided").pvalue))
-            for a, b in itertools.combinations(sorted(scores), 2)]
+def unrated(data: Ratings) -> list[str]:
+    """Methods of the study without a single rating."""
+    return sorted(set(data.methods) - set(data.method.tolist()))
 
 
-def rater_consistency(connection: sqlite3.Connection) -> list[tuple[str, int, float]]:
-    """(rater name or token prefix, ratings, Spearman rho against the other raters)."""
-    rows = connection.execute("SELECT ratings.rater, raters.name, ratings.image, ratings.score "
-                              "FROM ratings JOIN raters ON raters.token = ratings.rater"
-                              ).fetchall()
-    results = []
-    for rater in sorted({r[0] for r in rows}):
-        own = {image: score for token, _, image, score in rows if token == rater}
-        others: dict[str, list[int]] = {}
-        for token, _, image, score in rows:
-            if token != rater and image in own:
-                others.setdefault(image, []).append(score)
-        shared = sorted(others)
-        rho = float("nan")
-        if len(shared) >= 3:
-            rho = float(stats.spearmanr([own[i] for i in shared],
-                                        [np.mean(others[i]) for i in shared]).statistic)
-        name = next(n for t, n, _, _ in rows if t == rater) or rater[:8]
-        results.append((name, len(own), rho))
-    return results
+def pairwise(data: Ratings) -> list[Comparison]:
+    """Every pair of rated methods, with Holm-adjusted p-values over the whole family."""
+    pairs = list(itertools.combinations(sorted(set(data.method.tolist())), 2))
+    pvalues = [mann_whitney(data.score[data.method == a], data.score[data.method == b])
+               for a, b in pairs]
+    adjusted = holm(pvalues)
+    return [Comparison(a, b, p, q) for (a, b), p, q in zip(pairs, pvalues, adjusted,
+                                                            strict=True)]
 
 
-def format_report(connection: sqlite3.Connection) -> str:
-    lines = ["method          MOS    std    95% CI          ratings"]
-    for r in method_scores(connection):
-        lines.append(f"{r.method:<14} {r.mos:5.2f}  {r.std:5.2f}  [{r.ci_low:4.2f}, "
-                     f"{r.ci_high:4.2f}]  {r.ratings:7d}")
-    lines.append("\npairwise Mann-Whitney U (two-sided p)")
-    lines += [f"  {a} vs {b}: p = {p:.3g}{' *' if p < 0.05 else ''}"
-              for a, b, p in pairwise(connection)]
-    lines.append("\nraters (ratings, Spearman rho vs the others)")
-    lines += [f"  {name}: {count}, rho = {rho:.2f}" for name, count, rho in
-              rater_consistency(connection)]
-    return "\n".join(lines)
+def per_image(data: Ratings) -> dict[tuple[str, str], tuple[float, int]]:
+    """(item, method) -> (MOS, ratings)."""
+    result = {}
+    for item, method in sorted(set(zip(data.item.tolist(), data.method.tolist(),
+                                       strict=True))):
+        scores = data.score[(data.item == item) & (data.method == method)]
+        result[item, method] = (float(scores.mean()), len(scores))
+    return result
 
 
-def write_csv(connection: sqlite3.Connection, path: Path) -> None:
-    """Every rating: rater, method, item, score."""
-    rows = connection.execute("SELECT ratings.rater, images.method, images.item, ratings.score "
-                              "FROM ratings JOIN images ON images.id = ratings.image "
-                              "ORDER BY ratings.rater, images.method, images.item")
-    with open(path, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["rater", "method", "item", "score"])
-        writer.writerows(rows)
+def _iso(seconds: float) -> str:
+    if math.isnan(seconds):
+        return ""
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat(
+        timespec="milliseconds")
 
 
-def plot(connection: sqlite3.Connection, path: Path) -> None:
-    """Bar chart of MOS per method with 95% confidence intervals (PNG)."""
+CSV_HEADER = ["rater", "name", "image", "method", "item", "score", "shown_utc", "rated_utc",
+              "response_s"]
+
+
+def csv_rows(data: Ratings) -> list[list[object]]:
+    """One row per rating; the rater is their public number, never their session token."""
+    rows: list[list[object]] = []
+    for index in range(len(data)):
+        served, updated = float(data.served[index]), float(data.updated[index])
+        rater = int(data.rater[index])
+        response = "" if math.isnan(served) else f"{updated - served:.3f}"
+        rows.append([rater, csv_cell(data.names.get(rater, "")), data.image[index],
+                     csv_cell(data.method[index]), csv_cell(data.item[index]),
+                     int(data.score[index]), _iso(served), _iso(updated), response])
+    return rows
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def write_csv(data: Ratings, path: Path) -> None:
+    """Every rating (``CSV_HEADER``), written to a temporary file and renamed into place."""
+    temporary = _temporary(path)
+    try:
+        with open(temporary, "w", newline="", encoding="utf-8") as file:
+            writer = csv.writer(file)
+            writer.writerow(CSV_HEADER)
+            writer.writerows(csv_rows(data))
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def plot(scores: list[MethodScore], path: Path) -> None:
+    """Bar chart of MOS per method with the bootstrap 95% intervals (PNG, atomic)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    results = method_scores(connection)
-    figure, axes = plt.subplots(figsize=(1.2 * len(results) + 2, 3.5))
-    errors = [[r.mos - r.ci_low for r in results], [r.ci_high - r.mos for r in results]]
-    axes.bar([r.method for r in results], [r.mos for r in results], yerr=errors, capsize=4,
-             color="#4a7ab5")
+    figure, axes = plt.subplots(figsize=(1.2 * len(scores) + 2, 3.5))
+    errors = [[max(0.0, r.mos - r.boot_low) for r in scores],
+              [max(0.0, r.boot_high - r.mos) for r in scores]]
+    axes.bar([plot_label(r.method) for r in scores], [r.mos for r in scores], yerr=errors,
+             capsize=4, color="#4a7ab5")
     axes.set_ylim(1, 5)
-    axes.set_ylabel("MOS (95% CI)")
+    axes.set_ylabel("MOS (95% CI, raters x images)")
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    temporary = _temporary(path)
+    try:
+        figure.savefig(temporary, dpi=120, format="png")
+        os.replace(temporary, path)
+    finally:
+        plt.close(figure)
+        temporary.unlink(missing_ok=True)

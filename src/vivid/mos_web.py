@@ -1,166 +1,247 @@
-"""The MOS rating web app (Starlette; server-rendered HTML, a few lines of JS, no build step).
+"""The MOS rating web app (Starlette; server-rendered HTML, one small script, no build step).
 
 Flow: ``/`` (optional name, access code if the study has one) -> ``/r/TOKEN`` shows the
-calibration page once, then the rater's next unrated image (their own random order; method
-and file names never appear), scores 1-5 by button or keys 1-5 posted to ``/api/rate``,
-then a thank-you page. Reloading resumes where the rater was. Images are served only by
-their opaque id from ``/image/ID``.
+calibration pairs once (if the study has a ``--training`` folder), then the practice trials,
+then the rater's images (a balanced, shuffled set; method and file names never appear),
+scored 1-5 by button or key and posted to ``/api/rate``, then a thank-you page. Reloading
+resumes. A rating is accepted only once the image was served to this rater (through
+``/r/TOKEN/image/ID``) at least ``min_view_s`` ago; the page's script gates the keys the same
+way. All database work runs in worker threads with a bounded busy timeout (503 when the
+database stays locked), so pages keep flowing while a write waits. ``mos_security`` bounds
+bodies, adds security headers and rate-limits session starts and access-code attempts.
 """
 
 from __future__ import annotations
 
-import html
+import contextlib
+import json
 import re
 import secrets
+import sqlite3
+import time
+import unicodedata
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from vivid import mos_study
 from vivid.errors import VividError
+from vivid.mos_assets import CSS, JS
+from vivid.mos_pages import calibration_page, notice, rating_page, start_page, thanks_page
+from vivid.mos_security import MAX_BODY, BodyLimit, RateLimiter, RateLimits, SecurityHeaders
 
+T = TypeVar("T")
 _ID = re.compile(r"[0-9a-f]{24}")
-_LABELS = {1: "bad", 2: "poor", 3: "fair", 4: "good", 5: "excellent"}
-_STYLE = """<style>body{font-family:sans-serif;margin:1em auto;max-width:1100px;text-align:center}
-img{max-width:100%;max-height:70vh;image-rendering:auto}button{font-size:1.2em;margin:.3em;
-padding:.5em 1em}.cal{display:inline-block;margin:1em}.cal img{max-height:40vh}</style>"""
+_STATUS = {mos_study.UnknownError: 404, mos_study.TooSoonError: 409,
+           mos_study.StudyFullError: 503}
+_IMAGE_CACHE = {"Cache-Control": "private, max-age=3600"}
+
+# Idle keep-alive connections stay open this long; uvicorn's 5 s default closes connections a
+# busy client is about to reuse (seen as ReadError under load).
+KEEP_ALIVE_S = 75
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(f"<!doctype html><html><head><meta charset='utf-8'><title>{title}"
-                        f"</title>{_STYLE}</head><body>{body}</body></html>", status)
+async def _db(request: Request, work: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``work`` on a pooled connection in a worker thread (never on the event loop)."""
+    return await run_in_threadpool(request.app.state.pool.run, work)
 
 
-def _start(request: Request) -> HTMLResponse:
-    code = ("<p><label>Access code <input name='code' type='password' required></label></p>"
-            if request.app.state.access_code else "")
-    return _page("Rating study", "<h1>Image quality study</h1><p>You will see images one at "
-                 "a time and rate each from 1 (bad) to 5 (excellent).</p><form method='post' "
-                 "action='/start'><p><label>Name (optional) <input name='name'></label></p>"
-                 f"{code}<button type='submit' id='begin'>Begin</button></form>")
+@contextlib.asynccontextmanager
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    yield
+    app.state.pool.close()
 
 
-async def _begin(request: Request) -> HTMLResponse | RedirectResponse:
-    form = await request.form()
-    expected = request.app.state.access_code
-    if expected and not secrets.compare_digest(str(form.get("code", "")), expected):
-        return _page("Wrong code", "<p>Wrong access code.</p><a href='/'>Back</a>", 403)
-    connection = mos_study.connect(request.app.state.study)
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _too_many(wait: float) -> Response:
+    return notice("Slow down", "Too many attempts from your address; please wait and try "
+                  "again.", 429, {"Retry-After": str(max(1, round(wait)))})
+
+
+def _code_matches(given: str, expected: str) -> bool:
+    """Constant-time comparison of any Unicode codes (NFC, UTF-8 bytes)."""
+    def encoded(text: str) -> bytes:
+        return unicodedata.normalize("NFC", text).encode("utf-8")
+
+    return secrets.compare_digest(encoded(given), encoded(expected))
+
+
+async def _form_fields(request: Request) -> dict[str, str]:
+    """Small text-only forms: files, repeated or long fields are a 400."""
+    form = await request.form(max_files=0, max_fields=4, max_part_size=1024)
+    fields = {key: value for key, value in form.multi_items()}
+    if any(not isinstance(value, str) for value in fields.values()):
+        raise VividError("only text fields are accepted")
+    return fields
+
+
+def _start(request: Request) -> Response:
+    return start_page(bool(request.app.state.access_code))
+
+
+async def _begin(request: Request) -> Response:
+    state = request.app.state
     try:
-        token = mos_study.new_rater(connection, str(form.get("name", "")).strip())
-    finally:
-        connection.close()
+        form = await _form_fields(request)
+    except VividError as error:
+        return notice("Bad request", str(error), 400)
+    if state.access_code:
+        wait = state.code_limiter.take(_client(request))
+        if wait:
+            return _too_many(wait)
+        if not _code_matches(form.get("code", ""), state.access_code):
+            return notice("Wrong code", "Wrong access code.", 403)
+    wait = state.session_limiter.take(_client(request))
+    if wait:
+        return _too_many(wait)
+    try:
+        token = await _db(request, lambda c: mos_study.new_rater(c, form.get("name", "")))
+    except mos_study.StudyFullError as error:
+        return notice("Study complete", str(error), 503)
     return RedirectResponse(f"/r/{token}", status_code=303)
 
 
-def _calibration_page(token: str, rows: list) -> HTMLResponse:
-    examples = "".join(f"<div class='cal'><img src='/image/{r[0]}' alt='example'><p><b>"
-                       f"{html.escape(r[1])}</b></p></div>" for r in rows)
-    return _page("Calibration", f"<h1>Before you start</h1><p>These examples show the ends of "
-                 f"the scale.</p>{examples}<form method='post' action='/r/{token}/calibrated'>"
-                 "<button type='submit' id='start-rating'>Start rating</button></form>")
+def _rater_view(connection: sqlite3.Connection, token: str, min_view_s: float) -> Response:
+    state = mos_study.rater_state(connection, token)
+    if not state.calibrated:
+        rows = connection.execute("SELECT id, caption, pair FROM calibration "
+                                  "ORDER BY pair, score DESC").fetchall()
+        return calibration_page(token, rows)
+    image = state.next_image()
+    if image is None:
+        return thanks_page(len(state.order))
+    if state.practice:
+        total = connection.execute("SELECT COUNT(*) FROM practice").fetchone()[0]
+        label = f"Practice {total - len(state.practice) + 1} of {total} (not counted)"
+    else:
+        label = f"Image {len(state.rated) + 1} of {len(state.order)}"
+    return rating_page(token, image, label, min_view_s)
 
 
-def _rating_page(token: str, image: str, done: int, total: int) -> HTMLResponse:
-    buttons = "".join(f"<button class='score' data-score='{s}'>{s} {label}</button>"
-                      for s, label in _LABELS.items())
-    script = f"""<script>
-const send = (score) => fetch('/api/rate', {{method: 'POST', headers: {{'Content-Type':
-  'application/json'}}, body: JSON.stringify({{token: '{token}', image: '{image}', score}})}})
-  .then(r => {{ if (r.ok) location.reload(); else r.text().then(t => alert(t)); }});
-document.querySelectorAll('button.score').forEach(b => b.onclick = () =>
-  send(Number(b.dataset.score)));
-document.addEventListener('keydown', e => {{ if ('12345'.includes(e.key) && e.key !== '')
-  send(Number(e.key)); }});
-</script>"""
-    return _page("Rate", f"<p id='progress'>Image {done + 1} of {total}</p><img id='subject' "
-                 f"src='/image/{image}' alt='image to rate'><p>How good is this image? "
-                 f"(keys 1-5)</p><p>{buttons}</p>{script}")
-
-
-def _rater(request: Request) -> HTMLResponse:
+async def _rater(request: Request) -> Response:
     token = request.path_params["token"]
-    connection = mos_study.connect(request.app.state.study)
     try:
-        order, rated = mos_study.progress(connection, token)
-        calibrated = connection.execute("SELECT calibrated FROM raters WHERE token = ?",
-                                        (token,)).fetchone()[0]
-        if not calibrated:
-            rows = connection.execute("SELECT id, caption FROM calibration ORDER BY score DESC"
-                                      ).fetchall()
-            return _calibration_page(token, rows)
-    except VividError:
-        return _page("Unknown", "<p>Unknown rating session.</p><a href='/'>Start</a>", 404)
-    finally:
-        connection.close()
-    remaining = [image for image in order if image not in rated]
-    if not remaining:
-        return _page("Thank you", f"<h1>Thank you!</h1><p id='done'>You rated all {len(order)} "
-                     "images. You can close this page.</p>")
-    return _rating_page(token, remaining[0], len(order) - len(remaining), len(order))
+        return await _db(request, lambda c: _rater_view(c, token,
+                                                        request.app.state.min_view_s))
+    except mos_study.UnknownError:
+        return notice("Unknown", "Unknown rating session.", 404)
 
 
-def _calibrated(request: Request) -> RedirectResponse | HTMLResponse:
+async def _calibrated(request: Request) -> Response:
     token = request.path_params["token"]
-    connection = mos_study.connect(request.app.state.study)
-    try:
-        changed = connection.execute("UPDATE raters SET calibrated = 1 WHERE token = ?",
-                                     (token,)).rowcount
-    finally:
-        connection.close()
-    if not changed:
-        return _page("Unknown", "<p>Unknown rating session.</p>", 404)
+    if not await _db(request, lambda c: mos_study.mark_calibrated(c, token)):
+        return notice("Unknown", "Unknown rating session.", 404)
     return RedirectResponse(f"/r/{token}", status_code=303)
+
+
+def _parse_rating(body: bytes) -> tuple[str, str, object]:
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
+        raise VividError("body must be JSON") from None
+    if not isinstance(payload, dict) or set(payload) != {"token", "image", "score"}:
+        raise VividError("expected {token, image, score}")
+    if not isinstance(payload["token"], str) or not isinstance(payload["image"], str):
+        raise VividError("token and image must be strings")
+    return payload["token"], payload["image"], payload["score"]
+
+
+def _store_rating(connection: sqlite3.Connection, token: str, image: str, score: object,
+                  min_view_s: float) -> dict[str, int]:
+    mos_study.rate(connection, token, image, score, min_view_s)
+    order, rated = mos_study.progress(connection, token)
+    return {"rated": len(rated), "total": len(order)}
 
 
 async def _api_rate(request: Request) -> JSONResponse:
     try:
-        payload = await request.json()
-    except ValueError:
-        return JSONResponse({"error": "body must be JSON"}, 400)
-    if not isinstance(payload, dict) or set(payload) != {"token", "image", "score"}:
-        return JSONResponse({"error": "expected {token, image, score}"}, 400)
-    connection = mos_study.connect(request.app.state.study)
-    try:
-        mos_study.rate(connection, str(payload["token"]), str(payload["image"]),
-                       payload["score"])
-        order, rated = mos_study.progress(connection, str(payload["token"]))
+        token, image, score = _parse_rating(await request.body())
+        counts = await _db(request, lambda c: _store_rating(
+            c, token, image, score, request.app.state.min_view_s))
     except VividError as error:
-        status = 404 if "unknown" in str(error) else 400
-        return JSONResponse({"error": str(error)}, status)
-    finally:
-        connection.close()
-    return JSONResponse({"rated": len(rated), "total": len(order)})
+        return JSONResponse({"error": str(error)}, _STATUS.get(type(error), 400))
+    return JSONResponse(counts)
 
 
-def _image(request: Request) -> FileResponse | JSONResponse:
+def _image_file(request: Request, row: tuple[str] | None) -> Response:
+    if row is None:
+        return JSONResponse({"error": "unknown image"}, 404)
+    return FileResponse(Path(request.app.state.study) / "images" / row[0], headers=_IMAGE_CACHE)
+
+
+async def _image(request: Request) -> Response:
+    """Calibration (and, by id, study) images; not recorded as viewed."""
     identifier = request.path_params["identifier"]
     if not _ID.fullmatch(identifier):
         return JSONResponse({"error": "unknown image"}, 404)
-    connection = mos_study.connect(request.app.state.study)
-    try:
-        row = connection.execute("SELECT file FROM images WHERE id = ? UNION "
-                                 "SELECT file FROM calibration WHERE id = ?",
-                                 (identifier, identifier)).fetchone()
-    finally:
-        connection.close()
-    if row is None:
+    row = await _db(request, lambda c: c.execute(
+        "SELECT file FROM images WHERE id = ? UNION SELECT file FROM calibration WHERE id = ?",
+        (identifier, identifier)).fetchone())
+    return _image_file(request, row)
+
+
+def _served(connection: sqlite3.Connection, token: str, image: str) -> tuple[str] | None:
+    if not mos_study.record_view(connection, token, image):
+        return None
+    return connection.execute("SELECT file FROM images WHERE id = ? UNION "
+                              "SELECT file FROM practice WHERE id = ?", (image, image)).fetchone()
+
+
+async def _rater_image(request: Request) -> Response:
+    """A rater's study or practice image; the time it is first served is recorded."""
+    token, identifier = request.path_params["token"], request.path_params["identifier"]
+    if not _ID.fullmatch(identifier):
         return JSONResponse({"error": "unknown image"}, 404)
-    return FileResponse(Path(request.app.state.study) / "images" / row[0],
-                        headers={"Cache-Control": "private, max-age=3600"})
+    try:
+        row = await _db(request, lambda c: _served(c, token, identifier))
+    except mos_study.UnknownError:
+        row = None
+    return _image_file(request, row)
 
 
-def create_app(study: Path, access_code: str | None = None) -> Starlette:
-    """The ASGI app for one study folder."""
+def _asset(text: str, media_type: str) -> Callable[[Request], Response]:
+    def serve(request: Request) -> Response:
+        return Response(text, media_type=media_type, headers={"Cache-Control": "no-cache"})
+
+    return serve
+
+
+def _busy(request: Request, error: Exception) -> Response:
+    """A database that stays locked (or fails) is a 503, never a hung server."""
+    return JSONResponse({"error": f"the study database is busy, try again ({error})"}, 503)
+
+
+def create_app(study: Path, access_code: str | None = None, *, min_view_s: float = 1.0,
+               limits: RateLimits | None = None, busy_timeout_s: float = 10.0,
+               clock: Callable[[], float] = time.monotonic) -> Starlette:
+    """The ASGI app for one study folder. ``min_view_s`` <= 0 turns the viewing-time check
+    off (scripted clients); ``clock`` drives the rate limits (tests)."""
     mos_study.connect(study).close()  # fails early on a folder that is not a study
+    limits = limits or RateLimits()
     app = Starlette(routes=[
         Route("/", _start), Route("/start", _begin, methods=["POST"]),
         Route("/r/{token}", _rater), Route("/r/{token}/calibrated", _calibrated,
                                             methods=["POST"]),
+        Route("/r/{token}/image/{identifier}", _rater_image),
         Route("/api/rate", _api_rate, methods=["POST"]), Route("/image/{identifier}", _image),
-    ])
+        Route("/static/mos.js", _asset(JS, "text/javascript")),
+        Route("/static/mos.css", _asset(CSS, "text/css")),
+    ], middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit, limit=MAX_BODY)],
+        exception_handlers={sqlite3.OperationalError: _busy}, lifespan=_lifespan)
     app.state.study, app.state.access_code = Path(study), access_code or None
+    app.state.min_view_s = min_view_s
+    app.state.pool = mos_study.ConnectionPool(Path(study), busy_timeout_s)
+    app.state.session_limiter = RateLimiter(limits.sessions_per_hour / 3600,
+                                            limits.session_burst, clock)
+    app.state.code_limiter = RateLimiter(limits.codes_per_minute / 60, limits.code_burst, clock)
     return app

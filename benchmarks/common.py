@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 RESULTS = Path(__file__).resolve().parent / "results"
+DATA = Path(os.environ.get("VIVID_DATA", RESULTS.parents[2] / "shared" / "data"))
 
 
 def machine() -> dict[str, Any]:

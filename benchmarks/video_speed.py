@@ -2,9 +2,11 @@
 
 Makes a 180x144 H.264 clip from the Vid4 'city' frames (resized to 720x576, then MATLAB
 bicubic /4), then times the whole ``vivid upscale clip.mp4 -o out.mp4`` (decode, upscale,
-encode, default model and settings) frame by frame and with ``--temporal flow``; best of
-``--runs``.
-Usage: python benchmarks/video_speed.py [--runs N]. Writes benchmarks/results/video_speed.json.
+encode, default settings): the default image model frame by frame and with ``--temporal
+flow``, and each bundled video model (``video-x4``) through its recurrence; best of ``--runs``,
+the methods taking turns so that load changes hit all of them.
+Usage: python benchmarks/video_speed.py [--runs N] [--model M ...]
+Writes benchmarks/results/video_speed.json.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch
 from PIL import Image
 
 from common import save
+from vivid.checkpoint import bundled_models, is_video_model
 from vivid.cli import main as vivid
 from vivid.degrade import imresize
 from vivid.upscale import DEFAULT_MODEL
@@ -44,25 +47,39 @@ def make_clip(path: Path) -> int:
     return len(frames)
 
 
+def methods(models: list[str]) -> list[tuple[str, str, str]]:
+    """(label, model, temporal mode): image models with and without flow, video models as
+    they are."""
+    listed = []
+    for model in models:
+        modes = ["none"] if is_video_model(model) else ["none", "flow"]
+        listed += [(model if mode == "none" else f"{model}+{mode}", model, mode)
+                   for mode in modes]
+    return listed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--model", action="append", default=None)
     args = parser.parse_args()
+    models = args.model or [DEFAULT_MODEL, *(m for m in bundled_models() if m.startswith("video"))]
     folder = Path(tempfile.mkdtemp())
     count = make_clip(folder / "clip.mp4")
-    numbers: dict = {"frames": count, "size": "180x144 -> 720x576", "model": DEFAULT_MODEL}
-    for temporal in ("none", "flow"):
-        times = []
-        for _ in range(args.runs):
+    numbers: dict = {"frames": count, "size": "180x144 -> 720x576", "methods": {}}
+    times: dict[str, list[float]] = {}
+    for _ in range(args.runs):
+        for label, model, temporal in methods(models):
             start = time.perf_counter()
             assert vivid(["upscale", str(folder / "clip.mp4"), "-o", str(folder / "out.mp4"),
-                          "--temporal", temporal, "--overwrite",
+                          "--model", model, "--temporal", temporal, "--overwrite",
                           "--quiet"]) == 0
-            times.append(time.perf_counter() - start)
-        numbers[f"temporal_{temporal}"] = {"seconds": min(times),
-                                           "frames_per_second": count / min(times)}
-        print(f"--temporal {temporal}: {count} frames in {min(times):.1f} s = "
-              f"{count / min(times):.2f} frames/s")
+            times.setdefault(label, []).append(time.perf_counter() - start)
+    for label, seconds in times.items():
+        numbers["methods"][label] = {"seconds": min(seconds),
+                                     "frames_per_second": count / min(seconds)}
+        print(f"{label}: {count} frames in {min(seconds):.1f} s = "
+              f"{count / min(seconds):.2f} frames/s")
     print(f"-> {save('video_speed', numbers)}")
 
 

@@ -24,6 +24,11 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
+VIDEO_STAGES = ("video", "video-gan")  # trained on sequences, recurrent generator
+GAN_STAGES = ("srgan", "video-gan")  # with a discriminator and the VGG content loss
+STAGES = ("srresnet", "srgan", *VIDEO_STAGES)
+
+
 @dataclass(frozen=True)
 class ModelSection:
     scale: int = 4
@@ -72,14 +77,16 @@ class LossSection:
     vgg_input: str = "caffe"  # caffe (0-255 minus mean) | torchvision ([0,1] mean/std)
     content_scale: float = 1 / 12.75  # the paper's rescaling of VGG features
     adversarial_weight: float = 1e-3
-    warp_weight: float = 1.0  # stage video: the flow network's LR warping loss
-    pingpong_weight: float = 0.5  # stage video: TecoGAN's ping-pong loss (0 = off)
+    warp_weight: float = 1.0  # video stages: the flow network's LR warping loss
+    pingpong_weight: float = 0.5  # video stages: TecoGAN's ping-pong loss (0 = off)
+    pixel_weight: float = 1.0  # stage video-gan: weight of the pixel loss beside the others
 
 
 @dataclass(frozen=True)
 class RunSection:
-    stage: str = "srresnet"  # srresnet | srgan | video
-    init: str = ""  # generator weights to start from (srgan: stage 1; video: an SRResNet)
+    stage: str = "srresnet"  # srresnet | srgan | video | video-gan
+    # generator weights to start from (srgan: stage 1; video: an SRResNet; video-gan: video)
+    init: str = ""
     seed: int = 0
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     channels_last: bool = True

@@ -2,8 +2,9 @@
 
 DIR holds one folder of frames per sequence. Each frame is cropped to a multiple of the
 scale and degraded (``bd`` by default: Gaussian sigma 1.5, every 4th pixel, as TecoGAN);
-every method upscales the sequence in order: ``bicubic``, each model frame by frame, and each
-model with every requested temporal mode (``MODEL+flow``). Per sequence and on average:
+every method upscales the sequence in order: ``bicubic``, each image model frame by frame and
+with every requested temporal mode (``MODEL+flow``), each video model (``video-x4``) through
+its recurrence. Per sequence and on average:
 PSNR / SSIM (Y channel, shave = scale, mean over frames), tOF and warping error (see
 ``video_metrics``).
 """
@@ -19,6 +20,8 @@ from tqdm import tqdm
 from vivid.data import make_pair
 from vivid.degrade import quantize_8bit
 from vivid.errors import VividError
+from vivid.inference import load_upscaler
+from vivid.inference.recurrent import VideoUpscaler
 from vivid.io import read_image
 from vivid.metrics import mean_psnr_ssim
 from vivid.temporal import make_filter, make_frame_fn
@@ -37,9 +40,14 @@ def load_sequence(folder: Path, scale: int, degradation: str
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
-def run_method(upscaler: Upscaler, temporal: str, lr_frames: list[torch.Tensor]
-               ) -> list[torch.Tensor]:
-    frame_fn = make_frame_fn(upscaler, make_filter(temporal, upscaler.scale))
+def run_method(upscaler: Upscaler | VideoUpscaler, temporal: str,
+               lr_frames: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Every frame upscaled in order: a video model's recurrence, or an image model frame by
+    frame through the temporal filter."""
+    if isinstance(upscaler, VideoUpscaler):
+        frame_fn = upscaler.stream()
+    else:
+        frame_fn = make_frame_fn(upscaler, make_filter(temporal, upscaler.scale))
     outputs = []
     for start in range(0, len(lr_frames), BATCH):
         sr_batch = frame_fn(torch.cat(lr_frames[start:start + BATCH]))
@@ -53,12 +61,16 @@ def score_sequence(outputs: list[torch.Tensor], truth: list[torch.Tensor], scale
             "tof": tof(outputs, truth), "warping_error": warping_error(outputs, truth)}
 
 
-def methods(models: list[str], temporal_modes: list[str]) -> list[tuple[str, str, str]]:
-    """(label, model, temporal mode) of every evaluated method."""
+def methods(models: list[str], temporal_modes: list[str], video_models: set[str] = frozenset()
+            ) -> list[tuple[str, str, str]]:
+    """(label, model, temporal mode) of every evaluated method; video models (recurrent)
+    run as they are, image models frame by frame and with each temporal mode."""
     listed = [("bicubic", "bicubic", "none")]
+    extra = [m for m in temporal_modes if m != "none"]
     for model in models:
+        modes = ["none"] if model in video_models else ["none", *extra]
         listed += [(model if mode == "none" else f"{model}+{mode}", model, mode)
-                   for mode in ["none", *[m for m in temporal_modes if m != "none"]]]
+                   for mode in modes]
     return listed
 
 
@@ -68,13 +80,15 @@ def evaluate_video(models: list[str], dataset: Path, temporal_modes: list[str],
     sequences = sorted(p for p in dataset.iterdir() if p.is_dir())
     if not sequences:
         raise VividError(f"{dataset}: no sequence folders")
-    upscalers = {m: Upscaler.from_pretrained(m, device=device, scale=scale, precision=precision)
+    upscalers = {m: load_upscaler(m, device=device, scale=scale, precision=precision)
                  for m in {"bicubic", *models}}
+    video_models = {m for m, u in upscalers.items() if isinstance(u, VideoUpscaler)}
     results: dict[str, dict[str, dict[str, float]]] = {}
     for folder in sequences:
         lr_frames, hr_frames = load_sequence(folder, scale, degradation)
-        for label, model, mode in tqdm(methods(models, temporal_modes), desc=folder.name,
-                                       disable=not progress, leave=False):
+        listed = methods(models, temporal_modes, video_models)
+        for label, model, mode in tqdm(listed, desc=folder.name, disable=not progress,
+                                       leave=False):
             outputs = run_method(upscalers[model], mode, lr_frames)
             results.setdefault(label, {})[folder.name] = score_sequence(outputs, hr_frames,
                                                                         scale)

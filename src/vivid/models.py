@@ -206,6 +206,8 @@ class Discriminator(nn.Module):
     crops give 6x6 feature maps before the dense layers. For other crop sizes the features are
     average-pooled to 6x6 (``nn.AdaptiveAvgPool2d``), which is the identity at 96x96, so the
     paper's network is unchanged there and any crop of at least 16x16 pixels works.
+    ``in_channels`` (3) is 27 for the video GAN's spatio-temporal input (``vivid.training.
+    video_gan_steps``).
 
     ``discriminator(real, fake)`` scores several batches in one call: the conv part runs on
     each batch alone (BatchNorm statistics per batch, as separate calls), the dense layers once
@@ -213,12 +215,12 @@ class Discriminator(nn.Module):
     per batch plus their sum); the logits come back concatenated in argument order.
     """
 
-    def __init__(self, channels: int = 64, pooled_size: int = 6) -> None:
+    def __init__(self, channels: int = 64, pooled_size: int = 6, in_channels: int = 3) -> None:
         super().__init__()
         widths = [channels, channels * 2, channels * 2, channels * 4]
         widths += [channels * 4, channels * 8, channels * 8]
         layers: list[nn.Module] = [
-            nn.Conv2d(3, channels, 3, padding=1), nn.LeakyReLU(0.2, inplace=True)]
+            nn.Conv2d(in_channels, channels, 3, padding=1), nn.LeakyReLU(0.2, inplace=True)]
         in_channels = channels
         for index, width in enumerate(widths):
             stride = 2 if index % 2 == 0 else 1

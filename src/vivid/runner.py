@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from vivid import distributed
 from vivid.checkpoint import save_generator
-from vivid.config import TrainConfig, config_dict
+from vivid.config import VIDEO_STAGES, TrainConfig, config_dict
 from vivid.data import PairedCrops, list_images, make_pair
 from vivid.errors import VividError
 from vivid.io import read_image
@@ -37,6 +37,7 @@ from vivid.train import (
     update_ema,
 )
 from vivid.training.video_data import VideoCrops, load_validation_clips
+from vivid.training.video_gan_steps import video_gan_step
 from vivid.training.video_steps import validate_video, video_step
 from vivid.training_state import (
     export_metadata,
@@ -102,7 +103,7 @@ def load_validation(config: TrainConfig) -> list[tuple[str, torch.Tensor, torch.
     data, scale = config.data, config.model.scale
     if not data.validation:
         return []
-    if config.run.stage == "video":
+    if config.run.stage in VIDEO_STAGES:
         return load_validation_clips(data.validation, data.validation_videos, scale,
                                      data.degradation)
     names = set(data.validation_images)
@@ -111,9 +112,9 @@ def load_validation(config: TrainConfig) -> list[tuple[str, torch.Tensor, torch.
 
 
 def training_data(config: TrainConfig) -> PairedCrops | VideoCrops:
-    """The stage's training samples: image crops, or sequences for stage video."""
+    """The stage's training samples: image crops, or sequences for the video stages."""
     data, scale = config.data, config.model.scale
-    if config.run.stage == "video":
+    if config.run.stage in VIDEO_STAGES:
         held_out = (*data.validation_videos, *data.validation_images)
         return VideoCrops.from_folders(data.videos, data.train, held_out, scale, data.crop,
                                        data.frames, data.synthetic, data.degradation)
@@ -226,7 +227,7 @@ class _Loop:
         _set_learning_rate(self.optimizers, rate)
         lr_batch, hr_batch = self.pairs.batch(config.run.seed, iteration,
                                               config.optim.batch_size, world.rank, world.size)
-        step = video_step if config.run.stage == "video" else STEPS[config.run.stage]
+        step = {**STEPS, "video": video_step, "video-gan": video_gan_step}[config.run.stage]
         numbers = step(self.nets, _to_device(lr_batch, world.device, config.run.channels_last),
                        _to_device(hr_batch, world.device, config.run.channels_last),
                        self.optimizers, config, self.amp)
@@ -239,7 +240,7 @@ class _Loop:
         return {"iteration": iteration + 1, "lr": rate, **numbers}
 
     def validate(self, iteration: int) -> dict[str, float]:
-        score = validate_video if self.config.run.stage == "video" else validate
+        score = validate_video if self.config.run.stage in VIDEO_STAGES else validate
         scores, samples = score(self.nets.ema or self.nets.generator, self.validation,
                                 self.config.model.scale, self.amp)
         if self.log is not None:

@@ -13,6 +13,8 @@ pixels far.
 Only tiles travel to the model (and its device); the input and output stay where they are.
 A tile that runs out of memory makes the whole image start again with half the tile size;
 a tile with non-finite output is an error.
+
+``pad_small`` wraps a network for inputs smaller than its training crops (see there).
 """
 
 from __future__ import annotations
@@ -23,11 +25,37 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from vivid.errors import VividError
 
 ModelFn = Callable[[torch.Tensor], torch.Tensor]
 MIN_TILE = 16
+MIN_SIDE = 24  # the LR crop size vivid's networks are trained on
+
+
+def pad_small(model: ModelFn, scale: int, minimum: int = MIN_SIDE) -> ModelFn:
+    """``model`` for inputs of any size: a side shorter than ``minimum`` is replicate-padded
+    (centred) to ``minimum`` and the output cropped back.
+
+    The networks' convolutions pad with zeros. In an input a few pixels across that black
+    border is most of what every layer sees, so colours collapse (a 1x1 (200, 10, 10) pixel
+    came out as (19, 16, 12), a 1x64 white strip as (144, 144, 117)); padded with copies of
+    its own edge pixels the input looks like the inside of a larger image, as in training.
+    """
+
+    def padded(lr_tile: torch.Tensor) -> torch.Tensor:
+        height, width = lr_tile.shape[-2:]
+        extra_h, extra_w = max(0, minimum - height), max(0, minimum - width)
+        if not (extra_h or extra_w):
+            return model(lr_tile)
+        top, left = extra_h // 2, extra_w // 2
+        sr_tile = model(F.pad(lr_tile, (left, extra_w - left, top, extra_h - top),
+                              mode="replicate"))
+        return sr_tile[..., top * scale:(top + height) * scale,
+                       left * scale:(left + width) * scale]
+
+    return padded
 
 
 def split(length: int, tile: int) -> list[tuple[int, int]]:
@@ -99,23 +127,41 @@ def _same_size_batches(tiles: list[_Tile], batch: int) -> list[list[_Tile]]:
             for i in range(0, len(members), batch)]
 
 
+def _output_buffer(lr_image: torch.Tensor, scale: int) -> torch.Tensor:
+    """The zeroed float32 result; too big for memory is an error no tile size can help."""
+    count, _, height, width = lr_image.shape
+    try:
+        return torch.zeros(count, 3, height * scale, width * scale)
+    except (RuntimeError, torch.OutOfMemoryError) as error:
+        if not _is_out_of_memory(error):
+            raise
+        gib = count * 3 * height * width * scale**2 * 4 / 2**30
+        raise VividError(f"out of memory for the {width * scale}x{height * scale} result "
+                         f"({gib:.1f} GiB as float32), which smaller tiles cannot reduce; "
+                         "free memory or upscale a smaller image") from error
+
+
 def _run_tiles(
     model: ModelFn,
     lr_image: torch.Tensor,
+    sr_image: torch.Tensor,
     scale: int,
     tiles: list[_Tile],
     batch: int,
     on_tile: Callable[[int, int], None] | None,
 ) -> torch.Tensor:
-    count, _, height, width = lr_image.shape
-    sr_image = torch.zeros(count, 3, height * scale, width * scale)
+    count = lr_image.shape[0]
+    sr_image.zero_()  # a restart with smaller tiles begins afresh
     done = 0
     for group in _same_size_batches(tiles, batch):
         pieces = model(torch.cat([lr_image[:, :, slice(*t.rows), slice(*t.columns)]
                                   for t in group]))
         for tile, piece in zip(group, pieces.split(count), strict=True):
             if not torch.isfinite(piece).all():
-                raise VividError(f"tile at LR {tile.core} produced non-finite values")
+                raise VividError(f"the model produced non-finite values (NaN/inf, tile at LR "
+                                 f"{tile.core}); "
+                                 "with --precision fp16/bf16 try fp32, else the weights are "
+                                 "broken")
             weight = tile.row_weight[:, None] * tile.column_weight[None, :]
             sr_image[:, :, tile.rows[0] * scale : tile.rows[1] * scale,
                      tile.columns[0] * scale : tile.columns[1] * scale] += piece.float() * weight
@@ -143,17 +189,20 @@ def upscale_tiled(
     """
     _, _, height, width = lr_image.shape
     tile = tile or max(height, width)
+    sr_image = _output_buffer(lr_image, scale)
     while True:
         tiles = _plan(height, width, scale, tile, min(overlap, tile // 2))
         try:
-            return _run_tiles(model, lr_image, scale, tiles, batch, on_tile)
+            return _run_tiles(model, lr_image, sr_image, scale, tiles, batch, on_tile)
         except (RuntimeError, torch.OutOfMemoryError) as error:
             if not _is_out_of_memory(error):
                 raise
             if batch > 1:
                 batch = 1
             elif tile // 2 < MIN_TILE:
-                raise VividError(f"out of memory even with {tile}px tiles") from error
+                raise VividError(f"out of memory even with {tile}-pixel tiles one at a time: "
+                                 "the model itself does not fit in the free memory of its "
+                                 "device (free memory, or try another --device)") from error
             else:
                 tile //= 2
             if torch.cuda.is_available():

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from vivid.checkpoint import load_generator, load_vgg
-from vivid.config import OptimSection, TrainConfig
+from vivid.config import GAN_STAGES, STAGES, VIDEO_STAGES, OptimSection, TrainConfig
 from vivid.errors import VividError
 from vivid.hardware import cpu_has_native_bf16
 from vivid.losses import (
@@ -156,6 +156,9 @@ STEPS = {"srresnet": srresnet_step, "srgan": srgan_step}
 def build_generator(config: TrainConfig) -> Generator:
     shape = GeneratorConfig(config.model.scale, config.model.blocks, config.model.channels)
     generator = load_generator(config.run.init) if config.run.init else Generator(shape)
+    if not isinstance(generator, Generator):
+        raise VividError(f"{config.run.init}: is a video model; stage {config.run.stage} "
+                         "trains image models")
     if generator.config != shape:
         raise VividError(f"{config.run.init}: is {generator.config}, config asks for {shape}")
     generator.subpixel_tail = config.run.subpixel_tail
@@ -163,32 +166,40 @@ def build_generator(config: TrainConfig) -> Generator:
 
 
 def build_video_generator(config: TrainConfig) -> RecurrentGenerator:
-    """The recurrent video generator, its SR part from ``run.init`` (an SRResNet) if given."""
+    """The recurrent video generator from ``run.init``: a video model as it is (stage
+    video-gan), or an SRResNet whose blocks become the SR part (stage video); fresh without."""
     shape = GeneratorConfig(config.model.scale, config.model.blocks, config.model.channels)
     if not config.run.init:
         return RecurrentGenerator(shape)
-    srresnet = load_generator(config.run.init)
-    if (srresnet.config.scale, srresnet.config.channels) != (shape.scale, shape.channels):
-        raise VividError(f"{config.run.init}: is {srresnet.config}, config asks for {shape}")
-    if srresnet.config.blocks < shape.blocks:
-        raise VividError(f"{config.run.init}: has {srresnet.config.blocks} blocks, "
+    start = load_generator(config.run.init)
+    if isinstance(start, RecurrentGenerator):
+        if start.config != shape:
+            raise VividError(f"{config.run.init}: is {start.config}, config asks for {shape}")
+        return start.train()
+    if (start.config.scale, start.config.channels) != (shape.scale, shape.channels):
+        raise VividError(f"{config.run.init}: is {start.config}, config asks for {shape}")
+    if start.config.blocks < shape.blocks:
+        raise VividError(f"{config.run.init}: has {start.config.blocks} blocks, "
                          f"model.blocks asks for {shape.blocks}")
-    return RecurrentGenerator.from_srresnet(srresnet, shape.blocks)
+    return RecurrentGenerator.from_srresnet(start, shape.blocks)
 
 
 def build_nets(config: TrainConfig) -> Nets:
     """Fresh networks for the configured stage (EMA starts as a copy of the generator)."""
-    if config.run.stage not in (*STEPS, "video"):
-        raise VividError(f"run.stage: {config.run.stage!r} is not srresnet, srgan or video")
-    generator = (build_video_generator(config) if config.run.stage == "video"
-                 else build_generator(config))
+    stage = config.run.stage
+    if stage not in STAGES:
+        raise VividError(f"run.stage: {stage!r} is not one of {', '.join(STAGES)}")
+    video = stage in VIDEO_STAGES
+    generator = build_video_generator(config) if video else build_generator(config)
     ema = copy.deepcopy(generator).requires_grad_(False) if config.optim.ema > 0 else None
-    if config.run.stage in ("srresnet", "video"):
+    if stage not in GAN_STAGES:
         return Nets(generator, ema=ema)
     if not config.loss.vgg_weights:
-        raise VividError("loss.vgg_weights: stage srgan needs a VGG19 weights file")
+        raise VividError(f"loss.vgg_weights: stage {stage} needs a VGG19 weights file")
     vgg = load_vgg(config.loss.vgg_weights, config.loss.content_layer, config.loss.vgg_input)
-    return Nets(generator, Discriminator(channels=config.model.channels), ema, vgg)
+    # video-gan: D judges frame triplets, their warped copies and the upsampled LR (27 ch)
+    discriminator = Discriminator(channels=config.model.channels, in_channels=27 if video else 3)
+    return Nets(generator, discriminator, ema, vgg)
 
 
 @torch.no_grad()

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from vivid.checkpoint import save_generator
+from vivid.config import GAN_STAGES, VIDEO_STAGES
 from vivid.errors import VividError
 from vivid.models import Generator, GeneratorConfig
 from vivid.nets.frvsr import RecurrentGenerator
@@ -95,7 +96,7 @@ def export_metadata(config: dict[str, Any], iteration: int, metrics: dict[str, f
     folders = [*config["data"]["train"], *config["data"].get("videos", ())]
     return {"stage": stage, "data": "+".join(Path(p).name for p in folders),
             "iterations": iteration, "metrics": metrics, "ema": ema,
-            "content_layer": config["loss"]["content_layer"] if stage == "srgan" else None}
+            "content_layer": config["loss"]["content_layer"] if stage in GAN_STAGES else None}
 
 
 def last_validation(log: Path, iteration: int, exact: bool = False) -> dict[str, float]:
@@ -114,7 +115,7 @@ def export_checkpoint(checkpoint: Path, target: Path) -> dict[str, Any]:
     state = load_checkpoint(checkpoint)
     config = json.loads(state["config"])
     shape = GeneratorConfig(**config["model"])
-    video = config["run"]["stage"] == "video"
+    video = config["run"]["stage"] in VIDEO_STAGES
     generator = RecurrentGenerator(shape) if video else Generator(shape)
     ema = "params_ema" in state
     generator.load_state_dict(state["params_ema" if ema else "params"])

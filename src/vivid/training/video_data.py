@@ -147,7 +147,7 @@ def synthetic_sample(stills: list[torch.Tensor], frames: int, crop: int, scale: 
                        padding_mode="reflection", align_corners=True).clamp(0, 1)
     if _randint(2, generator):
         other = stills[_randint(len(stills), generator)]
-        side = 24 + _randint(41, generator)
+        side = min(24 + _randint(41, generator), *other.shape[-2:], size)
         top = _randint(other.shape[-2] - side + 1, generator)
         left = _randint(other.shape[-1] - side + 1, generator)
         hr = _paste_mover(hr, other[:, top:top + side, left:left + side].float() / 255,

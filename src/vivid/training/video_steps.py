@@ -1,15 +1,17 @@
 """Stage ``video``: the frame-recurrent generator trained on sequences (FRVSR's recipe).
 
-Loss over a batch of sequences: the pixel loss of every output frame, plus ``warp_weight`` x
-the flow network's LR warping loss (MSE between LR frame t and LR frame t-1 warped with the
-estimated flow, as FRVSR), plus ``pingpong_weight`` x TecoGAN's ping-pong loss: the sequence
-is run forwards and then backwards (a_1..a_n, a_{n-1}..a_1) and the two outputs of each frame
-are pulled together (mean absolute difference), which stops the recurrence from drifting.
-The backward half is also trained with the pixel loss, so it is extra data, not only a
-regulariser.
+Loss over a batch of sequences: ``pixel_weight`` (1) x the pixel loss of every output frame,
+plus ``warp_weight`` x the flow network's LR warping loss (MSE between LR frame t and LR frame
+t-1 warped with the estimated flow, as FRVSR), plus ``pingpong_weight`` x TecoGAN's ping-pong
+loss: the sequence is run forwards and then backwards (a_1..a_n, a_{n-1}..a_1) and the two
+outputs of each frame are pulled together (mean absolute difference), which stops the
+recurrence from drifting. The backward half is also trained with the pixel loss, so it is
+extra data, not only a regulariser.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -40,27 +42,52 @@ def pingpong_loss(sr_frames: torch.Tensor, frames: int) -> torch.Tensor:
     return (forward - backward).abs().mean()
 
 
-def video_step(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
-               optimizers: Optimizers, config: TrainConfig, amp: StepContext
-               ) -> dict[str, float]:
-    """One step on N x T x 3 x h x w sequences; see the module docstring."""
+@dataclass
+class SequenceLosses:
+    """A ping-pong run of the generator and the loss terms every video stage uses."""
+
+    sr_frames: torch.Tensor  # N x T' x 3 x H x W (T' = 2T-1 with ping-pong)
+    terms: dict[str, torch.Tensor]  # name -> scalar tensor (unweighted)
+
+    def numbers(self) -> dict[str, float]:
+        return {f"loss_{name}": value.item() for name, value in self.terms.items()}
+
+
+def sequence_losses(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
+                    config: TrainConfig, amp: StepContext) -> SequenceLosses:
+    """Run the recurrence (forwards, then backwards with ping-pong) and compute the pixel
+    loss, the LR warping loss and the ping-pong loss."""
     frames, weights = lr_batch.shape[1], config.loss
     use_pingpong = weights.pingpong_weight > 0
     lr_frames = pingpong(lr_batch) if use_pingpong else lr_batch
     hr_frames = pingpong(hr_batch) if use_pingpong else hr_batch
     with amp.autocast():
         sr_frames, flows = nets.generator(lr_frames)
-    pixel = pixel_loss(sr_frames, hr_frames, weights.pixel)
-    warping = warping_loss(lr_frames, flows)
-    loss = pixel + weights.warp_weight * warping
-    numbers = {f"loss_{weights.pixel}": pixel.item(), "loss_warp": warping.item()}
+    terms = {weights.pixel: pixel_loss(sr_frames, hr_frames, weights.pixel),
+             "warp": warping_loss(lr_frames, flows)}
     if use_pingpong:
-        consistency = pingpong_loss(sr_frames, frames)
-        loss = loss + weights.pingpong_weight * consistency
-        numbers["loss_pingpong"] = consistency.item()
+        terms["pingpong"] = pingpong_loss(sr_frames, frames)
+    return SequenceLosses(sr_frames, terms)
+
+
+def weighted_sum(terms: dict[str, torch.Tensor], config: TrainConfig) -> torch.Tensor:
+    """pixel_weight x pixel + warp_weight x warp + pingpong_weight x pingpong."""
+    weights = config.loss
+    total = weights.pixel_weight * terms[weights.pixel] + weights.warp_weight * terms["warp"]
+    if "pingpong" in terms:
+        total = total + weights.pingpong_weight * terms["pingpong"]
+    return total
+
+
+def video_step(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
+               optimizers: Optimizers, config: TrainConfig, amp: StepContext
+               ) -> dict[str, float]:
+    """One step on N x T x 3 x h x w sequences; see the module docstring."""
+    losses = sequence_losses(nets, lr_batch, hr_batch, config, amp)
+    loss = weighted_sum(losses.terms, config)
     apply_gradients(optimizers.generator, loss, nets.generator, config.optim.grad_clip,
                     amp.scaler)
-    return {"loss": loss.item(), **numbers}
+    return {"loss": loss.item(), **losses.numbers()}
 
 
 @torch.no_grad()

@@ -1,0 +1,101 @@
+"""Stage ``video-gan``: TecoGAN's spatio-temporal adversarial training of the video generator.
+
+The discriminator (vivid's SRGAN discriminator with a 27-channel input) judges triplets of
+consecutive frames. For each triplet (t-1, t, t+1) of the forward half of a ping-pong run it
+sees, stacked as channels:
+
+- the three frames (real HR or generated), 9 channels;
+- the same three with frames t-1 and t+1 warped onto frame t by the motion the generator's
+  flow network estimates between the LR frames (no gradient), 9 channels: motion that does
+  not fit the content shows as a mismatch here;
+- the three LR frames upsampled bicubically, 9 channels: the condition, so that D judges
+  "a plausible HR video for this LR video", not any sharp video.
+
+Real and generated triplets use the same flows. The generator's loss is the video stage's
+(``pixel_weight`` x pixel + warping + ping-pong, see ``video_steps``) plus the VGG content
+loss (the image GAN stage's layer and scale) and ``adversarial_weight`` x the non-saturating
+adversarial loss; D is trained with the same BCE as the image stage.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vivid.config import TrainConfig
+from vivid.losses import content_loss, discriminator_loss, generator_adversarial_loss
+from vivid.nets.frvsr import FlowNet, upscale_flow, warp
+from vivid.train import Nets, Optimizers, StepContext, apply_gradients
+from vivid.training.video_steps import sequence_losses, weighted_sum
+
+
+def triplet_starts(frames: int) -> list[int]:
+    """First frame of each non-overlapping triplet of a ``frames``-long sequence."""
+    return list(range(0, frames - 2, 3))
+
+
+def triplets(frames: torch.Tensor, starts: list[int]) -> torch.Tensor:
+    """N x T x C x H x W -> (N * len(starts)) x 3 x C x H x W."""
+    return torch.stack([frames[:, s:s + 3] for s in starts], 1).flatten(0, 1)
+
+
+@torch.no_grad()
+def centre_flows(flow_net: nn.Module, lr_triplets: torch.Tensor, scale: int
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """HR flows from the centre frame to its previous and to its next frame."""
+    centre = lr_triplets[:, 1]
+    to_previous = flow_net(centre, lr_triplets[:, 0]).float()
+    to_next = flow_net(centre, lr_triplets[:, 2]).float()
+    return upscale_flow(to_previous, scale), upscale_flow(to_next, scale)
+
+
+def discriminator_input(hr_triplets: torch.Tensor, lr_triplets: torch.Tensor,
+                        flows: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """M x 27 x H x W: the frames, the frames warped onto the centre, the upsampled LR."""
+    previous, centre, following = hr_triplets.unbind(1)
+    warped = torch.cat((warp(previous, flows[0]).to(centre.dtype), centre,
+                        warp(following, flows[1]).to(centre.dtype)), 1)
+    size = hr_triplets.shape[-2:]
+    upsampled = F.interpolate(lr_triplets.flatten(1, 2), size=size, mode="bicubic",
+                              align_corners=False)
+    return torch.cat((hr_triplets.flatten(1, 2), warped, upsampled.to(centre.dtype)), 1)
+
+
+def _flow_net(generator: nn.Module) -> FlowNet:
+    return getattr(generator, "module", generator).flow  # DDP wraps the generator
+
+
+def video_gan_step(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
+                   optimizers: Optimizers, config: TrainConfig, amp: StepContext
+                   ) -> dict[str, float]:
+    """D on real/generated triplets, then G on the video losses + content + adversarial."""
+    assert nets.discriminator is not None and nets.vgg is not None
+    assert optimizers.discriminator is not None
+    frames, scale = lr_batch.shape[1], config.model.scale
+    losses = sequence_losses(nets, lr_batch, hr_batch, config, amp)
+    forward = losses.sr_frames[:, :frames]
+    starts = triplet_starts(frames)
+    lr_triplets = triplets(lr_batch, starts)
+    with amp.autocast():
+        flows = centre_flows(_flow_net(nets.generator), lr_triplets, scale)
+        real = discriminator_input(triplets(hr_batch, starts), lr_triplets, flows)
+        fake = discriminator_input(triplets(forward, starts), lr_triplets, flows)
+        real_logits, fake_logits = nets.discriminator(real, fake.detach()).chunk(2)
+    d_loss = discriminator_loss(real_logits, fake_logits)
+    apply_gradients(optimizers.discriminator, d_loss, nets.discriminator,
+                    config.optim.grad_clip, amp.scaler_d)
+    nets.discriminator.requires_grad_(False)
+    with amp.autocast():
+        content = content_loss(nets.vgg, forward.flatten(0, 1), hr_batch.flatten(0, 1),
+                               config.loss.content_scale)
+        adversarial = generator_adversarial_loss(nets.discriminator(fake))
+    nets.discriminator.requires_grad_(True)
+    g_loss = (weighted_sum(losses.terms, config) + content
+              + config.loss.adversarial_weight * adversarial)
+    apply_gradients(optimizers.generator, g_loss, nets.generator, config.optim.grad_clip,
+                    amp.scaler)
+    return {"loss": g_loss.item(), **losses.numbers(), "loss_content": content.item(),
+            "loss_adversarial": adversarial.item(), "loss_d": d_loss.item(),
+            "d_real": torch.sigmoid(real_logits.float()).mean().item(),
+            "d_fake": torch.sigmoid(fake_logits.float()).mean().item()}

@@ -1,0 +1,95 @@
+"""Stage video-gan: the spatio-temporal discriminator's input, one adversarial step, and the
+stage under `vivid train` (resume after kill -9), with tiny networks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from video_fixtures import (
+    check_resume_after_kill_9,
+    pan,
+    smooth_image,
+    video_data,
+    video_train_command,
+)
+from vivid.checkpoint import save_generator
+from vivid.config import TrainConfig, load_config
+from vivid.models import Discriminator, GeneratorConfig, VGGFeatures
+from vivid.nets.frvsr import RecurrentGenerator
+from vivid.train import Nets, Optimizers, StepContext
+from vivid.training.video_gan_steps import discriminator_input, triplet_starts, video_gan_step
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = GeneratorConfig(scale=4, blocks=1, channels=8)
+
+
+def test_triplets_do_not_overlap() -> None:
+    assert triplet_starts(7) == [0, 3] and triplet_starts(3) == [0] and triplet_starts(2) == []
+
+
+def test_warped_neighbours_line_up_with_the_centre_frame() -> None:
+    frames = pan(smooth_image((48, 80), seed=1), frames=3, size=32, step=2)[None]  # 1x3x3xHxW
+    lr = torch.nn.functional.avg_pool2d(frames.flatten(0, 1), 4).unflatten(0, (1, 3))
+    to_previous = torch.zeros(1, 2, 32, 32)
+    to_previous[:, 0] = 2.0  # frame t-1 shows at x + 2 what the centre frame shows at x
+    stacked = discriminator_input(frames, lr, (to_previous, -to_previous))
+    assert stacked.shape == (1, 27, 32, 32)
+    centre = frames[0, 1]
+    warped_previous, warped_next = stacked[0, 9:12], stacked[0, 15:18]
+    assert torch.allclose(stacked[0, 12:15], centre)
+    inner = (slice(None), slice(2, -2), slice(2, -2))
+    assert torch.allclose(warped_previous[inner], centre[inner], atol=1e-5)
+    assert torch.allclose(warped_next[inner], centre[inner], atol=1e-5)
+    assert not torch.allclose(stacked[0, 0:3][inner], centre[inner], atol=1e-2)
+
+
+def _tiny_config(tmp_path: Path) -> TrainConfig:
+    path = tmp_path / "tiny.toml"
+    path.write_text('[model]\nblocks = 1\nchannels = 8\n[optim]\nbatch_size = 2\n'
+                    'learning_rate = 1e-3\n[loss]\npixel = "l1"\ncontent_layer = "relu1_2"\n'
+                    'content_scale = 1e-3\nadversarial_weight = 0.1\n[run]\nstage = "video-gan"\n'
+                    'precision = "fp32"\n')
+    return load_config(path)
+
+
+def test_one_adversarial_step_trains_both_networks(tmp_path: Path) -> None:
+    config = _tiny_config(tmp_path)
+    torch.manual_seed(0)
+    nets = Nets(RecurrentGenerator(TINY), Discriminator(channels=8, in_channels=27),
+                vgg=VGGFeatures("relu1_2"))
+    optimizers = Optimizers(torch.optim.Adam(nets.generator.parameters(), 1e-3),
+                            torch.optim.Adam(nets.discriminator.parameters(), 1e-3))
+    hr = torch.stack([pan(smooth_image((48, 96), seed=s), frames=4, size=32, step=2)
+                      for s in (2, 3)])
+    lr = torch.nn.functional.avg_pool2d(hr.flatten(0, 1), 4).unflatten(0, (2, 4))
+    before_g = [p.detach().clone() for p in nets.generator.parameters()]
+    before_d = [p.detach().clone() for p in nets.discriminator.parameters()]
+    amp = StepContext.create(torch.device("cpu"), torch.float32)
+    numbers = video_gan_step(nets, lr, hr, optimizers, config, amp)
+    assert {"loss", "loss_l1", "loss_warp", "loss_pingpong", "loss_content",
+            "loss_adversarial", "loss_d", "d_real", "d_fake"} <= set(numbers)
+    assert 0 < numbers["d_real"] < 1 and 0 < numbers["d_fake"] < 1
+    changed = [not torch.equal(a, b) for a, b in zip(before_g, nets.generator.parameters(),
+                                                   strict=True)]
+    assert all(changed)  # flow net, state head and SR network all get gradients
+    assert any(not torch.equal(a, b) for a, b in zip(before_d, nets.discriminator.parameters(),
+                                                     strict=True))
+
+
+def test_video_gan_stage_resumes_exactly_after_kill_9(tmp_path: Path) -> None:
+    data = video_data(tmp_path / "data")
+    torch.manual_seed(0)
+    save_generator(tmp_path / "video.safetensors", RecurrentGenerator(TINY), stage="video")
+    torch.save(VGGFeatures("relu1_2").features.state_dict(), tmp_path / "vgg.pth")
+    gan = ["--set", "run.stage='video-gan'",
+           "--set", f"run.init='{tmp_path / 'video.safetensors'}'",
+           "--set", f"loss.vgg_weights='{tmp_path / 'vgg.pth'}'",
+           "--set", "loss.content_layer='relu1_2'"]
+
+    def command(out: Path) -> list[str]:
+        # video_train_command sets run.init='' first; the later --set wins
+        return video_train_command(data, out, 6, *gan)
+
+    check_resume_after_kill_9(command, tmp_path, 6)

@@ -1,0 +1,206 @@
+"""The frame-recurrent video model: flow and warping, the recurrence at inference (streaming,
+tiles, scene cuts, reset), and its training stage (loss goes down, resume after kill -9)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from video_fixtures import (
+    check_resume_after_kill_9,
+    logged_losses,
+    pan,
+    smooth_image,
+    video_data,
+    video_train_command,
+)
+from vivid.checkpoint import load_model, save_generator
+from vivid.cli import main
+from vivid.inference import load_upscaler
+from vivid.inference.recurrent import VideoUpscaler
+from vivid.models import GeneratorConfig
+from vivid.nets.frvsr import FlowNet, RecurrentGenerator, warp
+from vivid.training.video_steps import warping_loss
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = GeneratorConfig(scale=4, blocks=1, channels=8)
+
+
+def _tiny_video_upscaler(tile: int | None = None, seed: int = 0, overlap: int = 4
+                         ) -> VideoUpscaler:
+    torch.manual_seed(seed)
+    network = RecurrentGenerator(TINY)
+    torch.nn.init.normal_(network.state_head.weight, std=0.05)  # make the state matter
+    return VideoUpscaler(network, "tiny", torch.device("cpu"), torch.float32, tile=tile,
+                         tile_overlap=overlap)
+
+
+def test_warp_with_a_constant_flow_undoes_a_shift() -> None:
+    image = smooth_image((40, 48), seed=1)
+    shifted = image.roll(shifts=(2, -3), dims=(-2, -1))  # content moved down 2, left 3
+    flow = torch.zeros(1, 2, 40, 48)
+    flow[:, 0], flow[:, 1] = -3.0, 2.0  # where each pixel of `image` sits in `shifted`
+    back = warp(shifted, flow)
+    assert torch.allclose(back[..., 4:-4, 4:-4], image[..., 4:-4, 4:-4], atol=1e-5)
+
+
+def test_flow_net_learns_to_warp_a_shifted_frame_back() -> None:
+    torch.manual_seed(0)
+    flow_net = FlowNet()
+    image = smooth_image((48, 64), seed=2)
+    frames = torch.stack([image[0, :, 4:36, 4:52], image[0, :, 4:36, 6:54]])[None]  # 2 px pan
+    identity_error = F.mse_loss(frames[:, 0], frames[:, 1]).item()
+    optimizer = torch.optim.Adam(flow_net.parameters(), lr=3e-4)
+    for _ in range(60):
+        flow = flow_net(frames[:, 1], frames[:, 0])
+        loss = warping_loss(frames, flow[:, None])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.25 * identity_error
+    mean_flow = flow_net(frames[:, 1], frames[:, 0])[..., 4:-4, 4:-4].mean((-2, -1))[0]
+    assert abs(mean_flow[0].item() - 2.0) < 0.5 and abs(mean_flow[1].item()) < 0.5
+
+
+def test_stream_equals_the_training_forward_pass() -> None:
+    upscaler = _tiny_video_upscaler()
+    clip = pan(smooth_image((64, 96), seed=3), frames=5, size=32, step=2)
+    with torch.no_grad():
+        expected = upscaler.network(clip[None])[0][0].clamp(0, 1)
+    stream = upscaler.stream()
+    got = torch.cat([stream(clip[:2]), stream(clip[2:])])  # batches keep the recurrence
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert not torch.allclose(got[1], upscaler.stream()(clip[1:2])[0], atol=1e-3)
+
+
+def test_tiled_stream_matches_untiled() -> None:
+    clip = pan(smooth_image((80, 112), seed=4), frames=4, size=48, step=3)
+    whole = _tiny_video_upscaler(tile=None).stream()(clip)
+    tiled = _tiny_video_upscaler(tile=24, overlap=16).stream()(clip)
+    # the image models' bound for the default overlap, held over the recurrence
+    assert (whole - tiled).abs().max() <= 1 / 255
+
+
+def _photo(pixels: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None].float() / 255
+
+
+def test_scene_cut_restarts_the_recurrence() -> None:
+    """Two unrelated clips joined: the first output after the cut equals a fresh start."""
+    skimage_data = pytest.importorskip("skimage.data")
+    astronaut = _photo(np.array(Image.open(REPO / "examples" / "astronaut.png").convert("RGB")))
+    coffee = _photo(skimage_data.coffee()[::4, ::4])
+    first = pan(astronaut, frames=4, size=32, step=2)
+    second = pan(coffee, frames=4, size=32, step=2)
+    upscaler = _tiny_video_upscaler()
+    stream = upscaler.stream()
+    joined = stream(torch.cat([first, second]))
+    fresh = upscaler.stream()(second)
+    assert stream.cuts == 1
+    assert torch.allclose(joined[4:], fresh, atol=1e-6)
+
+
+def test_reset_forgets_the_previous_frame() -> None:
+    clip = pan(smooth_image((64, 96), seed=7), frames=3, size=32, step=2)
+    upscaler = _tiny_video_upscaler()
+    stream = upscaler.stream()
+    stream(clip[:2])
+    stream.reset()
+    assert torch.equal(stream(clip[2:]), upscaler.stream()(clip[2:]))
+
+
+def test_video_weights_round_trip_and_load_as_a_video_upscaler(tmp_path: Path) -> None:
+    network = _tiny_video_upscaler().network
+    save_generator(tmp_path / "v.safetensors", network, stage="video")
+    loaded, metadata = load_model(tmp_path / "v.safetensors")
+    assert isinstance(loaded, RecurrentGenerator) and metadata["architecture"] == "frvsr"
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in network.state_dict().items())
+    upscaler = load_upscaler(tmp_path / "v.safetensors", device="cpu", precision="fp32")
+    assert isinstance(upscaler, VideoUpscaler)
+    image = smooth_image((20, 24), seed=8)
+    assert upscaler.image_upscaler()(image).shape == (1, 3, 80, 96)
+
+
+# --- training ---------------------------------------------------------------------------
+
+def test_video_training_resumes_exactly_after_kill_9(tmp_path: Path) -> None:
+    data = video_data(tmp_path / "data")
+    check_resume_after_kill_9(lambda out: video_train_command(data, out, 8), tmp_path, 8)
+
+
+def test_video_training_lowers_the_loss(tmp_path: Path) -> None:
+    data = video_data(tmp_path / "data")
+    command = video_train_command(data, tmp_path / "run", 40, "--set", "optim.ema=0",
+                                   "--set", "optim.learning_rate=1e-3",
+                                   "--set", "run.checkpoint_every=40")
+    subprocess.run(command, check=True)
+    losses = logged_losses(tmp_path / "run")
+    first, last = np.mean([losses[i] for i in range(1, 6)]), np.mean(
+        [losses[i] for i in range(36, 41)])
+    assert last < 0.7 * first, (first, last)
+
+
+def test_streaming_memory_does_not_grow_with_length(tmp_path: Path) -> None:
+    """Peak memory of `vivid upscale clip.mp4` with a video model: a child process reports
+    VmHWM; 300 frames must stay within 1.5x of 30 frames. Frames are 128x72 to keep the test
+    fast (outputs kept in memory would add ~0.5 GB); `benchmarks/video_memory.py` measures
+    the 320x180 clip with video-x4."""
+    pytest.importorskip("av")
+    short = _peak_memory_of_upscale(tmp_path / "short", 30)
+    long = _peak_memory_of_upscale(tmp_path / "long", 300)
+    assert long <= 1.5 * short, (short, long)
+
+
+def _peak_memory_of_upscale(folder: Path, frames: int) -> int:
+    folder.mkdir(parents=True)
+    code = f"""
+import av, numpy as np, torch, sys
+from pathlib import Path
+from vivid.checkpoint import save_generator
+from vivid.models import GeneratorConfig
+from vivid.nets.frvsr import RecurrentGenerator
+from vivid.cli import main
+torch.manual_seed(0)
+save_generator('{folder}/tiny.safetensors', RecurrentGenerator(GeneratorConfig(4, 1, 8)))
+with av.open('{folder}/in.mp4', 'w') as out:
+    stream = out.add_stream('mpeg4', rate=25)
+    stream.width, stream.height, stream.pix_fmt = 128, 72, 'yuv420p'
+    rng = np.random.default_rng(0)
+    for t in range({frames}):
+        pixels = np.roll(rng.integers(0, 255, (72, 128, 3), dtype=np.uint8) // 4 + 100, t, 1)
+        for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format='rgb24')):
+            out.mux(packet)
+    for packet in stream.encode(None):
+        out.mux(packet)
+code = main(['upscale', '{folder}/in.mp4', '-o', '{folder}/out.mp4', '--model',
+             '{folder}/tiny.safetensors', '--quiet', '--codec', 'mpeg4'])
+status = open('/proc/self/status').read()
+print([l for l in status.splitlines() if l.startswith('VmHWM')][0].split()[1], code)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    peak, code = done.stdout.split()[-2:]
+    assert code == "0", done.stdout + done.stderr
+    return int(peak)
+
+
+def test_eval_video_runs_a_video_model_through_its_recurrence(tmp_path: Path) -> None:
+    clips, _ = video_data(tmp_path / "data", size=64)
+    save_generator(tmp_path / "tiny.safetensors", _tiny_video_upscaler().network)
+    report = tmp_path / "r.json"
+    assert main(["eval-video", "--dataset", str(clips), "--model",
+                 str(tmp_path / "tiny.safetensors"), "--json", str(report), "--quiet"]) == 0
+    results = json.loads(report.read_text())["results"]
+    assert set(results) == {"bicubic", str(tmp_path / "tiny.safetensors")}  # no "+flow"
+    scores = results[str(tmp_path / "tiny.safetensors")]["clip0"]
+    assert {"psnr", "ssim", "tof"} <= set(scores)
+    assert np.isfinite(scores["psnr"]) and np.isfinite(scores["tof"])

@@ -1,0 +1,97 @@
+"""Small video data and commands shared by the video model tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from vivid.checkpoint import load_model
+from vivid.training_state import list_checkpoints
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def smooth_image(size: tuple[int, int], seed: int) -> torch.Tensor:
+    """1 x 3 x H x W low-frequency random image in [0, 1]."""
+    generator = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(1, 3, size[0] // 8 + 2, size[1] // 8 + 2, generator=generator)
+    return F.interpolate(coarse, size=size, mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def pan(image: torch.Tensor, frames: int, size: int, step: int) -> torch.Tensor:
+    """T x 3 x size x size crops of ``image`` moving ``step`` pixels right per frame."""
+    return torch.cat([image[..., 4:4 + size, 4 + t * step:4 + t * step + size]
+                      for t in range(frames)])
+
+
+def video_data(root: Path, size: int = 32) -> tuple[Path, Path]:
+    """Two 6-frame panning clips (size x size) and four stills, as PNG folders."""
+    clips, stills = root / "clips", root / "stills"
+    for index in range(2):
+        image = smooth_image((size + 8, size + 24), seed=10 + index)
+        clip = pan(image, frames=6, size=size, step=2)
+        (clips / f"clip{index}").mkdir(parents=True)
+        for t, frame in enumerate(clip):
+            pixels = (frame.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+            Image.fromarray(pixels).save(clips / f"clip{index}" / f"{t:08d}.png")
+    stills.mkdir()
+    for index in range(4):
+        pixels = (smooth_image((48, 48), seed=20 + index)[0].permute(1, 2, 0).numpy() * 255)
+        Image.fromarray(pixels.round().astype(np.uint8)).save(stills / f"{index}.png")
+    return clips, stills
+
+
+def video_train_command(data: tuple[Path, Path], out: Path, iterations: int, *extra: str
+                         ) -> list[str]:
+    clips, stills = data
+    settings = {
+        "model.blocks": 1, "model.channels": 8, "data.videos": [str(clips)],
+        "data.train": [str(stills)], "data.crop": 16, "data.frames": 3,
+        "data.degradation": "'bd'", "data.validation": "''", "optim.iterations": iterations,
+        "optim.batch_size": 2, "optim.ema": 0.9, "optim.schedule": "'cosine'",
+        "optim.warmup": 2, "run.init": "''", "run.checkpoint_every": 1, "run.log_every": 1,
+        "run.deterministic": "true", "run.precision": "'fp32'",
+    }
+    values = {k: json.dumps(v) if isinstance(v, list) else v for k, v in settings.items()}
+    sets = [arg for key, value in values.items() for arg in ("--set", f"{key}={value}")]
+    return [sys.executable, "-m", "vivid.cli", "train", str(REPO / "configs/vivid-video-x4.toml"),
+            "--out", str(out), "--quiet", *sets, *extra]
+
+
+def logged_losses(out: Path) -> dict[int, float]:
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    return {r["iteration"]: r["loss"] for r in records if "loss" in r}
+
+
+def check_resume_after_kill_9(command: Callable[[Path], list[str]], folder: Path,
+                              iterations: int) -> None:
+    """Run ``command(out)`` whole, and again killed with SIGKILL after two checkpoints and
+    resumed: the losses after the resume point and the final weights must be identical."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run(command(folder / "full"), check=True, env=env)
+    process = subprocess.Popen(command(folder / "cut"), env=env)
+    deadline = time.time() + 120
+    while len(list_checkpoints(folder / "cut" / "checkpoints")) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    resumed_from = int(list_checkpoints(folder / "cut" / "checkpoints")[-1].stem[5:])
+    assert resumed_from < iterations
+    subprocess.run([*command(folder / "cut"), "--resume"], check=True, env=env)
+    full, cut = logged_losses(folder / "full"), logged_losses(folder / "cut")
+    assert sorted(cut) == list(range(1, iterations + 1))
+    assert all(cut[i] == full[i] for i in range(resumed_from + 1, iterations + 1))
+    a = load_model(folder / "full" / "generator.safetensors")[0].state_dict()
+    b = load_model(folder / "cut" / "generator.safetensors")[0].state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

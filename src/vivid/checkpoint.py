@@ -95,6 +95,10 @@ def _read_torch(path: Path) -> dict[str, torch.Tensor]:
         OSError,
         AttributeError,
     ) as error:
+        if "Weights only load failed" in str(error):  # torch then suggests unsafe loading
+            raise VividError(f"{path}: holds Python objects besides tensors, which vivid never "
+                             "unpickles; give a state dict of tensors (or a checkpoint with "
+                             "params_ema/params/state_dict) or a .safetensors file") from error
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
         raise VividError(f"{path}: not a readable PyTorch weights file ({first_line})") from error
     for key in _WRAPPER_KEYS:
@@ -106,6 +110,14 @@ def _read_torch(path: Path) -> dict[str, torch.Tensor]:
     ):
         raise VividError(f"{path}: not a state dict of tensors (found {type(loaded).__name__})")
     return loaded
+
+
+def _check_finite(state: dict[str, torch.Tensor], path: Path) -> None:
+    broken = [key for key, value in state.items()
+              if value.is_floating_point() and not torch.isfinite(value).all()]
+    if broken:
+        raise VividError(f"{path}: {len(broken)} tensors hold NaN or infinite values (e.g. "
+                         f"{broken[0]}): weights of a diverged training run, or a damaged file")
 
 
 def _strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -172,6 +184,19 @@ def resolve_weights(name_or_path: str | Path) -> Path:
     raise VividError(f"{name_or_path}: no such model file or bundled model (bundled: {available})")
 
 
+def is_video_model(name_or_path: str | Path) -> bool:
+    """Whether the weights are a recurrent video generator's (only the tensor names are read
+    from a ``.safetensors`` file)."""
+    path = resolve_weights(name_or_path)
+    if path.suffix != ".safetensors":
+        return "state_head.weight" in _strip_prefixes(_read_torch(path))
+    try:
+        with safe_open(str(path), framework="pt") as file:
+            return "state_head.weight" in file.keys()  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as error:
+        raise VividError(f"{path}: corrupt or truncated safetensors file ({error})") from error
+
+
 def _empty_network(state: dict[str, torch.Tensor], path: Path
                    ) -> Generator | RecurrentGenerator:
     """The network the tensors belong to: a recurrent video generator (it has a
@@ -202,6 +227,7 @@ def load_model(name_or_path: str | Path
                 f"have {key}={getattr(config, key)}"
             )
     _check_match(generator, state, path)
+    _check_finite(state, path)
     generator.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
     return generator.eval(), metadata
 

@@ -22,8 +22,8 @@ from vivid.checkpoint import load_model
 from vivid.degrade import imresize
 from vivid.errors import VividError
 from vivid.hardware import cpu_has_native_bf16
-from vivid.models import fold_batchnorm
-from vivid.tiling import upscale_tiled
+from vivid.models import Generator, fold_batchnorm
+from vivid.tiling import pad_small, upscale_tiled
 
 DEFAULT_MODEL = "srgan-x4"
 DEFAULT_TILE = 384  # ~0.6 GB per tile in bf16: a 2000x2000 photo x4 stays under 2 GiB
@@ -123,6 +123,9 @@ class Upscaler:
         if runtime != "torch":
             raise VividError(f"--runtime {runtime}: choose torch or onnx")
         generator, metadata = load_model(name_or_path)
+        if not isinstance(generator, Generator):
+            raise VividError(f"{name_or_path}: is a video model; load it with "
+                             "vivid.VideoUpscaler (vivid upscale does so by itself)")
         network = fold_batchnorm(generator).to(target, memory_format=torch.channels_last)
         network.subpixel_tail = True
         if compile:
@@ -151,7 +154,9 @@ class Upscaler:
         """N x 3 x H x W in [0, 1] -> N x 3 x sH x sW in [0, 1], tiled when large."""
         if lr_image.ndim != 4 or lr_image.shape[1] != 3:
             raise VividError(f"expected an N x 3 x H x W tensor, got {tuple(lr_image.shape)}")
-        sr_image = upscale_tiled(self._model, lr_image.float().cpu(), self.scale, self.tile,
+        # Networks get tiny inputs padded to their training size (plain bicubic needs not).
+        model = self._model if self.network is None else pad_small(self._model, self.scale)
+        sr_image = upscale_tiled(model, lr_image.float().cpu(), self.scale, self.tile,
                                  self.tile_overlap, on_tile, self.tile_batch)
         return sr_image.clamp_(0, 1)
 

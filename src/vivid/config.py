@@ -1,4 +1,5 @@
-"""Training configuration: frozen dataclasses loaded from TOML, unknown keys rejected.
+"""Training configuration: frozen dataclasses loaded from TOML, unknown keys rejected, every
+value checked (``vivid.training.config_checks``) before anything else happens.
 
 A config file has the sections ``[model]``, ``[data]``, ``[optim]``, ``[loss]`` and ``[run]``;
 every key has a default (the paper's recipe where the paper gives one). ``--set
@@ -17,16 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from vivid.errors import VividError
+from vivid.training.config_checks import check_values
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-
-VIDEO_STAGES = ("video", "video-gan")  # trained on sequences, recurrent generator
-GAN_STAGES = ("srgan", "video-gan")  # with a discriminator and the VGG content loss
-STAGES = ("srresnet", "srgan", *VIDEO_STAGES)
 
 
 @dataclass(frozen=True)
@@ -171,7 +168,9 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
         for key in keys[:-1]:
             target = target.setdefault(key, {})
         target[keys[-1]] = value
-    return _build(TrainConfig, values, source)
+    config = _build(TrainConfig, values, source)
+    check_values(config, source)
+    return config
 
 
 def config_dict(config: TrainConfig) -> dict[str, Any]:

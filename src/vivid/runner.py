@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from vivid import distributed
 from vivid.checkpoint import save_generator
-from vivid.config import VIDEO_STAGES, TrainConfig, config_dict
+from vivid.config import TrainConfig, config_dict
 from vivid.data import PairedCrops, list_images, make_pair
 from vivid.errors import VividError
 from vivid.io import read_image
@@ -36,10 +36,12 @@ from vivid.train import (
     training_dtype,
     update_ema,
 )
+from vivid.training.config_checks import VIDEO_STAGES
 from vivid.training.video_data import VideoCrops, load_validation_clips
 from vivid.training.video_gan_steps import video_gan_step
 from vivid.training.video_steps import validate_video, video_step
 from vivid.training_state import (
+    check_same_model,
     export_metadata,
     last_validation,
     list_checkpoints,
@@ -273,8 +275,11 @@ class _Loop:
 
 def _start(config: TrainConfig, out_dir: Path, resume: bool, device: str) -> tuple[_Loop, int]:
     world = distributed.setup(device)
-    if not resume and list_checkpoints(out_dir / "checkpoints"):
+    checkpoints = list_checkpoints(out_dir / "checkpoints")
+    if checkpoints and not resume:
         raise VividError(f"{out_dir}: already has checkpoints; use --resume or another --out")
+    if checkpoints:
+        check_same_model(checkpoints[-1], config_dict(config))
     pairs = training_data(config)
     nets, optimizers, amp = prepare(config, world)
     start = _resume(out_dir, nets, optimizers) if resume else 0

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from vivid.checkpoint import load_generator, load_vgg
-from vivid.config import GAN_STAGES, STAGES, VIDEO_STAGES, OptimSection, TrainConfig
+from vivid.config import OptimSection, TrainConfig
 from vivid.errors import VividError
 from vivid.hardware import cpu_has_native_bf16
 from vivid.losses import (
@@ -28,6 +28,7 @@ from vivid.losses import (
 )
 from vivid.models import Discriminator, Generator, GeneratorConfig, VGGFeatures
 from vivid.nets.frvsr import RecurrentGenerator
+from vivid.training.config_checks import GAN_STAGES, STAGES, VIDEO_STAGES
 
 
 @dataclass

@@ -22,11 +22,11 @@ import numpy as np
 import torch
 
 from vivid.checkpoint import save_generator
-from vivid.config import GAN_STAGES, VIDEO_STAGES
 from vivid.errors import VividError
 from vivid.models import Generator, GeneratorConfig
 from vivid.nets.frvsr import RecurrentGenerator
 from vivid.runlog import read_records
+from vivid.training.config_checks import GAN_STAGES, VIDEO_STAGES
 
 PREFIX, SUFFIX = "iter-", ".pt"
 
@@ -87,6 +87,17 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, OSError) as error:
         raise VividError(f"{path}: unreadable training checkpoint ({error})") from error
+
+
+def check_same_model(checkpoint: Path, config: dict[str, Any]) -> None:
+    """Refuse to resume ``checkpoint`` with a config whose network differs from its own."""
+    saved = json.loads(load_checkpoint(checkpoint)["config"])
+    keys = [("model", k) for k in saved["model"]] + [("run", "stage")]
+    for section, key in keys:
+        if saved[section][key] != config[section][key]:
+            raise VividError(f"{checkpoint}: was trained with {section}.{key} = "
+                             f"{saved[section][key]!r}, the config asks for "
+                             f"{config[section][key]!r}; use another --out")
 
 
 def export_metadata(config: dict[str, Any], iteration: int, metrics: dict[str, float],

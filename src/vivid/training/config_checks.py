@@ -1,0 +1,93 @@
+"""Every value of a training config checked when the file is read (``vivid.config.load_config``).
+
+Types are checked while the dataclasses are built; this module checks names and ranges, so
+that a bad value fails in one line naming the file and the key, before any data is loaded
+and before a run folder exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from vivid.degrade import DEGRADATIONS
+from vivid.errors import VividError
+from vivid.models import VGG19_LAYERS
+
+Rule = tuple[Callable[[Any], bool], str]
+
+
+def _at_least(low: float) -> Rule:
+    return (lambda v: v >= low), f"must be >= {low}"
+
+
+def _above(low: float) -> Rule:
+    return (lambda v: v > low), f"must be > {low}"
+
+
+def _within(low: float, high: float) -> Rule:
+    return (lambda v: low <= v < high), f"must be in [{low}, {high})"
+
+
+def _one_of(*names: Any) -> Rule:
+    return (lambda v: v in names), f"must be one of {', '.join(map(str, names))}"
+
+
+VIDEO_STAGES = ("video", "video-gan")  # trained on sequences, recurrent generator
+GAN_STAGES = ("srgan", "video-gan")  # with a discriminator and the VGG content loss
+STAGES = ("srresnet", "srgan", *VIDEO_STAGES)
+RULES: dict[str, Rule] = {
+    "model.scale": _one_of(2, 3, 4, 8),
+    "model.blocks": _at_least(0),
+    "model.channels": _at_least(1),
+    "data.crop": _at_least(8),
+    "data.frames": _at_least(3),
+    "data.synthetic": ((lambda v: 0 <= v <= 1), "must be in [0, 1]"),
+    "data.degradation": _one_of(*DEGRADATIONS),
+    "optim.iterations": _at_least(1),
+    "optim.batch_size": _at_least(1),
+    "optim.learning_rate": _above(0),
+    "optim.beta1": _within(0, 1),
+    "optim.beta2": _within(0, 1),
+    "optim.schedule": _one_of("constant", "cosine", "step"),
+    "optim.step_at": ((lambda v: 0 < v <= 1), "must be in (0, 1]"),
+    "optim.step_factor": _above(0),
+    "optim.min_learning_rate": _at_least(0),
+    "optim.warmup": _at_least(0),
+    "optim.grad_clip": _at_least(0),
+    "optim.ema": _within(0, 1),
+    "loss.pixel": _one_of("mse", "l1"),
+    "loss.content_layer": _one_of(*VGG19_LAYERS),
+    "loss.vgg_input": _one_of("caffe", "torchvision"),
+    "loss.content_scale": _above(0),
+    "loss.adversarial_weight": _at_least(0),
+    "loss.warp_weight": _at_least(0),
+    "loss.pingpong_weight": _at_least(0),
+    "loss.pixel_weight": _at_least(0),
+    "run.stage": _one_of(*STAGES),
+    "run.precision": _one_of("auto", "fp32", "bf16", "fp16"),
+    "run.log_every": _at_least(1),
+    "run.validate_every": _at_least(1),
+    "run.checkpoint_every": _at_least(1),
+    "run.keep_checkpoints": _at_least(1),
+    "run.seed": _at_least(0),
+}
+
+
+def check_values(config: Any, source: str) -> None:
+    """Raise a one-line ``VividError`` for the first value outside its rule, then for
+    values that contradict each other."""
+    for key, (allowed, requirement) in RULES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(config, section), name)
+        if not allowed(value):
+            raise VividError(f"{source}: '{key}' {requirement}, got {value!r}")
+    data, model, optim = config.data, config.model, config.optim
+    if data.crop % model.scale:
+        raise VividError(f"{source}: 'data.crop' ({data.crop}) must be a multiple of "
+                         f"'model.scale' ({model.scale})")
+    if data.train_lr and len(data.train_lr) != len(data.train):
+        raise VividError(f"{source}: 'data.train_lr' needs one folder per 'data.train' folder")
+    if optim.min_learning_rate > optim.learning_rate:
+        raise VividError(f"{source}: 'optim.min_learning_rate' must not exceed "
+                         "'optim.learning_rate'")

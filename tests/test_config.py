@@ -1,0 +1,67 @@
+"""Training configs are checked when read: a bad value is one line naming the file and the
+key, exit code 2, nothing loaded and no run folder made."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vivid.cli import main
+from vivid.config import load_config
+from vivid.errors import VividError
+
+REPO = Path(__file__).resolve().parents[1]
+SMOKE = REPO / "configs" / "smoke.toml"
+
+BAD_VALUES = [
+    ("optim.learning_rate=-1e-4", "'optim.learning_rate' must be > 0"),
+    ("model.blocks=-2", "'model.blocks' must be >= 0"),
+    ("optim.batch_size=0", "'optim.batch_size' must be >= 1"),
+    ("loss.pixel='huber'", "'loss.pixel' must be one of mse, l1"),
+    ("model.scale=5", "'model.scale' must be one of 2, 3, 4, 8"),
+    ("optim.iterations='many'", "'optim.iterations': expected int"),
+    ("run.stage='srflow'", "'run.stage' must be one of"),
+    ("loss.content_layer='relu9_9'", "'loss.content_layer' must be one of"),
+    ("data.degradation='jpeg'", "'data.degradation' must be one of"),
+    ("optim.ema=1.5", "'optim.ema' must be in [0, 1)"),
+    ("data.crop=30", "'data.crop' (30) must be a multiple of 'model.scale' (4)"),
+]
+
+
+@pytest.mark.parametrize(("setting", "message"), BAD_VALUES)
+def test_bad_values_fail_in_one_line_with_exit_2_and_no_run_folder(
+        setting: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "run"
+    code = main(["train", str(SMOKE), "--out", str(out), "--set", setting, "--quiet"])
+    error = capsys.readouterr().err
+    assert code == 2 and not out.exists()
+    assert error.count("\n") == 1 and str(SMOKE) in error and message in error, error
+
+
+def test_every_shipped_config_passes_the_checks() -> None:
+    for path in sorted((REPO / "configs").glob("*.toml")):
+        load_config(path)
+
+
+def test_a_value_set_on_the_command_line_is_checked_too() -> None:
+    with pytest.raises(VividError, match=r"'optim\.warmup' must be >= 0"):
+        load_config(SMOKE, ["optim.warmup=-5"])
+
+
+def test_resume_refuses_a_different_model_shape(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture) -> None:
+    images = tmp_path / "hr"
+    images.mkdir()
+    for index in range(4):
+        Image.fromarray(np.full((48, 48, 3), 40 * index, np.uint8)).save(images / f"{index}.png")
+    run = ["train", str(SMOKE), "--out", str(tmp_path / "run"), "--quiet", "--set",
+           f'data.train=["{images}"]', "--set", "optim.iterations=2", "--set",
+           "run.checkpoint_every=1", "--set", "model.blocks=1", "--set", "model.channels=8"]
+    assert main(run) == 0
+    capsys.readouterr()
+    assert main([*run, "--resume", "--set", "model.blocks=3"]) == 2
+    error = capsys.readouterr().err
+    assert "model.blocks = 1" in error and "asks for 3" in error and error.count("\n") == 1

@@ -25,6 +25,8 @@ from video_fixtures import (
 )
 from vivid.checkpoint import load_model, save_generator
 from vivid.cli import main
+from vivid.evaluate import niqe_score
+from vivid.evaluate_video import score_sequence
 from vivid.inference import load_upscaler
 from vivid.inference.recurrent import VideoUpscaler
 from vivid.models import GeneratorConfig
@@ -204,3 +206,12 @@ def test_eval_video_runs_a_video_model_through_its_recurrence(tmp_path: Path) ->
     scores = results[str(tmp_path / "tiny.safetensors")]["clip0"]
     assert {"psnr", "ssim", "tof"} <= set(scores)
     assert np.isfinite(scores["psnr"]) and np.isfinite(scores["tof"])
+
+
+def test_eval_video_reports_the_mean_niqe_of_the_frames(data_dir: Path) -> None:
+    model = data_dir / "NIQE" / "niqe_pris_params.npz"
+    frames = [smooth_image((104, 208), seed=30 + t) for t in range(6)]
+    scores = score_sequence(frames, frames, 4, model)
+    expected = np.mean([niqe_score(frame, 4, model) for frame in frames])
+    assert scores["niqe"] == pytest.approx(expected)
+    assert "niqe" not in score_sequence(frames, frames, 4, None)

@@ -12,6 +12,7 @@ Greyscale images are treated as RGB with three equal channels.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,9 +68,24 @@ def score(sr_image: torch.Tensor, hr_image: torch.Tensor, scale: int,
         "psnr": psnr(sr_image, hr_image, shave=scale, y_channel=y_channel).item(),
         "ssim": ssim(sr_image, hr_image, shave=scale, y_channel=y_channel).item()}
     if niqe_model is not None:
-        y = to_y(sr_image)[0, 0, scale:-scale, scale:-scale].numpy()
-        numbers["niqe"] = niqe(y, niqe_model) if applicable(*y.shape) else None
+        numbers["niqe"] = niqe_score(sr_image, scale, niqe_model)
     return numbers
+
+
+def niqe_score(sr_image: torch.Tensor, scale: int, niqe_model: Path) -> float | None:
+    """NIQE of the Y channel with ``scale`` pixels shaved; None where the image is too small."""
+    y = to_y(sr_image)[0, 0, scale:-scale, scale:-scale].numpy()
+    return niqe(y, niqe_model) if applicable(*y.shape) else None
+
+
+def find_niqe_model(given: Path | None) -> Path | None:
+    """``given``, else the NIQE model in the shared data ($VIVID_DATA or ../shared/data) if
+    it is there, else None."""
+    if given is not None:
+        return given
+    data = Path(os.environ.get("VIVID_DATA", "../shared/data"))
+    default = data / "NIQE" / "niqe_pris_params.npz"
+    return default if default.is_file() else None
 
 
 def _mean(images: dict[str, dict[str, float | None]]) -> dict[str, float | None]:

@@ -6,7 +6,7 @@ every method upscales the sequence in order: ``bicubic``, each image model frame
 with every requested temporal mode (``MODEL+flow``), each video model (``video-x4``) through
 its recurrence. Per sequence and on average:
 PSNR / SSIM (Y channel, shave = scale, mean over frames), tOF and warping error (see
-``video_metrics``).
+``video_metrics``), and with a NIQE model the mean NIQE of the frames (as ``vivid eval``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from tqdm import tqdm
 from vivid.data import make_pair
 from vivid.degrade import quantize_8bit
 from vivid.errors import VividError
+from vivid.evaluate import niqe_score
 from vivid.inference import load_upscaler
 from vivid.inference.recurrent import VideoUpscaler
 from vivid.io import read_image
@@ -55,10 +56,16 @@ def run_method(upscaler: Upscaler | VideoUpscaler, temporal: str,
     return outputs
 
 
-def score_sequence(outputs: list[torch.Tensor], truth: list[torch.Tensor], scale: int
-                   ) -> dict[str, float]:
-    return {**mean_psnr_ssim(zip(outputs, truth, strict=True), shave=scale),
-            "tof": tof(outputs, truth), "warping_error": warping_error(outputs, truth)}
+def score_sequence(outputs: list[torch.Tensor], truth: list[torch.Tensor], scale: int,
+                   niqe_model: Path | None = None) -> dict[str, float]:
+    """PSNR/SSIM (mean over frames), tOF, warping error and, with a model, mean NIQE."""
+    numbers = {**mean_psnr_ssim(zip(outputs, truth, strict=True), shave=scale),
+               "tof": tof(outputs, truth), "warping_error": warping_error(outputs, truth)}
+    if niqe_model is not None:
+        values = [v for v in (niqe_score(f, scale, niqe_model) for f in outputs)
+                  if v is not None]
+        numbers["niqe"] = sum(values) / len(values) if values else float("nan")
+    return numbers
 
 
 def methods(models: list[str], temporal_modes: list[str], video_models: set[str] = frozenset()
@@ -76,7 +83,8 @@ def methods(models: list[str], temporal_modes: list[str], video_models: set[str]
 
 def evaluate_video(models: list[str], dataset: Path, temporal_modes: list[str],
                    scale: int = 4, degradation: str = "bd", device: str = "auto",
-                   progress: bool = True, precision: str = "fp32") -> dict[str, Any]:
+                   progress: bool = True, precision: str = "fp32",
+                   niqe_model: Path | None = None) -> dict[str, Any]:
     sequences = sorted(p for p in dataset.iterdir() if p.is_dir())
     if not sequences:
         raise VividError(f"{dataset}: no sequence folders")
@@ -90,8 +98,8 @@ def evaluate_video(models: list[str], dataset: Path, temporal_modes: list[str],
         for label, model, mode in tqdm(listed, desc=folder.name, disable=not progress,
                                        leave=False):
             outputs = run_method(upscalers[model], mode, lr_frames)
-            results.setdefault(label, {})[folder.name] = score_sequence(outputs, hr_frames,
-                                                                        scale)
+            results.setdefault(label, {})[folder.name] = score_sequence(
+                outputs, hr_frames, scale, niqe_model)
     for table in results.values():
         keys = next(iter(table.values())).keys()
         table["mean"] = {k: sum(v[k] for v in table.values()) / len(table) for k in keys}
@@ -99,9 +107,11 @@ def evaluate_video(models: list[str], dataset: Path, temporal_modes: list[str],
 
 
 def format_video_table(report: dict[str, Any]) -> str:
-    lines = [f"{'method':<28}{'sequence':<10}{'PSNR':>8}{'SSIM':>8}{'tOF':>8}{'warp err':>10}"]
+    lines = [f"{'method':<28}{'sequence':<10}{'PSNR':>8}{'SSIM':>8}{'tOF':>8}{'warp err':>10}"
+             f"{'NIQE':>8}"]
     for label, table in report["results"].items():
         for sequence, n in table.items():
+            niqe = f"{n['niqe']:8.3f}" if "niqe" in n else f"{'-':>8}"
             lines.append(f"{label:<28}{sequence:<10}{n['psnr']:8.2f}{n['ssim']:8.4f}"
-                         f"{n['tof']:8.3f}{n['warping_error']:10.3f}")
+                         f"{n['tof']:8.3f}{n['warping_error']:10.3f}{niqe}")
     return "\n".join(lines)

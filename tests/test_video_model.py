@@ -25,12 +25,15 @@ from video_fixtures import (
 )
 from vivid.checkpoint import load_model, save_generator
 from vivid.cli import main
+from vivid.data import PairedCrops
+from vivid.degrade import degrade
 from vivid.evaluate import niqe_score
 from vivid.evaluate_video import score_sequence
 from vivid.inference import load_upscaler
 from vivid.inference.recurrent import VideoUpscaler
 from vivid.models import GeneratorConfig
 from vivid.nets.frvsr import FlowNet, RecurrentGenerator, warp
+from vivid.training.video_data import Clip, clip_sample
 from vivid.training.video_steps import warping_loss
 
 REPO = Path(__file__).resolve().parents[1]
@@ -171,6 +174,7 @@ from vivid.checkpoint import save_generator
 from vivid.models import GeneratorConfig
 from vivid.nets.frvsr import RecurrentGenerator
 from vivid.cli import main
+from vivid.data import PairedCrops
 torch.manual_seed(0)
 save_generator('{folder}/tiny.safetensors', RecurrentGenerator(GeneratorConfig(4, 1, 8)))
 with av.open('{folder}/in.mp4', 'w') as out:
@@ -215,3 +219,26 @@ def test_eval_video_reports_the_mean_niqe_of_the_frames(data_dir: Path) -> None:
     expected = np.mean([niqe_score(frame, 4, model) for frame in frames])
     assert scores["niqe"] == pytest.approx(expected)
     assert "niqe" not in score_sequence(frames, frames, 4, None)
+
+
+def test_training_sequences_keep_lr_on_the_bd_grid_of_their_hr() -> None:
+    """Every sample's LR equals BD of its HR (flips and turns are applied before the LR is
+    made: BD keeps every 4th pixel from the first, so flipping a made LR would misalign it)."""
+    frames = pan(smooth_image((220, 260), seed=40), frames=5, size=200, step=3)
+    clip = Clip("pan", (frames * 255).round().to(torch.uint8))
+    for seed in range(12):  # covers flips, turns and time reversal
+        generator = torch.Generator().manual_seed(seed)
+        lr, hr = clip_sample(clip, 4, 64, 4, "bd", generator)
+        remade = degrade(hr.float() / 255, 4, "bd")
+        inner = (..., slice(3, -3), slice(3, -3))  # away from the crop's own border
+        assert (remade[inner] * 255 - lr.float()[inner]).abs().max() <= 1.0, seed
+
+
+def test_image_crops_under_bd_stay_on_the_grid(tmp_path: Path) -> None:
+    image = (smooth_image((96, 96), seed=41)[0].permute(1, 2, 0).numpy() * 255).round()
+    Image.fromarray(image.astype(np.uint8)).save(tmp_path / "a.png")
+    pairs = PairedCrops.from_folders([tmp_path], 4, 48, degradation="bd")
+    for seed in range(8):
+        lr, hr = pairs.crop_pair(0, torch.Generator().manual_seed(seed))
+        remade = degrade(hr[None].float() / 255, 4, "bd")[0]
+        assert (remade[:, 2:-2, 2:-2] * 255 - lr[:, 2:-2, 2:-2].float()).abs().max() <= 1.0

@@ -71,6 +71,9 @@ class PairedCrops:
     hr_images: list[torch.Tensor]  # 3 x sh x sw uint8
     scale: int
     crop: int  # HR crop side
+    # False for LR grids anchored at the first pixel (BD): then only transposes keep LR on
+    # its HR's grid, flips and quarter turns would move it by scale - 1 HR pixels
+    flips_keep_alignment: bool = True
 
     @classmethod
     def from_folders(cls, folders: Iterable[str | Path], scale: int, crop: int,
@@ -111,7 +114,7 @@ class PairedCrops:
         if not hr_images:
             raise VividError(f"no training images of at least {crop}x{crop} in "
                              f"{', '.join(map(str, folders))}")
-        return cls(lr_images, hr_images, scale, crop)
+        return cls(lr_images, hr_images, scale, crop, degradation != "bd")
 
     def __len__(self) -> int:
         return len(self.hr_images)
@@ -126,6 +129,10 @@ class PairedCrops:
         hr_patch = hr_image[:, top * s:(top + lr_crop) * s, left * s:(left + lr_crop) * s]
         flip = int(torch.randint(2, (1,), generator=generator))
         turns = int(torch.randint(4, (1,), generator=generator))
+        if not self.flips_keep_alignment:
+            if flip:
+                lr_patch, hr_patch = lr_patch.transpose(1, 2), hr_patch.transpose(1, 2)
+            return lr_patch, hr_patch
         if flip:
             lr_patch, hr_patch = lr_patch.flip(-1), hr_patch.flip(-1)
         lr_patch, hr_patch = lr_patch.rot90(turns, (1, 2)), hr_patch.rot90(turns, (1, 2))

@@ -97,12 +97,11 @@ class VideoUpscaler:
     def run_sr(self, lr_tile: torch.Tensor, packed: torch.Tensor | None) -> torch.Tensor:
         """The SR network on an LR tile and its packed warped previous output (None: a first
         frame), both on the CPU in fp32; returns the output tile on the CPU in fp32."""
-        sr = self.network.sr
+        network = self.network
         with torch.inference_mode():
-            head = sr.head(self._input(lr_tile))
-            if packed is not None:
-                head = head + self.network.state_head(self._input(packed))
-            return sr.reconstruct(head).float().cpu()
+            head = network.head(self._input(lr_tile),
+                                None if packed is None else self._input(packed))
+            return network.sr.reconstruct(head).float().cpu()
 
     def estimate_flow(self, lr_frame: torch.Tensor, previous_lr: torch.Tensor) -> torch.Tensor:
         """LR flow from ``lr_frame`` to ``previous_lr`` (1 x 2 x h x w, fp32, on the CPU)."""

@@ -10,9 +10,10 @@ frames when both of these change a lot:
   R, G, B; 0 = same distribution, 1 = disjoint) above ``HISTOGRAM_LIMIT``.
 
 A pan or a zoom moves the picture but keeps its colours, and a lighting change shifts the
-colours but keeps the picture, so neither alone resets the model. The limits were set from
-the consecutive frames of the training clips and Vid4 (none reaches them) against pairs of
-frames from different clips (benchmarks/scene_cuts.py measures both).
+colours but keeps the picture, so neither alone resets the model. The limits were set on the
+training and validation clips (../shared/data/VideoClips; never Vid4, a test set):
+benchmarks/scene_cuts.py scores their consecutive frames (no cut) against pairs of frames of
+different clips (a cut) and lists what the rule gets wrong.
 """
 
 from __future__ import annotations

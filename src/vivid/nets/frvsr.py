@@ -9,10 +9,15 @@ scene cut) gets zeros instead of a warped output.
 The super-resolution network is vivid's SRResNet without BatchNorm (``models.Generator`` with
 ``batchnorm=False``; BatchNorm statistics of single frames would drift along a recurrence).
 The packed previous output enters through its own 3x3 conv (``state_head``) whose result is
-added to the SRResNet head's before its PReLU. ``state_head`` starts at zero, so a fresh
+added to the SRResNet head's before its PReLU (a first frame gets the conv of zeros, i.e. its
+bias, as TecoGAN feeds zeros). ``state_head`` starts at zero, so a fresh
 ``RecurrentGenerator.from_srresnet(g)`` computes exactly ``fold_batchnorm(g)`` on every frame
 (its first ``blocks`` residual blocks): training starts from a working single-image model and
 learns to use the previous frame.
+
+One deviation from FRVSR/TecoGAN: their network adds its output to the upsampled LR frame
+(residual learning); ours does not, because its SR part starts as srresnet-x4, which already
+outputs the whole image (``benchmarks/video_init.py`` measures that start against a fresh one).
 """
 
 from __future__ import annotations
@@ -132,18 +137,24 @@ class RecurrentGenerator(nn.Module):
     def step(self, lr_frame: torch.Tensor, state: RecurrentState | None
              ) -> tuple[torch.Tensor, torch.Tensor | None, RecurrentState]:
         scale = self.config.scale
-        head = self.sr.head(lr_frame)
-        flow = None
+        flow, packed = None, None
         if state is not None:
             flow = self.flow(lr_frame, state.lr_frame)
             warped = warp(state.sr_frame, upscale_flow(flow, scale)).to(lr_frame.dtype)
             packed = F.pixel_unshuffle(warped, scale)
             if lr_frame.is_contiguous(memory_format=torch.channels_last):
                 packed = packed.contiguous(memory_format=torch.channels_last)
-            head = head + self.state_head(packed)
-        sr_frame = self.sr.reconstruct(head)
+        sr_frame = self.sr.reconstruct(self.head(lr_frame, packed))
         # Gradients flow through the state into later frames (back-propagation through time).
         return sr_frame, flow, RecurrentState(lr_frame, sr_frame.float().clamp(0, 1))
+
+    def head(self, lr_frame: torch.Tensor, packed: torch.Tensor | None) -> torch.Tensor:
+        """The SR head's features plus the packed previous output's; a first frame (None)
+        gets ``state_head`` of zeros, its bias, as TecoGAN feeds it zeros."""
+        features = self.sr.head(lr_frame)
+        if packed is None:
+            return features + self.state_head.bias.to(features.dtype).view(1, -1, 1, 1)
+        return features + self.state_head(packed)
 
     def forward(self, lr_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         outputs, flows, state = [], [], None

@@ -38,11 +38,10 @@ MAX_ZOOM = 0.02  # largest synthetic zoom change per frame
 
 @dataclass
 class Clip:
-    """One real sequence in memory: T x 3 x H x W HR and T x 3 x h x w LR, uint8."""
+    """One real sequence in memory: T x 3 x H x W HR frames, uint8."""
 
     name: str
     hr_frames: torch.Tensor
-    lr_frames: torch.Tensor
 
 
 def sequence_folders(folders: Iterable[str | Path], exclude: Iterable[str] = ()) -> list[Path]:
@@ -57,26 +56,39 @@ def sequence_folders(folders: Iterable[str | Path], exclude: Iterable[str] = ())
     return found
 
 
-def load_clip(folder: Path, scale: int, degradation: str) -> Clip:
-    """A sequence's frames and their LR (``degradation``), as uint8."""
+def read_frames(folder: Path, scale: int) -> torch.Tensor:
+    """T x 3 x H x W float frames of a sequence folder, cropped to a multiple of ``scale``."""
     hr_frames = [crop_to_multiple(io.read_image(p).rgb, scale) for p in list_images(folder)]
     if len({tuple(f.shape) for f in hr_frames}) > 1:
         raise VividError(f"{folder}: frames differ in size")
-    hr = torch.cat(hr_frames)
-    lr = torch.cat([degrade(frame, scale, degradation) for frame in hr.split(8)])
-    return Clip(folder.name, to_uint8(hr), to_uint8(lr))
+    return torch.cat(hr_frames)
 
 
-def _augment(lr: torch.Tensor, hr: torch.Tensor, generator: torch.Generator
-             ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Same flip, quarter turns and time direction for LR and HR (T x 3 x h x w)."""
+def degrade_frames(hr_frames: torch.Tensor, scale: int, degradation: str) -> torch.Tensor:
+    """LR of T x 3 x H x W frames, a few at a time (memory)."""
+    return torch.cat([degrade(chunk, scale, degradation) for chunk in hr_frames.split(8)])
+
+
+def _augment(hr: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A random flip, quarter turns and time direction of T x 3 x H x W frames.
+
+    Applied to HR before its LR is made: BD keeps every ``scale``-th pixel from the first, so
+    flipping a made LR would put it 3 HR pixels off its flipped HR target.
+    """
     flip, turns, backwards = (int(torch.randint(n, (1,), generator=generator)) for n in (2, 4, 2))
     if flip:
-        lr, hr = lr.flip(-1), hr.flip(-1)
-    lr, hr = lr.rot90(turns, (-2, -1)), hr.rot90(turns, (-2, -1))
-    if backwards:
-        lr, hr = lr.flip(0), hr.flip(0)
-    return lr, hr
+        hr = hr.flip(-1)
+    hr = hr.rot90(turns, (-2, -1))
+    return hr.flip(0) if backwards else hr
+
+
+def _inner(lr: torch.Tensor, hr: torch.Tensor, crop: int, scale: int
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``crop`` x ``crop`` HR centre of a crop made with ``MARGIN`` and its LR, uint8."""
+    inner = MARGIN // scale
+    lr = lr[..., inner:inner + crop // scale, inner:inner + crop // scale]
+    hr = hr[..., MARGIN:MARGIN + crop, MARGIN:MARGIN + crop]
+    return to_uint8(lr), to_uint8(hr)
 
 
 def _randint(high: int, generator: torch.Generator) -> int:
@@ -87,27 +99,30 @@ def _uniform(limit: float, generator: torch.Generator) -> float:
     return float(torch.rand((), generator=generator) * 2 - 1) * limit
 
 
-def clip_sample(clip: Clip, frames: int, crop: int, scale: int, generator: torch.Generator
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``frames`` consecutive (stride 1 or 2) aligned crops of a clip, uint8."""
-    count = clip.lr_frames.shape[0]
+def clip_sample(clip: Clip, frames: int, crop: int, scale: int, degradation: str,
+                generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``frames`` consecutive (stride 1 or 2) crops of a clip, augmented, then degraded."""
+    count = clip.hr_frames.shape[0]
     stride = 2 if count >= 2 * frames - 1 and _randint(2, generator) else 1
     start = _randint(count - (frames - 1) * stride, generator)
     indices = torch.arange(start, start + (frames - 1) * stride + 1, stride)
-    lr_crop = crop // scale
-    top = _randint(clip.lr_frames.shape[-2] - lr_crop + 1, generator)
-    left = _randint(clip.lr_frames.shape[-1] - lr_crop + 1, generator)
-    lr = clip.lr_frames[indices, :, top:top + lr_crop, left:left + lr_crop]
-    hr = clip.hr_frames[indices, :, top * scale:(top + lr_crop) * scale,
-                        left * scale:(left + lr_crop) * scale]
-    return _augment(lr, hr, generator)
+    size = crop + 2 * MARGIN
+    top = _randint(clip.hr_frames.shape[-2] - size + 1, generator)
+    left = _randint(clip.hr_frames.shape[-1] - size + 1, generator)
+    hr = _augment(clip.hr_frames[indices, :, top:top + size, left:left + size], generator)
+    hr = hr.float() / 255
+    return _inner(degrade(hr, scale, degradation), hr, crop, scale)
 
 
 def _motion_grid(frames: int, size: int, source: tuple[int, int], generator: torch.Generator
                  ) -> torch.Tensor:
     """Sampling grids (frames x size x size x 2, grid_sample units) of a smooth camera path."""
     height, width = source
-    centre = [_randint(width, generator), _randint(height, generator)]
+    # the window's centre stays half a window from the borders (reflected content would move
+    # against the pan), where the image is large enough
+    half = size // 2
+    centre = [half + _randint(max(width - 2 * half, 1), generator),
+              half + _randint(max(height - 2 * half, 1), generator)]
     shift = [_uniform(MAX_SHIFT, generator), _uniform(MAX_SHIFT, generator)]
     turn, zoom = _uniform(MAX_TURN, generator), _uniform(MAX_ZOOM, generator)
     axis = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
@@ -153,11 +168,7 @@ def synthetic_sample(stills: list[torch.Tensor], frames: int, crop: int, scale: 
         hr = _paste_mover(hr, other[:, top:top + side, left:left + side].float() / 255,
                           generator)
     hr = (hr * 255).round() / 255  # 8-bit frames, as real ones
-    lr = degrade(hr, scale, degradation)
-    inner = MARGIN // scale
-    lr = lr[..., inner:inner + crop // scale, inner:inner + crop // scale]
-    hr = hr[..., MARGIN:MARGIN + crop, MARGIN:MARGIN + crop]
-    return to_uint8(lr), to_uint8(hr)
+    return _inner(degrade(hr, scale, degradation), hr, crop, scale)
 
 
 @dataclass
@@ -180,15 +191,17 @@ class VideoCrops:
         sequence and image names in ``exclude`` (held out for validation)."""
         if crop % scale:
             raise VividError(f"crop {crop} is not a multiple of the scale {scale}")
-        clips = [load_clip(f, scale, degradation) for f in sequence_folders(videos, exclude)]
-        clips = [c for c in clips if c.lr_frames.shape[0] >= frames
-                 and min(c.hr_frames.shape[-2:]) >= crop]
+        clips = [Clip(f.name, to_uint8(read_frames(f, scale)))
+                 for f in sequence_folders(videos, exclude)]
+        clips = [c for c in clips if c.hr_frames.shape[0] >= frames
+                 and min(c.hr_frames.shape[-2:]) >= crop + 2 * MARGIN]
         excluded = set(exclude)
         images = [to_uint8(io.read_image(p).rgb[0]) for folder in stills
                   for p in list_images(folder) if p.name not in excluded]
         images = [i for i in images if min(i.shape[-2:]) >= crop]
         if synthetic < 1 and not clips:
-            raise VividError(f"no clip with {frames} frames of at least {crop}x{crop} pixels")
+            raise VividError(f"no clip with {frames} frames of at least {crop + 2 * MARGIN} "
+                             "pixels a side")
         if synthetic > 0 and not images:
             raise VividError(f"data.synthetic = {synthetic} needs still images of at least "
                              f"{crop}x{crop} in data.train")
@@ -199,7 +212,8 @@ class VideoCrops:
             return synthetic_sample(self.stills, self.frames, self.crop, self.scale,
                                     self.degradation, generator)
         clip = self.clips[_randint(len(self.clips), generator)]
-        return clip_sample(clip, self.frames, self.crop, self.scale, generator)
+        return clip_sample(clip, self.frames, self.crop, self.scale, self.degradation,
+                           generator)
 
     def batch(self, seed: int, iteration: int, batch_size: int, rank: int = 0,
               world_size: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -220,5 +234,9 @@ def load_validation_clips(folder: str | Path, names: Iterable[str], scale: int,
     missing = [n for n in wanted if n not in found]
     if missing:
         raise VividError(f"{folder}: no sequence folder {missing[0]!r} (data.validation_videos)")
-    clips = [load_clip(found[n], scale, degradation) for n in wanted]
-    return [(c.name, c.lr_frames.float() / 255, c.hr_frames.float() / 255) for c in clips]
+    sequences = []
+    for name in wanted:
+        hr = to_uint8(read_frames(found[name], scale)).float() / 255  # 8-bit, as training
+        lr = to_uint8(degrade_frames(hr, scale, degradation)).float() / 255
+        sequences.append((name, lr, hr))
+    return sequences

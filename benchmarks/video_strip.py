@@ -1,0 +1,62 @@
+"""The video comparison images: consecutive crops of a Vid4 sequence, one row per method.
+
+BD LR of ../shared/data/Vid4/GT/<sequence> (as ``vivid eval-video``); every method upscales
+the whole sequence in order (image models frame by frame, video models through their
+recurrence); the strip shows the same 64x64 HR square (the one with the most detail in the
+middle frame) in ``--frames`` consecutive frames (rows, time going down), magnified 3x as
+the image gallery, one column per method, then GT. Flicker shows as texture that changes
+from row to row where GT's does not. Also writes a looping GIF of the square over all
+frames, methods side by side. Display only: nothing is chosen by these images.
+Usage: python benchmarks/video_strip.py [--model M ...] [--sequence walk]
+(default: srgan-x4 and the bundled video models -> docs/video-strip.png, docs/video-compare.gif)
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gallery_image import CROP, ZOOM, sheet
+from PIL import Image
+
+from common import DATA
+from vivid.checkpoint import bundled_models
+from vivid.evaluate_video import load_sequence, run_method
+from vivid.gallery import detail_region
+from vivid.inference import load_upscaler
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def tile(frame, top: int, left: int) -> Image.Image:
+    patch = frame[0, :, top:top + CROP, left:left + CROP].clamp(0, 1)
+    pixels = (patch * 255).round().byte().permute(1, 2, 0).numpy()
+    return Image.fromarray(pixels).resize((CROP * ZOOM,) * 2, Image.NEAREST)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", action="append", default=None)
+    parser.add_argument("--sequence", default="walk")
+    parser.add_argument("--frames", type=int, default=6)
+    args = parser.parse_args()
+    models = args.model or ["srgan-x4", *(m for m in bundled_models() if m.startswith("video"))]
+    lr_frames, hr_frames = load_sequence(DATA / "Vid4" / "GT" / args.sequence, 4, "bd")
+    outputs = {m: run_method(load_upscaler(m, precision="fp32"), "none", lr_frames)
+               for m in models}
+    outputs["GT"] = hr_frames
+    middle = len(hr_frames) // 2
+    top, left = detail_region(hr_frames[middle], CROP)
+    shown = range(middle - args.frames // 2, middle - args.frames // 2 + args.frames)
+    rows = [[tile(frames[t], top, left) for frames in outputs.values()] for t in shown]
+    sheet(rows, list(outputs)).save(DOCS / "video-strip.png")
+    gif = [sheet([[tile(frames[t], top, left) for frames in outputs.values()]], list(outputs))
+           for t in range(len(hr_frames))]
+    gif[0].save(DOCS / "video-compare.gif", save_all=True, append_images=gif[1:],
+                duration=120, loop=0)
+    print(f"-> {DOCS / 'video-strip.png'}, {DOCS / 'video-compare.gif'} "
+          f"({args.sequence}, HR square at {top},{left})")
+
+
+if __name__ == "__main__":
+    main()

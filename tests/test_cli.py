@@ -94,14 +94,16 @@ def test_folders_recursive_globs_and_formats_mirror_input_names(tmp_path: Path) 
         assert image.format == "JPEG" and image.size == (80, 64)
 
 
-def test_existing_outputs_need_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_existing_outputs_are_skipped_unless_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     source = _image(tmp_path / "a.png")
     out = tmp_path / "out"
     args = ["upscale", str(source), "-o", str(out), "--model", "bicubic", "--quiet"]
     assert main(args) == 0
     (out / "a.png").write_bytes(b"keep me")
-    assert main(args) == 1
-    assert "already exists (use --overwrite" in capsys.readouterr().out
+    assert main(args) == 0  # a rerun skips what is done, and succeeds
+    assert "upscaled 0 of 1 images" in capsys.readouterr().out
     assert (out / "a.png").read_bytes() == b"keep me"
     assert main([*args, "--overwrite"]) == 0
     with Image.open(out / "a.png") as image:
@@ -162,7 +164,7 @@ def test_bad_inputs_each_give_one_line_and_the_rest_is_processed(
         ["upscale", *map(str, bad), str(good), "-o", str(out), "--model", "bicubic", "--quiet"]
     )
     assert code == 1
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("error:")]
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(lines) == len(BAD_INPUTS)
     for line, (name, problem) in zip(lines, BAD_INPUTS.items(), strict=True):
         assert name in line and problem in line, line
@@ -192,7 +194,7 @@ def test_unreadable_input(
         main(["upscale", str(source), "-o", str(tmp_path / "o"), "--model", "bicubic", "--quiet"])
         == 1
     )
-    assert "secret.png: cannot read (Permission denied)" in capsys.readouterr().out
+    assert "secret.png: cannot read (Permission denied)" in capsys.readouterr().err
     assert not (tmp_path / "o").exists() or list((tmp_path / "o").iterdir()) == []
 
 
@@ -206,7 +208,7 @@ def test_unwritable_output_leaves_no_partial_file(
         main(["upscale", str(source), "-o", str(blocker / "out"), "--model", "bicubic", "--quiet"])
         == 1
     )
-    assert "cannot create folder" in capsys.readouterr().out
+    assert "cannot create folder" in capsys.readouterr().err
 
     def fail_midway(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -214,7 +216,7 @@ def test_unwritable_output_leaves_no_partial_file(
     monkeypatch.setattr(io.Image.Image, "save", fail_midway)
     out = tmp_path / "out"
     assert _upscale(source, out) == 1
-    assert "a.png: cannot write (No space left on device)" in capsys.readouterr().out
+    assert "a.png: cannot write (No space left on device)" in capsys.readouterr().err
     assert list(out.iterdir()) == [] and _no_temp_files(out)
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -105,6 +106,11 @@ def test_frame_folder_round_trip(tmp_path: Path) -> None:
                                          ).permute(2, 0, 1)[None].float() / 255, 4)
     got = torch.from_numpy(np.asarray(Image.open(written[0]))).permute(2, 0, 1)[None] / 255
     assert (got - expected.clamp(0, 1)).abs().max() <= 1 / 255 + 1e-6
+    again = ["upscale", str(frames), "-o", str(tmp_path / "out"), "--frames", "--model",
+             "bicubic", "--quiet", "--overwrite"]
+    assert main(again) == 0  # replaces the old frame folder
+    assert sorted((tmp_path / "out" / "frames").iterdir()) == written
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["frames"]
 
 
 def test_bad_videos(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -126,7 +132,7 @@ def test_bad_videos(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     names = ("text.mp4", "cut.mp4", "cut.mkv", "sound.mp4")
     code = main(["upscale", *(str(tmp_path / n) for n in names),
                  "-o", str(out), "--model", "bicubic", "--quiet"])
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err
     assert code == 1
     assert "text.mp4: not a readable video" in printed
     assert "sound.mp4: has no video stream" in printed
@@ -216,3 +222,73 @@ def test_rotation_and_compare_split(tmp_path: Path) -> None:
         frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
     assert frame.shape == (96, 128, 3)
     assert (frame[:, 63:65] >= 250).all()  # the white divider between bicubic and vivid
+
+
+VFR_GAPS_MS = {"uneven": [33, 67, 20, 50] * 3, "freeze": [33, 33, 1000, 33, 33],
+               "pairs": [10, 90] * 5}
+
+
+def make_vfr_clip(path: Path, gaps_ms: list[int]) -> Path:
+    """A clip whose frames are ``gaps_ms`` apart (in a millisecond time base)."""
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("mpeg4", rate=30)
+        video.width, video.height, video.pix_fmt = 32, 24, "yuv420p"
+        video.codec_context.time_base = video.time_base = Fraction(1, 1000)
+        for pts in itertools.accumulate([0, *gaps_ms]):
+            frame = av.VideoFrame.from_ndarray(
+                rng.integers(0, 256, (24, 32, 3), dtype=np.uint8), format="rgb24")
+            frame.pts, frame.time_base = pts, Fraction(1, 1000)
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+    return path
+
+
+def timestamps(path: Path) -> list[Fraction]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [frame.pts * stream.time_base for frame in container.decode(stream)]
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+@pytest.mark.parametrize("kind", sorted(VFR_GAPS_MS))
+def test_variable_frame_rate_keeps_every_timestamp(tmp_path: Path, kind: str,
+                                                   suffix: str) -> None:
+    source = make_vfr_clip(tmp_path / f"{kind}{suffix}", VFR_GAPS_MS[kind])
+    target = tmp_path / f"out{suffix}"
+    assert main(["upscale", str(source), "-o", str(target), "--model", "bicubic",
+                 "--quiet"]) == 0
+    expected = [Fraction(ms, 1000) for ms in itertools.accumulate([0, *VFR_GAPS_MS[kind]])]
+    assert timestamps(source) == expected
+    assert timestamps(target) == expected
+
+
+def test_video_rerun_skips_and_output_mode_follows_umask(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    source = make_clip(tmp_path / "clip.mkv", frames=4, audio=False)
+    args = ["upscale", str(source), "-o", str(tmp_path / "out"), "--model", "bicubic",
+            "--quiet"]
+    previous = os.umask(0o022)
+    try:
+        assert main(args) == 0
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "out" / "clip.mkv").stat().st_mode & 0o777 == 0o644
+    assert main(args) == 0
+    assert "skipped" in capsys.readouterr().out
+    assert main([*args, "--overwrite"]) == 0
+
+
+def test_truncated_input_is_named_not_the_output(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    full = make_clip(tmp_path / "full.mkv", frames=30, audio=False)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size * 9 // 10])  # a few frames short
+    out = tmp_path / "out"
+    assert main(["upscale", str(cut), "-o", str(out), "--model", "bicubic", "--quiet"]) == 1
+    [error] = capsys.readouterr().err.splitlines()
+    assert "cut.mkv: the video stream ends after" in error and "truncated" in error
+    assert str(out) not in error
+    assert not out.exists() or not any(out.iterdir())

@@ -2,12 +2,16 @@
 
 Inputs may be files, folders (images by suffix, ``recursive`` for subfolders) or glob
 patterns. Output names mirror the inputs under the output folder (a folder input keeps its
-relative layout). A file that fails is reported and the rest are still processed.
+relative layout, a glob the folders below its first wildcard). A file named twice is processed
+once; an output that already exists is skipped (unless ``overwrite``). A file that fails is
+reported and the rest are still processed.
 """
 
 from __future__ import annotations
 
 import glob
+import itertools
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from vivid import io
+from vivid.atomic import check_writable
 from vivid.errors import VividError
 
 _KEPT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
@@ -26,6 +31,7 @@ _KEPT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 class Job:
     source: Path
     target: Path
+    conflict: str | None = None  # why it cannot run: another input already writes ``target``
 
 
 @dataclass(frozen=True)
@@ -33,13 +39,25 @@ class Summary:
     done: int
     failed: list[str]
     seconds: float
+    skipped: int = 0  # outputs that already existed
 
     def line(self, verb: str, what: str, output: Path) -> str:
-        """One-line report, e.g. 'upscaled 4 of 5 images x4 with m in 2.0 s, 1 failed -> out'."""
-        failed = f", {len(self.failed)} failed" if self.failed else ""
-        total = self.done + len(self.failed)
-        timing = f"in {self.seconds:.1f} s{failed}"
-        return f"{verb} {self.done} of {total} images {what} {timing} -> {output}"
+        """One-line report, e.g. 'upscaled 3 of 5 images x4 with m in 2.0 s, 1 skipped
+        (output exists; --overwrite redoes it), 1 failed -> out'."""
+        notes = ""
+        if self.skipped:
+            notes += f", {self.skipped} skipped (output exists; --overwrite redoes it)"
+        if self.failed:
+            notes += f", {len(self.failed)} failed"
+        total = self.done + self.skipped + len(self.failed)
+        return f"{verb} {self.done} of {total} images {what} in {self.seconds:.1f} s{notes} " \
+               f"-> {output}"
+
+
+def _glob_base(pattern: str) -> Path:
+    """The folders of a glob pattern before its first wildcard ('' for none)."""
+    parts = Path(pattern).parts[:-1]
+    return Path(*itertools.takewhile(lambda part: not glob.has_magic(part), parts))
 
 
 def _expand(item: str, recursive: bool) -> list[tuple[Path, Path]]:
@@ -53,7 +71,8 @@ def _expand(item: str, recursive: bool) -> list[tuple[Path, Path]]:
         return [(p, p.relative_to(path)) for p in files]
     if not path.exists() and glob.has_magic(item):
         matches = sorted(Path(m) for m in glob.glob(item, recursive=recursive))
-        return [(m, Path(m.name)) for m in matches if m.is_file()]
+        base = _glob_base(item)
+        return [(m, m.relative_to(base)) for m in matches if m.is_file()]
     return [(path, Path(path.name))]
 
 
@@ -64,31 +83,53 @@ def _output_name(relative: Path, fmt: str | None) -> Path:
     return relative if suffix in _KEPT_SUFFIXES else relative.with_suffix(".png")
 
 
+def _unique(pairs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
+    """The pairs without a file already listed (named twice, or by a folder and a glob)."""
+    seen: set[Path] = set()
+    unique = []
+    for source, relative in pairs:
+        if source.resolve() not in seen:
+            seen.add(source.resolve())
+            unique.append((source, relative))
+    return unique
+
+
+def _single_file(output: Path) -> bool:
+    """Whether ``-o`` names an output file (an image suffix) rather than a folder."""
+    if output.is_dir():
+        return False
+    if output.suffix.lower() == ".gif":
+        raise VividError(f"{output}: cannot write GIF; use one of "
+                         f"{', '.join(io.OUTPUT_FORMATS.values())}")
+    return io.output_format(output) is not None
+
+
 def plan_jobs(
     inputs: Iterable[str], output: Path, fmt: str | None = None, recursive: bool = False
 ) -> list[Job]:
-    """Pair every input image with its output path; refuses two inputs writing one file.
+    """Pair every input image (each file once) with its output path.
 
-    ``output`` is a folder, or a file name (with an image suffix) when there is one input.
+    ``output`` is a folder, or a file name with an image suffix (its format) when there is one
+    input. An input whose output another input already writes gets a ``conflict``.
     """
-    pairs = [pair for item in inputs for pair in _expand(item, recursive)]
+    pairs = _unique([pair for item in inputs for pair in _expand(item, recursive)])
     if not pairs:
         raise VividError(f"no input images found in {', '.join(inputs) or 'the arguments'}")
-    if output.suffix.lower() in _KEPT_SUFFIXES and not output.is_dir():
+    if _single_file(output):
         if len(pairs) != 1:
             raise VividError(
                 f"{output}: a file name as output needs exactly one input, "
                 f"got {len(pairs)}; give a folder instead"
             )
         return [Job(pairs[0][0], output)]
-    jobs = [Job(source, output / _output_name(relative, fmt)) for source, relative in pairs]
-    seen: dict[Path, Path] = {}
-    for job in jobs:
-        if job.target in seen:
-            raise VividError(
-                f"{job.target}: would be written by both {seen[job.target]} and {job.source}"
-            )
-        seen[job.target] = job.source
+    jobs, writers = [], {}
+    for source, relative in pairs:
+        target = output / _output_name(relative, fmt)
+        first = writers.setdefault(target, source)
+        conflict = None if first is source else (
+            f"{source}: its output {target} is already written for {first}; "
+            "upscale one of them separately")
+        jobs.append(Job(source, target, conflict))
     return jobs
 
 
@@ -103,16 +144,20 @@ def _process(
     provenance: str | None,
     max_pixels: int,
     on_tile: Progress,
-) -> None:
+) -> bool:
+    """Run one job; False when it was skipped because its output exists."""
+    if job.conflict:
+        raise VividError(job.conflict)
     if job.target.exists() and not overwrite:
-        raise VividError(f"{job.target}: already exists (use --overwrite to replace it)")
+        return False
+    check_writable(job.target.parent)  # before the work, not after it
     image = io.read_image(job.source, max_pixels)
-    rgb, alpha = transform(image, on_tile)
     try:
-        job.target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise VividError(f"{job.target.parent}: cannot create folder ({error.strerror})") from error
+        rgb, alpha = transform(image, on_tile)
+    except VividError as error:
+        raise VividError(f"{job.source}: {error}") from error
     io.write_image(job.target, rgb, alpha, image.info, provenance)
+    return True
 
 
 def run_jobs(
@@ -125,9 +170,10 @@ def run_jobs(
 ) -> Summary:
     """Apply ``transform`` (image, tile-progress callback) -> (RGB, alpha) to every job.
 
-    Failures are printed (one line each) and listed in the summary; the others go on.
+    Failures are printed to stderr (one line each) and listed in the summary; the others go
+    on. Jobs whose output exists are skipped unless ``overwrite``.
     """
-    started, failed = time.perf_counter(), []
+    started, failed, skipped = time.perf_counter(), [], 0
     bar = tqdm(jobs, unit="image", disable=not progress, dynamic_ncols=True)
     tile_bar: tqdm | None = None
 
@@ -148,10 +194,11 @@ def run_jobs(
     for job in bar:
         bar.set_postfix_str(job.source.name)
         try:
-            _process(transform, job, overwrite, provenance, max_pixels, on_tile)
+            skipped += not _process(transform, job, overwrite, provenance, max_pixels, on_tile)
         except VividError as error:
             failed.append(str(error))
-            tqdm.write(f"error: {error}")
+            tqdm.write(f"error: {error}", file=sys.stderr)
         finally:
             close_tile_bar()
-    return Summary(len(jobs) - len(failed), failed, time.perf_counter() - started)
+    done = len(jobs) - len(failed) - skipped
+    return Summary(done, failed, time.perf_counter() - started, skipped)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from vivid import io
 from vivid._version import __version__
+from vivid.atomic import Terminated, raise_on_sigterm
 from vivid.batch import plan_jobs, run_jobs
 from vivid.bench import add_bench_command
 from vivid.degrade import DEGRADATIONS
@@ -297,14 +298,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vivid`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
+    raise_on_sigterm()  # temporary files are then removed as on Ctrl-C
     try:
         return args.handler(args)
     except VividError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        print("terminated" if isinstance(stop, Terminated) else "interrupted", file=sys.stderr)
+        return Terminated.exit_code if isinstance(stop, Terminated) else 130
 
 
 if __name__ == "__main__":

@@ -10,8 +10,6 @@ as RGB(A): a palette cannot hold the new colours of an upscaled image.
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +22,14 @@ from PIL.PngImagePlugin import PngInfo
 
 from vivid._png16 import png_header, read_png16, write_png16
 from vivid._version import __version__
+from vivid.atomic import temp_path
 from vivid.errors import VividError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
+OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tif": ".tif", "bmp": ".bmp"}
+_SUFFIX_FORMATS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp",
+                   ".tif": "tif", ".tiff": "tif", ".bmp": "bmp"}
+_PILLOW_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP", "tif": "TIFF", "bmp": "BMP"}
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb limit
 _ORIENTATION, _SOFTWARE, _DESCRIPTION = 0x0112, 0x0131, 0x010E
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as Pillow's "L"
@@ -111,12 +113,28 @@ def _check_size(path: Path, width: int, height: int, max_pixels: int) -> None:
         )
 
 
+def output_format(path: Path) -> str | None:
+    """The output format (a key of ``OUTPUT_FORMATS``) named by a file's suffix, or None."""
+    return _SUFFIX_FORMATS.get(path.suffix.lower())
+
+
+def _check_single_frame(path: Path, image: Image.Image) -> None:
+    """Refuse animations and multi-page files: upscaling only the first frame would drop the
+    others without a word. (A camera's MPO JPEG is one photo plus previews: it is read.)"""
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1 and image.format != "MPO":
+        kind = "multi-page TIFF" if image.format == "TIFF" else f"animated {image.format}"
+        raise VividError(f"{path}: {kind} with {frames} frames; vivid upscales single images "
+                         "only (split it into frames, or convert it to a video, first)")
+
+
 def _decode(path: Path, max_pixels: int) -> tuple[np.ndarray, ImageInfo]:
     header = png_header(path)
     if header is not None:
         _check_size(path, header[0], header[1], max_pixels)
     with _pillow_guard_off(), Image.open(path) as image:
         _check_size(path, *image.size, max_pixels)
+        _check_single_frame(path, image)
         if header is not None and header[2] == 16:
             pixels, bit_depth = read_png16(path), 16
         else:
@@ -184,12 +202,6 @@ def _to_array(rgb: torch.Tensor, alpha: torch.Tensor | None, greyscale: bool) ->
     )
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _exif_bytes(info: ImageInfo, provenance: str | None) -> bytes | None:
     exif = Image.Exif()
     if info.exif:
@@ -203,12 +215,12 @@ def _exif_bytes(info: ImageInfo, provenance: str | None) -> bytes | None:
 def _save_8bit(
     file: BinaryIO, image: Image.Image, info: ImageInfo, fmt: str, provenance: str | None
 ) -> None:
-    if image.mode == "CMYK" and fmt != "jpg":
+    if image.mode == "CMYK" and fmt not in ("jpg", "tif"):
         image = image.convert("RGB")
     options: dict[str, object] = {}
-    if info.icc_profile:
+    if info.icc_profile and fmt != "bmp":  # BMP holds no metadata
         options["icc_profile"] = info.icc_profile
-    exif = _exif_bytes(info, provenance)
+    exif = _exif_bytes(info, provenance) if fmt != "bmp" else None
     if exif:
         options["exif"] = exif
     if fmt == "png" and provenance:
@@ -218,7 +230,9 @@ def _save_8bit(
         options["pnginfo"] = text
     if fmt in ("jpg", "webp"):
         options["quality"] = 95
-    image.save(file, format={"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}[fmt], **options)
+    if fmt == "tif":
+        options["compression"] = "tiff_adobe_deflate"  # lossless
+    image.save(file, format=_PILLOW_FORMATS[fmt], **options)
 
 
 def write_image(
@@ -228,35 +242,27 @@ def write_image(
     info: ImageInfo,
     provenance: str | None = None,
 ) -> None:
-    """Write atomically (temp file, then rename) in the format given by the suffix of ``path``.
+    """Write atomically (temp file, then rename) in the format given by the suffix of ``path``
+    (PNG, JPEG, WebP, TIFF or BMP).
 
     16-bit sources stay 16-bit when written as PNG; ``provenance`` goes into a PNG text chunk
-    and the EXIF Software/ImageDescription tags.
+    and the EXIF Software/ImageDescription tags (BMP has no room for either).
     """
     path = Path(path)
-    fmt = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"}.get(path.suffix.lower())
+    fmt = output_format(path)
     if fmt is None:
-        raise VividError(f"{path}: unsupported output format (use .png, .jpg or .webp)")
-    if fmt == "jpg" and alpha is not None:  # JPEG has no alpha: composite onto white
+        raise VividError(f"{path}: unsupported output format (use "
+                         f"{', '.join(OUTPUT_FORMATS.values())})")
+    if fmt in ("jpg", "bmp") and alpha is not None:  # no alpha there: composite onto white
         rgb, alpha = rgb * alpha + (1 - alpha), None
     try:
-        descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as error:
-        raise VividError(f"{path}: cannot write ({error.strerror or error})") from error
-    try:
-        with os.fdopen(descriptor, "wb") as file:
+        with temp_path(path) as temp, open(temp, "wb") as file:
             if info.bit_depth == 16 and fmt == "png":
                 pixels = _to_array(rgb, alpha, info.greyscale)
                 samples = (pixels * 65535).round().astype(np.uint16)
                 text = {"Software": f"vivid {__version__}", "Description": provenance}
-                text = text if provenance else {}
-                write_png16(file, samples, text, info.icc_profile)
+                write_png16(file, samples, text if provenance else {}, info.icc_profile)
             else:
                 _save_8bit(file, to_pil(rgb, alpha, info), info, fmt, provenance)
-        os.chmod(temp_name, 0o666 & ~_umask())
-        os.replace(temp_name, path)
-    except BaseException as error:
-        Path(temp_name).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise VividError(f"{path}: cannot write ({error.strerror or error})") from error
-        raise
+    except OSError as error:
+        raise VividError(f"{path}: cannot write ({error.strerror or error})") from error

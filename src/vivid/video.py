@@ -1,20 +1,20 @@
-"""Video in, video out, in-process with PyAV (its wheels bundle FFmpeg): ``pip install
-vivid[video]``.
+"""Video in, video out, in-process with PyAV (its wheels bundle FFmpeg): ``pip install -e
+".[video]"``.
 
 Frames are decoded and upscaled in small batches (never the whole video in memory) and
-encoded with their original timestamps in the input stream's time base, so the frame rate
-(an exact fraction), the frame count, variable frame rates and the duration are kept. Audio
-and subtitle streams are copied packet by packet, never re-encoded. Stream metadata and the
-display rotation are copied. The output is written to a temporary name and renamed at the end:
-a failure leaves no partial file.
+encoded with their original timestamps, the encoder working in the input stream's time base
+(in its default 1/frame-rate grid variable-rate timestamps would be rounded and could
+collide; see ``video_timing``), so the frame rate (an exact fraction), the frame count,
+every frame's timestamp and the duration are kept. Audio and subtitle streams are copied
+packet by packet, never re-encoded. Stream metadata and the display rotation are copied. The
+output is written to a temporary name and renamed at the end (``atomic``): a failure, Ctrl-C
+or SIGTERM leaves no partial file.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -22,7 +22,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from vivid.atomic import temp_path
 from vivid.errors import VividError
+from vivid.video_timing import check_complete, encoder_time_base, is_variable
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
 CODEC_PREFERENCE = ("libx264", "mpeg4")  # H.264 when this FFmpeg build has it
@@ -38,7 +40,8 @@ def _av():
     try:
         import av
     except ImportError as error:
-        raise VividError("video needs PyAV: pip install 'vivid[video]'") from error
+        raise VividError('video needs PyAV: run pip install -e ".[video]" in the vivid folder'
+                         ) from error
     return av
 
 
@@ -57,6 +60,13 @@ class VideoSummary:
     codec: str
     size: tuple[int, int]  # output width, height
     note: str  # e.g. how an odd size was handled ("" if nothing was changed)
+    variable: bool = False  # frames unevenly spaced (each keeps its own timestamp)
+
+    def rate_text(self) -> str:
+        """'24000/1001 fps', or 'variable frame rate (23.93 fps on average)'."""
+        if self.variable:
+            return f"variable frame rate ({float(self.rate):.2f} fps on average)"
+        return f"{self.rate} fps"
 
 
 def choose_codec(requested: str | None) -> str:
@@ -86,24 +96,42 @@ def _open(path: Path):
     if not container.streams.video:
         container.close()
         raise VividError(f"{path}: has no video stream")
+    if container.streams.video[0].codec_context is None:  # no decoder, or a damaged header
+        container.close()
+        raise VividError(f"{path}: cannot decode its video stream (unknown codec, or a "
+                         "truncated or corrupt file)")
     return container
+
+
+def _remux(packet, copy: dict, output, source: Path) -> None:
+    """Copy one audio/subtitle packet into ``output``; a failure names both files."""
+    kind = packet.stream.type
+    packet.stream = copy[packet.stream]
+    try:
+        output.mux(packet)
+    except _av().error.FFmpegError as error:
+        raise VividError(f"{source}: cannot copy its {kind} stream into the output ({error}; "
+                         "a corrupt input, or a stream this output format cannot hold)"
+                         ) from error
 
 
 def _frames(container, path: Path, copy: dict, output) -> Iterator[tuple[np.ndarray, int]]:
     """Decoded RGB frames with their pts; other streams' packets are remuxed on the way."""
     av = _av()
     stream = container.streams.video[0]
-    try:
-        for packet in container.demux(stream, *copy):
-            if packet.stream is not stream:
-                if packet.dts is not None:
-                    packet.stream = copy[packet.stream]
-                    output.mux(packet)
-                continue
-            for frame in packet.decode():
-                yield frame.to_ndarray(format="rgb24"), frame.pts
-    except av.error.FFmpegError as error:
-        raise VividError(f"{path}: corrupt video data ({error})") from error
+    demuxed = container.demux(stream, *copy)
+    while True:
+        try:
+            packet = next(demuxed)
+            frames = packet.decode() if packet.stream is stream else []
+        except StopIteration:
+            return
+        except av.error.FFmpegError as error:
+            raise VividError(f"{path}: corrupt video data ({error})") from error
+        if packet.stream is not stream and packet.dts is not None:
+            _remux(packet, copy, output, path)
+        for frame in frames:
+            yield frame.to_ndarray(format="rgb24"), frame.pts
 
 
 def _even(length: int, pix_fmt: str) -> int:
@@ -124,7 +152,7 @@ class _Encoder:
     frame_fn: FrameFn
     size: tuple[int, int]
     bar: tqdm
-    count: int = 0
+    timestamps: list[int] = field(default_factory=list)  # pts of the frames written
 
     def write(self, batch: list[tuple[np.ndarray, int]]) -> None:
         av = _av()
@@ -132,18 +160,22 @@ class _Encoder:
         sr_batch = self.frame_fn(lr_batch.permute(0, 3, 1, 2).float() / 255)
         for (_, pts), pixels in zip(batch, _to_frames(sr_batch, *self.size), strict=True):
             frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-            frame.pts, frame.time_base = pts, self.stream.time_base
+            frame.pts, frame.time_base = pts, self.stream.codec_context.time_base
             for packet in self.stream.encode(frame):
                 self.output.mux(packet)
-        self.count += len(batch)
+        self.timestamps += [pts for _, pts in batch]
         self.bar.update(len(batch))
 
 
 def rotation(path: Path) -> int:
     """Display rotation (degrees) of the first frame of a video, 0 if none."""
-    with _av().open(str(path)) as container:
-        for frame in container.decode(video=0):
-            return int(frame.rotation or 0)
+    av = _av()
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                return int(frame.rotation or 0)
+    except av.error.FFmpegError as error:
+        raise VividError(f"{path}: corrupt video data ({error})") from error
     return 0
 
 
@@ -157,23 +189,12 @@ def _add_video_stream(output, source_stream, codec: str, scale: int, options: Vi
     rate = source_stream.average_rate or source_stream.guessed_rate or Fraction(25)
     stream = output.add_stream(codec, rate=rate)
     stream.width, stream.height, stream.pix_fmt = size[0], size[1], options.pix_fmt
-    stream.time_base = source_stream.time_base
+    stream.codec_context.time_base = stream.time_base = encoder_time_base(source_stream, codec)
     if codec == "libx264":
         stream.options = {"crf": str(options.crf)}
     for key, value in source_stream.metadata.items():
         stream.metadata[key] = value
     return stream, size, note
-
-
-def _expected_frames(container) -> int:
-    """Frame count from the header, or from the duration and rate (0 if unknown)."""
-    stream = container.streams.video[0]
-    if stream.frames:
-        return int(stream.frames)
-    rate = stream.average_rate or stream.guessed_rate
-    if container.duration and rate:
-        return round(container.duration / 1_000_000 * float(rate))
-    return 0
 
 
 def _transcode(container, output, frame_fn: FrameFn, scale: int, codec: str,
@@ -199,15 +220,11 @@ def _transcode(container, output, frame_fn: FrameFn, scale: int, codec: str,
             encoder.write(batch)
     finally:
         bar.close()
-    if encoder.count == 0:
-        raise VividError(f"{source}: has no video frames")
-    expected = _expected_frames(container)
-    if expected and encoder.count < 0.95 * expected - 1:
-        raise VividError(f"{source}: the video stream ends after {encoder.count} of about "
-                         f"{expected} frames (truncated or corrupt)")
+    check_complete(container, source, encoder.timestamps)
     for packet in stream.encode(None):
         output.mux(packet)
-    return VideoSummary(encoder.count, stream.average_rate or Fraction(0), codec, size, note)
+    return VideoSummary(len(encoder.timestamps), stream.average_rate or Fraction(0), codec,
+                        size, note, is_variable(encoder.timestamps))
 
 
 def upscale_video(frame_fn: FrameFn, scale: int, source: Path, target: Path,
@@ -217,24 +234,14 @@ def upscale_video(frame_fn: FrameFn, scale: int, source: Path, target: Path,
     options = options or VideoOptions()
     codec = choose_codec(options.codec)
     container = _open(source)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix,
-                                        dir=target.parent)
-    os.close(descriptor)
     try:
-        with av.open(temp, "w") as output:
-            summary = _transcode(container, output, frame_fn, scale, codec, options, source,
-                                 progress)
-        os.replace(temp, target)
-    except av.error.FFmpegError as error:
-        Path(temp).unlink(missing_ok=True)
+        with temp_path(target) as temp, av.open(str(temp), "w") as output:
+            return _transcode(container, output, frame_fn, scale, codec, options, source,
+                              progress)
+    except (av.error.FFmpegError, OSError) as error:
         raise VividError(f"{target}: cannot write the video ({error})") from error
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
     finally:
         container.close()
-    return summary
 
 
 def frame_files(folder: Path) -> list[Path]:
@@ -251,22 +258,12 @@ def upscale_frame_folder(frame_fn: FrameFn, source: Path, target: Path, batch: i
     from vivid import io
 
     files = frame_files(source)
-    if target.exists():
-        raise VividError(f"{target}: already exists")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     info = io.ImageInfo(mode="RGB", bit_depth=8, greyscale=False)
-    try:
+    with temp_path(target, folder=True) as temp:
         for start in tqdm(range(0, len(files), batch), unit="batch", disable=not progress):
             frames = [io.read_image(path).rgb for path in files[start:start + batch]]
             if len({tuple(f.shape) for f in frames}) > 1:
                 raise VividError(f"{source}: frames differ in size near {files[start].name}")
             for offset, sr_frame in enumerate(frame_fn(torch.cat(frames))):
                 io.write_image(temp / f"{start + offset:08d}.png", sr_frame[None], None, info)
-        os.replace(temp, target)
-    except BaseException:
-        for leftover in temp.glob("*"):
-            leftover.unlink()
-        temp.rmdir()
-        raise
     return len(files)

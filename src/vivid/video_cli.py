@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -73,9 +74,10 @@ def upscale_videos(upscaler: Upscaler, inputs: list[str], args: argparse.Namespa
     for item in inputs:
         source = Path(item)
         target = args.output if single else args.output / source.name
+        if target.exists() and not args.overwrite:
+            print(f"skipped {source}: {target} exists (--overwrite redoes it)")
+            continue
         try:
-            if target.exists() and not args.overwrite:
-                raise VividError(f"{target}: already exists (use --overwrite to replace it)")
             frame_fn = frame_function(upscaler, args)
             if source.is_dir():
                 count = upscale_frame_folder(frame_fn, source, target, progress=not args.quiet)
@@ -85,11 +87,11 @@ def upscale_videos(upscaler: Upscaler, inputs: list[str], args: argparse.Namespa
             summary = upscale_video(frame_fn, upscaler.scale, source, target, options,
                                     not args.quiet)
             note = f" ({summary.note})" if summary.note else ""
-            print(f"upscaled {summary.frames} frames x{upscaler.scale} at {summary.rate} fps "
+            print(f"upscaled {summary.frames} frames x{upscaler.scale} at {summary.rate_text()} "
                   f"({summary.codec}, {summary.size[0]}x{summary.size[1]}){note} -> {target}")
         except VividError as error:
             failed.append(str(error))
-            print(f"error: {error}")
+            print(f"error: {error}", file=sys.stderr)
     return failed
 
 

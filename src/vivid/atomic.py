@@ -1,0 +1,109 @@
+"""Output files that appear whole or not at all, with the permissions of any new file.
+
+``temp_path`` gives a hidden temporary name next to the target and renames it onto the target
+when the ``with`` block ends without an error; on any error, Ctrl-C, or SIGTERM (see
+``raise_on_sigterm``) the temporary file or folder is removed. ``check_writable`` finds an
+unwritable output folder before any work is spent on the output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+from vivid.errors import VividError
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every ``finally`` and cleanup runs."""
+
+    exit_code = 128 + signal.SIGTERM
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+def raise_on_sigterm() -> None:
+    """Make SIGTERM raise ``Terminated`` (for command-line entry points; only the main thread
+    can set signal handlers, elsewhere this does nothing)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def set_default_mode(path: str | Path) -> None:
+    """Give a file or folder made by ``tempfile`` (mode 0600/0700) the mode ``open`` or
+    ``mkdir`` would have given it under the umask."""
+    full = 0o777 if Path(path).is_dir() else 0o666
+    os.chmod(path, full & ~_umask())
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and make sure files can be created in it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise VividError(f"{folder}: cannot create folder ({error.strerror or error})") from error
+    try:
+        descriptor, probe = tempfile.mkstemp(prefix=".vivid-probe.", dir=folder)
+    except OSError as error:
+        raise VividError(f"{folder}: cannot write files here ({error.strerror or error})"
+                         ) from error
+    os.close(descriptor)
+    os.unlink(probe)
+
+
+def _replace(temp: Path, target: Path) -> None:
+    """``os.replace``, also onto an existing folder (moved aside first, then deleted)."""
+    if not target.is_dir():
+        os.replace(temp, target)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+    os.replace(target, old / target.name)
+    os.replace(temp, target)
+    shutil.rmtree(old)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def temp_path(target: Path, folder: bool = False) -> Iterator[Path]:
+    """A hidden temporary file (``folder``: folder) beside ``target`` that becomes ``target``
+    when the block succeeds (replacing what was there) and is removed when it does not. The
+    name keeps the target's suffix (writers that pick a format by suffix still work)."""
+    check_writable(target.parent)
+    prefix, suffix = f".{target.name}.", "" if folder else target.suffix
+    try:
+        if folder:
+            temp = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
+        else:
+            descriptor, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=target.parent)
+            os.close(descriptor)
+            temp = Path(name)
+    except OSError as error:
+        raise VividError(f"{target}: cannot write ({error.strerror or error})") from error
+    try:
+        yield temp
+        set_default_mode(temp)
+        _replace(temp, target)
+    except BaseException:
+        _remove(temp)
+        raise

@@ -1,12 +1,41 @@
-"""vivid: photo-realistic 4x super-resolution of images and videos with SRGAN."""
+"""vivid: photo-realistic 4x super-resolution of images and videos with SRGAN.
+
+The public API is imported lazily (``vivid.Upscaler`` loads PyTorch on first use), so that
+``import vivid`` and the parts that need no PyTorch (the MOS study app) stay light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from vivid._version import __version__
-from vivid.checkpoint import load_generator, save_generator
 from vivid.errors import VividError
-from vivid.inference import load_upscaler
-from vivid.inference.recurrent import VideoUpscaler
-from vivid.models import Discriminator, Generator, GeneratorConfig
-from vivid.upscale import Upscaler
+
+_LAZY = {
+    "Discriminator": "vivid.models",
+    "Generator": "vivid.models",
+    "GeneratorConfig": "vivid.models",
+    "Upscaler": "vivid.upscale",
+    "VideoUpscaler": "vivid.inference.recurrent",
+    "load_generator": "vivid.checkpoint",
+    "load_upscaler": "vivid.inference",
+    "save_generator": "vivid.checkpoint",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vivid.checkpoint import load_generator, save_generator
+    from vivid.inference import load_upscaler
+    from vivid.inference.recurrent import VideoUpscaler
+    from vivid.models import Discriminator, Generator, GeneratorConfig
+    from vivid.upscale import Upscaler
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'vivid' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
+
 
 __all__ = [
     "Discriminator",

@@ -1,0 +1,7 @@
+"""``python -m vivid``: the same as the ``vivid`` command."""
+
+import sys
+
+from vivid.cli import main
+
+sys.exit(main())

@@ -7,13 +7,23 @@ from pathlib import Path
 import pytest
 import torch
 
+from vivid import runtimes
 from vivid.checkpoint import bundled_models
-from vivid.evaluate import evaluate
+from vivid.degrade import quantize_8bit
+from vivid.evaluate import evaluate, load_dataset
 from vivid.hardware import cpu_has_native_bf16
+from vivid.metrics import psnr
 from vivid.models import Generator
-from vivid.upscale import resolve_precision
+from vivid.openvino_runtime import openvino_available
+from vivid.upscale import Upscaler, resolve_precision
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runtime choice and OpenVINO models go to a test cache, not the user's."""
+    monkeypatch.setenv("VIVID_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "vivid-cache"))
 
 
 def _trained_weights() -> list[str]:
@@ -46,6 +56,27 @@ def test_default_path_is_within_002_db_of_fp32_on_set5(weights: str | None,
     assert abs(scores["auto"] - scores["fp32"]) <= 0.02, scores
 
 
+@pytest.mark.parametrize("runtime", ["torch", "openvino"])
+@pytest.mark.parametrize("weights", _trained_weights() or [None])
+def test_each_runtime_at_default_precision_is_within_002_db_of_fp32_on_set5(
+    weights: str | None, runtime: str, data_dir: Path
+) -> None:
+    if weights is None:
+        pytest.skip("no trained weights in the package or under runs/")
+    if runtime == "openvino" and not openvino_available():
+        pytest.skip("needs the 'openvino' extra (pip install -e '.[openvino]')")
+    samples = load_dataset(data_dir / "Set5", 4, "bicubic")
+
+    def mean_psnr(upscaler: Upscaler) -> float:
+        return sum(psnr(quantize_8bit(upscaler(s.lr_image)), s.hr_image, shave=4).item()
+                   for s in samples) / len(samples)
+
+    reference = mean_psnr(Upscaler.from_pretrained(weights, device="cpu", precision="fp32",
+                                                   runtime="torch"))
+    fast = mean_psnr(Upscaler.from_pretrained(weights, device="cpu", runtime=runtime))
+    assert reference > 28 and abs(fast - reference) <= 0.02, (reference, fast)
+
+
 def test_vivid_bench_measures_every_path_against_fp32_eager(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -55,12 +86,18 @@ def test_vivid_bench_measures_every_path_against_fp32_eager(
     from vivid.cli import main
 
     monkeypatch.setattr(bench, "SIZES", {"24x16": (16, 24)})
+    monkeypatch.setattr(runtimes, "CALIBRATION_SIZE", 16)
     monkeypatch.setattr(bench, "matmul_peak", lambda dtype, repeats: 1e11)
     assert main(["bench", "--repeats", "1", "--no-memory", "--json",
                  str(tmp_path / "b.json")]) == 0
     results = json.loads((tmp_path / "b.json").read_text())
     rows = results["24x16"]
-    assert {"fp32 eager", "vivid default"} <= set(rows)
+    assert {"fp32 eager", "vivid default", "torch"} <= set(rows)
+    assert results["cpu"] == runtimes.cpu_model()
+    assert results["default_runtime"].startswith("auto -> ")
+    if openvino_available():
+        assert "openvino fp32" in rows
+        assert ("openvino bf16" in rows) == cpu_has_native_bf16()
     assert rows["fp32 eager"]["ratio_to_fp32_eager"] == 1.0
     for row in rows.values():
         assert row["seconds"] > 0 and row["fraction_of_bf16_peak"] > 0

@@ -1,13 +1,16 @@
 """``vivid bench``: inference speed of the x4 generator against this machine's practical peak.
 
-In one run: a 4096x4096 fp32 and bf16 matmul (the practical peak); then the paper-size x4
-generator (fixed random weights, BatchNorm included) on a 128x128 and a 480x270 input through
-plain fp32 eager (the network as written, the reference every peer runs), vivid's default
-path (``Upscaler`` with default settings), optionally that path under ``torch.compile``, and
-ONNX Runtime (when installed). For each: seconds (best of ``repeats``), output megapixels/s,
-the ratio to fp32 eager and the fraction of the bf16 matmul peak (network FLOPs / time /
-peak). Last, the peak memory (VmHWM) of a child
-process upscaling a 2000x2000 photo x4 with default settings.
+In one run, on the CPU named in the output: a 4096x4096 fp32 and bf16 matmul (the practical
+peak); then the paper-size x4 generator (fixed random weights, BatchNorm included) on a
+128x128 and a 480x270 input through plain fp32 eager (the network as written, the reference
+every peer runs), vivid's default path (``Upscaler`` with default settings: ``--runtime
+auto``, whose choice is measured again and printed), the torch path, optionally that under
+``torch.compile``, OpenVINO (bf16 where the CPU has native bf16, and f32) and ONNX Runtime
+(fp32) when installed. For each: seconds (best of ``repeats`` after a warm-up, the paths
+timed alternately), output megapixels/s, the ratio to fp32 eager and the fraction of the
+bf16 matmul peak (network FLOPs / time / peak), and the default's time over OpenVINO bf16's.
+Last, the peak memory (VmHWM) of a child process upscaling a 2000x2000 photo x4 with default
+settings.
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ import torch
 
 from vivid.checkpoint import save_generator
 from vivid.errors import VividError
+from vivid.hardware import cpu_has_native_bf16
 from vivid.models import Generator
-from vivid.upscale import Upscaler
+from vivid.runtimes import best_times, cpu_model, forget_choice
+from vivid.upscale import PRECISION_NAMES, Upscaler, resolve_precision
 
 SIZES = {"128x128": (128, 128), "480x270": (270, 480)}
 _MEMORY_CHILD = """
@@ -85,46 +90,76 @@ def peak_memory_mib(folder: Path) -> float:
     return int(output.strip().splitlines()[-1]) / 1024
 
 
+def _engines(weights: str) -> dict[str, Upscaler]:
+    """OpenVINO (bf16 where native, f32) and ONNX Runtime, those installed."""
+    engines = {"openvino bf16": ("openvino", "bf16"), "openvino fp32": ("openvino", "fp32"),
+               "onnxruntime": ("onnx", "fp32")}
+    if not cpu_has_native_bf16():
+        del engines["openvino bf16"]
+    paths = {}
+    for name, (runtime, precision) in engines.items():
+        try:
+            paths[name] = Upscaler.from_pretrained(weights, runtime=runtime, precision=precision)
+        except VividError as error:  # an optional extra ('onnx', 'openvino') is missing
+            print(f"{name} left out: {error}", file=sys.stderr)
+    return paths
+
+
 def _paths(generator: Generator, folder: Path, compile: bool
            ) -> dict[str, Callable[[torch.Tensor], Any]]:
-    weights = folder / "g.safetensors"
+    weights = str(folder / "g.safetensors")
     save_generator(weights, generator)
+    forget_choice(weights, PRECISION_NAMES[resolve_precision("auto", torch.device("cpu"))])
+    default = Upscaler.from_pretrained(weights)  # measures the auto choice again
+    print(f"vivid default: {default.describe()}")
     paths: dict[str, Callable[[torch.Tensor], Any]] = {
-        "fp32 eager": generator, "vivid default": Upscaler.from_pretrained(str(weights))}
+        "fp32 eager": generator, "vivid default": default,
+        "torch": Upscaler.from_pretrained(weights, runtime="torch")}
     if compile:
-        paths["default+compile"] = Upscaler.from_pretrained(str(weights), compile=True)
-    try:
-        paths["onnxruntime"] = Upscaler.from_pretrained(str(weights), runtime="onnx")
-    except (VividError, ImportError) as error:  # the optional 'onnx' extra is missing
-        print(f"onnxruntime left out: {error}", file=sys.stderr)
-    return paths
+        paths["torch+compile"] = Upscaler.from_pretrained(weights, runtime="torch",
+                                                          compile=True)
+    return {**paths, **_engines(weights)}
+
+
+def _rows(paths: dict[str, Callable[[torch.Tensor], Any]], size: str, shape: tuple[int, int],
+          peak_seconds: float, repeats: int) -> dict[str, dict[str, float]]:
+    """Every path on one input size, timed alternately (best of ``repeats`` after a warm-up);
+    ``peak_seconds``: the network's FLOPs at the bf16 matmul peak."""
+    lr_image = torch.rand(1, 3, *shape)
+    with torch.inference_mode():
+        times = best_times({name: (lambda p=path: p(lr_image)) for name, path in paths.items()},
+                           repeats)
+    rows = {}
+    for name, seconds in times.items():
+        rows[name] = {"seconds": seconds, "output_mpix_s": 16 * shape[0] * shape[1] / seconds / 1e6,
+                      "ratio_to_fp32_eager": seconds / times["fp32 eager"],
+                      "fraction_of_bf16_peak": peak_seconds / seconds}
+        print(f"{size} {name:14s} {seconds:7.3f} s  {rows[name]['output_mpix_s']:6.2f} MP/s  "
+              f"x{rows[name]['ratio_to_fp32_eager']:.2f} of fp32 eager  "
+              f"{rows[name]['fraction_of_bf16_peak']:.2f} of bf16 peak")
+    if "openvino bf16" in times:
+        ratio = times["vivid default"] / times["openvino bf16"]
+        rows["vivid default"]["ratio_to_openvino_bf16"] = ratio
+        print(f"{size} vivid default / openvino bf16: {ratio:.2f}")
+    return rows
 
 
 def run(repeats: int = 5, memory: bool = True, compile: bool = False) -> dict[str, Any]:
     """All measurements, printed as they come; returns them as a dict."""
     peak = {"fp32": matmul_peak(torch.float32, repeats),
             "bf16": matmul_peak(torch.bfloat16, repeats)}
+    print(f"CPU: {cpu_model()}, {torch.get_num_threads()} threads")
     print(f"matmul 4096: fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f}")
     torch.manual_seed(0)
     generator = Generator().eval()  # BatchNorm in eval mode, as a peer would run it
-    results: dict[str, Any] = {"peak_flops": peak}
+    results: dict[str, Any] = {"cpu": cpu_model(), "threads": torch.get_num_threads(),
+                               "peak_flops": peak}
     with tempfile.TemporaryDirectory() as folder:
         paths = _paths(generator, Path(folder), compile)
+        results["default_runtime"] = paths["vivid default"].describe()
         for size, (height, width) in SIZES.items():
             flops = generator_flops(generator, height, width)
-            lr_image = torch.rand(1, 3, height, width)
-            reference = None
-            for name, path in paths.items():
-                with torch.inference_mode():
-                    seconds = best_of(lambda path=path, x=lr_image: path(x), repeats)
-                reference = reference or seconds
-                row = {"seconds": seconds, "output_mpix_s": 16 * height * width / seconds / 1e6,
-                       "ratio_to_fp32_eager": seconds / reference,
-                       "fraction_of_bf16_peak": flops / seconds / peak["bf16"]}
-                results.setdefault(size, {})[name] = row
-                print(f"{size} {name:14s} {seconds:7.3f} s  {row['output_mpix_s']:6.2f} MP/s  "
-                      f"x{row['ratio_to_fp32_eager']:.2f} of fp32 eager  "
-                      f"{row['fraction_of_bf16_peak']:.2f} of bf16 peak")
+            results[size] = _rows(paths, size, (height, width), flops / peak["bf16"], repeats)
         if memory:
             results["peak_memory_2000px_mib"] = peak_memory_mib(Path(folder))
             print(f"peak memory, 2000x2000 x4 with defaults: "
@@ -139,7 +174,7 @@ def add_bench_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-memory", action="store_true", help="skip the 2000x2000 run")
     parser.add_argument("--compile", action="store_true",
-                        help="also time the default path under torch.compile")
+                        help="also time the torch path under torch.compile")
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here")
     parser.set_defaults(handler=_bench)
 

@@ -16,14 +16,16 @@ from vivid.batch import plan_jobs, run_jobs
 from vivid.bench import add_bench_command
 from vivid.degrade import DEGRADATIONS
 from vivid.errors import VividError
+from vivid.inference import load_upscaler
+from vivid.inference.recurrent import VideoUpscaler
 from vivid.mos_cli import add_mos_commands
+from vivid.runtimes import RUNTIMES
 from vivid.upscale import (
     DEFAULT_MODEL,
     DEFAULT_TILE,
     DEFAULT_TILE_OVERLAP,
     DEVICES,
     PRECISIONS,
-    Upscaler,
 )
 from vivid.video_cli import add_eval_video, add_video_options, is_video_input, upscale_videos
 
@@ -64,8 +66,9 @@ def _add_upscale(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", choices=DEVICES, default="auto")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="auto: fp16 on GPUs, bf16 on CPUs with native bf16, else fp32")
-    parser.add_argument("--runtime", choices=("torch", "onnx"), default="torch",
-                        help="onnx: ONNX Runtime on the CPU (a .onnx model or any weights)")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                        help="auto: the fastest installed here for this model (measured once); "
+                        "onnx/openvino run on the CPU (a .onnx model or any weights)")
     parser.add_argument(
         "--format",
         choices=sorted(io.OUTPUT_FORMATS),
@@ -101,16 +104,18 @@ def _upscale(args: argparse.Namespace) -> int:
     jobs = plan_jobs(images, args.output, args.format, args.recursive) if images else []
     rank, world_size = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     jobs, videos = jobs[rank::world_size], videos[rank::world_size]  # torchrun: shares
-    upscaler = Upscaler.from_pretrained(args.model, device=args.device,
-                                        precision=args.precision, tile=args.tile or None,
-                                        tile_overlap=args.tile_overlap, runtime=args.runtime,
-                                        tile_batch=args.tile_batch)
+    upscaler = load_upscaler(args.model, device=args.device, precision=args.precision,
+                             tile=args.tile or None, tile_overlap=args.tile_overlap,
+                             runtime=args.runtime, tile_batch=args.tile_batch)
     failed = upscale_videos(upscaler, videos, args) if videos else []
+    if isinstance(upscaler, VideoUpscaler):  # images: each one a first frame
+        upscaler = upscaler.image_upscaler()
     if images:
         summary = run_jobs(upscaler.upscale_decoded, jobs, overwrite=args.overwrite,
                            provenance=None if args.no_provenance else upscaler.provenance(),
                            max_pixels=args.max_pixels, progress=not args.quiet)
-        print(summary.line("upscaled", f"x{upscaler.scale} with {upscaler.name}", args.output))
+        print(summary.line("upscaled", f"x{upscaler.scale} with {upscaler.name} "
+                           f"({upscaler.describe()})", args.output))
         failed += summary.failed
     return 1 if failed else 0
 
@@ -180,19 +185,11 @@ def _add_eval(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_eval)
 
 
-def _niqe_model(given: Path | None) -> Path | None:
-    if given is not None:
-        return given
-    data = Path(os.environ.get("VIVID_DATA", "../shared/data"))
-    default = data / "NIQE" / "niqe_pris_params.npz"
-    return default if default.is_file() else None
-
-
 def _eval(args: argparse.Namespace) -> int:
-    from vivid.evaluate import evaluate, format_table, write_json
+    from vivid.evaluate import evaluate, find_niqe_model, format_table, write_json
     from vivid.gallery import Gallery
 
-    niqe_model = _niqe_model(args.niqe_model)
+    niqe_model = find_niqe_model(args.niqe_model)
     if niqe_model is None:
         print("note: no NIQE model found (--niqe-model); NIQE is left out", file=sys.stderr)
     gallery = Gallery(args.scale) if args.gallery else None

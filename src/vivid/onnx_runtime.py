@@ -19,13 +19,15 @@ import torch
 from vivid._version import __version__
 from vivid.checkpoint import load_model
 from vivid.errors import VividError
-from vivid.models import fold_batchnorm
+from vivid.models import Generator, fold_batchnorm
 
 OPSET = 17
 
 
 def _onnx_bytes(name_or_path: str | Path) -> tuple[bytes, int]:
     generator, _ = load_model(name_or_path)
+    if not isinstance(generator, Generator):
+        raise VividError(f"{name_or_path}: video models run with --runtime torch only")
     network = fold_batchnorm(generator).eval()
     network.subpixel_tail = True  # the same function; the faster tail helps ONNX Runtime too
     buffer = stdio.BytesIO()
@@ -66,6 +68,8 @@ def export_onnx(name_or_path: str | Path, target: Path) -> int:
 
 class OnnxNetwork:
     """An ONNX Runtime session called like a network: LR tensor in, SR tensor out (CPU)."""
+
+    dtype = torch.float32
 
     def __init__(self, name_or_path: str | Path) -> None:
         try:

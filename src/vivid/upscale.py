@@ -9,7 +9,6 @@ upscaled with MATLAB-style bicubic interpolation (smooth, and never invents deta
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable
 from typing import Any
@@ -23,13 +22,16 @@ from vivid.degrade import imresize
 from vivid.errors import VividError
 from vivid.hardware import cpu_has_native_bf16
 from vivid.models import Generator, fold_batchnorm
+from vivid.runtimes import load_engine, resolve_runtime
 from vivid.tiling import pad_small, upscale_tiled
 
 DEFAULT_MODEL = "srgan-x4"
 DEFAULT_TILE = 384  # ~0.6 GB per tile in bf16: a 2000x2000 photo x4 stays under 2 GiB
 DEFAULT_TILE_OVERLAP = 16
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISION_NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
+CPU = torch.device("cpu")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -74,6 +76,7 @@ class Upscaler:
         tile_overlap: int = DEFAULT_TILE_OVERLAP,
         metadata: dict[str, Any] | None = None,
         tile_batch: int = 1,
+        runtime: str = "torch",
     ) -> None:
         self.network = network
         self.scale = scale
@@ -84,6 +87,7 @@ class Upscaler:
         self.tile_overlap = tile_overlap
         self.metadata = metadata or {}
         self.tile_batch = tile_batch
+        self.runtime = runtime  # torch, onnx or openvino; 'auto' -> ... when auto chose it
 
     @classmethod
     def from_pretrained(
@@ -94,16 +98,17 @@ class Upscaler:
         tile: int | None = DEFAULT_TILE,
         tile_overlap: int = DEFAULT_TILE_OVERLAP,
         scale: int = 4,
-        runtime: str = "torch",
+        runtime: str = "auto",
         tile_batch: int | None = None,
         compile: bool = False,
     ) -> Upscaler:
         """Load a bundled model, a weights file, or ``"bicubic"`` (MATLAB bicubic, ``scale``).
 
-        ``runtime="onnx"`` runs the model (a ``.onnx`` file, or any weights, exported on the
-        fly) with ONNX Runtime on the CPU in fp32. ``tile_batch``: tiles of the same size run
-        together (default 1 on the CPU, 4 on a GPU). ``compile``: wrap the network in
-        ``torch.compile`` (off by default: ``vivid bench`` measures no gain on the CPU). The
+        ``runtime``: ``torch``; ``onnx`` (ONNX Runtime, fp32) and ``openvino`` run the model (a
+        ``.onnx`` file, or any weights, exported on the fly) on the CPU; ``auto`` picks the
+        fastest on this machine by the rule in ``vivid.runtimes``. ``tile_batch``: tiles of
+        the same size run together (default 1 on the CPU, 4 on a GPU). ``compile``: wrap the
+        network in ``torch.compile`` (off by default: ``vivid bench`` measures no gain). The
         torch network is the inference form:
         BatchNorm folded, the sub-pixel tail (``models.subpixel_tail``), channels_last.
         """
@@ -114,39 +119,42 @@ class Upscaler:
         if str(name_or_path) == "bicubic":
             return cls(None, scale, "bicubic", target, dtype, tile, tile_overlap,
                        tile_batch=tile_batch)
-        if runtime == "onnx":
-            from vivid.onnx_runtime import OnnxNetwork
-
-            session = OnnxNetwork(name_or_path)
-            return cls(session, session.scale, str(name_or_path), torch.device("cpu"),
-                       torch.float32, tile, tile_overlap, tile_batch=tile_batch)
-        if runtime != "torch":
-            raise VividError(f"--runtime {runtime}: choose torch or onnx")
+        chosen = resolve_runtime(runtime, str(name_or_path), target, PRECISION_NAMES[dtype])
+        label = f"auto -> {chosen}" if runtime == "auto" else chosen
+        if chosen != "torch":  # an engine: on the CPU, whatever the device
+            engine = load_engine(chosen, name_or_path, resolve_precision(precision, CPU))
+            return cls(engine, engine.scale, str(name_or_path), CPU,
+                       engine.dtype, tile, tile_overlap, tile_batch=tile_batch, runtime=label)
         generator, metadata = load_model(name_or_path)
         if not isinstance(generator, Generator):
             raise VividError(f"{name_or_path}: is a video model; load it with "
                              "vivid.VideoUpscaler (vivid upscale does so by itself)")
-        network = fold_batchnorm(generator).to(target, memory_format=torch.channels_last)
+        # Weights cast once: autocast would cast every conv weight on every call (2-15% of
+        # the time in bf16 on the CPU); the values are the same (tests/test_runtimes.py).
+        network = fold_batchnorm(generator).to(target, dtype, memory_format=torch.channels_last)
         network.subpixel_tail = True
         if compile:
             network = torch.compile(network)
         return cls(network, generator.config.scale, str(name_or_path), target, dtype, tile,
-                   tile_overlap, metadata, tile_batch)
-
-    def _autocast(self) -> contextlib.AbstractContextManager[None]:
-        if self.dtype == torch.float32:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.dtype)
+                   tile_overlap, metadata, tile_batch, runtime=label)
 
     def _model(self, lr_tile: torch.Tensor) -> torch.Tensor:
         if self.network is None:
             return imresize(lr_tile, self.scale)
-        if not isinstance(self.network, torch.nn.Module):  # an ONNX Runtime session
+        if not isinstance(self.network, torch.nn.Module):  # an engine, or a video model's
             return self.network(lr_tile)
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode():
             sr_tile = self.network(
-                lr_tile.to(self.device, memory_format=torch.channels_last))
+                lr_tile.to(self.device, self.dtype, memory_format=torch.channels_last))
         return sr_tile.float().cpu()
+
+    def describe(self) -> str:
+        """How it runs, e.g. 'torch bf16' or 'auto -> openvino bf16, compiled in 0.9 s'."""
+        if self.network is None:
+            return "bicubic"
+        text = f"{self.runtime} {PRECISION_NAMES[self.dtype]}"
+        compiled = getattr(self.network, "compile_seconds", None)
+        return f"{text}, compiled in {compiled:.1f} s" if compiled is not None else text
 
     def upscale_tensor(
         self, lr_image: torch.Tensor, on_tile: Callable[[int, int], None] | None = None

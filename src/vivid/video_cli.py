@@ -13,6 +13,7 @@ import torch
 
 from vivid.degrade import imresize
 from vivid.errors import VividError
+from vivid.inference.recurrent import VideoUpscaler
 from vivid.temporal import TEMPORAL_MODES, make_filter, make_frame_fn
 from vivid.upscale import PRECISIONS, Upscaler
 from vivid.video import VIDEO_SUFFIXES, VideoOptions, is_video
@@ -54,8 +55,17 @@ def _compare(upscale: Callable, scale: int, mode: str) -> Callable:
     return frame_fn
 
 
-def frame_function(upscaler: Upscaler, args: argparse.Namespace) -> Callable:
-    frame_fn = make_frame_fn(upscaler, make_filter(args.temporal, upscaler.scale))
+def frame_function(upscaler: Upscaler | VideoUpscaler, args: argparse.Namespace
+                   ) -> Callable:
+    """A fresh frame function for one video: a video model's recurrence (a new stream per
+    video), or an image model frame by frame with the chosen temporal filter."""
+    if isinstance(upscaler, VideoUpscaler):
+        if args.temporal != "none":
+            raise VividError(f"--temporal {args.temporal} is for image models; "
+                             f"{upscaler.name} is a video model and needs none")
+        frame_fn = upscaler.stream()
+    else:
+        frame_fn = make_frame_fn(upscaler, make_filter(args.temporal, upscaler.scale))
     return _compare(frame_fn, upscaler.scale, args.compare) if args.compare else frame_fn
 
 
@@ -64,12 +74,14 @@ def is_video_input(item: str, frames: bool) -> bool:
     return (path.is_file() and is_video(path)) or (frames and path.is_dir())
 
 
-def upscale_videos(upscaler: Upscaler, inputs: list[str], args: argparse.Namespace
+def upscale_videos(upscaler: Upscaler | VideoUpscaler, inputs: list[str], args: argparse.Namespace
                    ) -> list[str]:
     """Upscale each video/frame-folder input; returns the error messages (others go on)."""
     from vivid.video import upscale_frame_folder, upscale_video
 
     failed = []
+    engine = (upscaler.image_upscaler() if isinstance(upscaler, VideoUpscaler)
+              else upscaler).describe()  # e.g. 'auto -> torch bf16'
     single = len(inputs) == 1 and args.output.suffix.lower() in VIDEO_SUFFIXES
     for item in inputs:
         source = Path(item)
@@ -81,13 +93,14 @@ def upscale_videos(upscaler: Upscaler, inputs: list[str], args: argparse.Namespa
             frame_fn = frame_function(upscaler, args)
             if source.is_dir():
                 count = upscale_frame_folder(frame_fn, source, target, progress=not args.quiet)
-                print(f"upscaled {count} frames x{upscaler.scale} -> {target}")
+                print(f"upscaled {count} frames x{upscaler.scale} ({engine}) -> {target}")
                 continue
             options = VideoOptions(args.codec, args.crf, args.pix_fmt)
             summary = upscale_video(frame_fn, upscaler.scale, source, target, options,
                                     not args.quiet)
             note = f" ({summary.note})" if summary.note else ""
-            print(f"upscaled {summary.frames} frames x{upscaler.scale} at {summary.rate_text()} "
+            print(f"upscaled {summary.frames} frames x{upscaler.scale} ({engine}) at "
+                  f"{summary.rate_text()} "
                   f"({summary.codec}, {summary.size[0]}x{summary.size[1]}){note} -> {target}")
         except VividError as error:
             failed.append(str(error))
@@ -107,6 +120,9 @@ def add_eval_video(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--scale", type=int, default=4)
     parser.add_argument("--degradation", choices=("bd", "bicubic"), default="bd")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--niqe-model", type=Path, default=None,
+                        help="NIQE pristine model (.npz); default: $VIVID_DATA/NIQE/... or "
+                             "../shared/data/NIQE/niqe_pris_params.npz if present")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="fp32 (default) keeps the numbers independent of the CPU")
@@ -115,11 +131,13 @@ def add_eval_video(commands: argparse._SubParsersAction) -> None:
 
 
 def _eval_video(args: argparse.Namespace) -> int:
+    from vivid.evaluate import find_niqe_model
     from vivid.evaluate_video import evaluate_video, format_video_table
 
     report = evaluate_video(args.model, args.dataset, args.temporal or ["flow"], args.scale,
                             args.degradation, args.device, not args.quiet,
-                            precision=args.precision)
+                            precision=args.precision,
+                            niqe_model=find_niqe_model(args.niqe_model))
     print(format_video_table(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

@@ -16,7 +16,7 @@ from vivid.upscale import DEFAULT_MODEL, DEFAULT_TILE, DEFAULT_TILE_OVERLAP, Ups
 def load_upscaler(name_or_path: str | Path = DEFAULT_MODEL, device: str = "auto",
                   precision: str = "auto", tile: int | None = DEFAULT_TILE,
                   tile_overlap: int = DEFAULT_TILE_OVERLAP, scale: int = 4,
-                  runtime: str = "torch", tile_batch: int | None = None
+                  runtime: str = "auto", tile_batch: int | None = None
                   ) -> Upscaler | VideoUpscaler:
     """A ``VideoUpscaler`` for video weights (``video-x4``), else an ``Upscaler``."""
     name = str(name_or_path)
@@ -24,7 +24,7 @@ def load_upscaler(name_or_path: str | Path = DEFAULT_MODEL, device: str = "auto"
         return Upscaler.from_pretrained(name, device=device, precision=precision, tile=tile,
                                         tile_overlap=tile_overlap, scale=scale,
                                         runtime=runtime, tile_batch=tile_batch)
-    if runtime != "torch":
+    if runtime not in ("auto", "torch"):  # auto: torch, the only runtime of video models
         raise VividError(f"{name}: video models run with --runtime torch only")
     return VideoUpscaler.from_pretrained(name, device=device, precision=precision, tile=tile,
                                          tile_overlap=tile_overlap)

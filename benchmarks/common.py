@@ -81,3 +81,11 @@ def default_models() -> list[str]:
     from vivid.checkpoint import bundled_models
 
     return ["bicubic", *(m for m in ("srresnet-x4", "srgan-x4") if m in bundled_models())]
+
+
+def loss_and_gradient_norm(loss_fn: Any, output: torch.Tensor) -> tuple[float, float]:
+    """A loss of ``output`` and the norm of its gradient with respect to ``output``."""
+    leaf = output.detach().clone().requires_grad_()
+    loss = loss_fn(leaf)
+    (grad,) = torch.autograd.grad(loss, leaf)
+    return float(loss.detach()), float(grad.norm())

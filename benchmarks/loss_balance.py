@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from common import save
+from common import loss_and_gradient_norm, save
 from vivid import io
 from vivid.checkpoint import load_generator, load_vgg
 from vivid.config import TrainConfig, load_config
@@ -43,13 +43,6 @@ def crops(config: TrainConfig, per_image: int = 3) -> tuple[torch.Tensor, torch.
     return torch.cat(lr_crops), torch.cat(hr_crops)
 
 
-def gradient(loss_fn, sr_image: torch.Tensor) -> tuple[float, float]:
-    sr = sr_image.clone().requires_grad_()
-    loss = loss_fn(sr)
-    (grad,) = torch.autograd.grad(loss, sr)
-    return float(loss.detach()), float(grad.norm())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--generator", required=True)
@@ -59,14 +52,14 @@ def main() -> None:
     lr, hr = crops(config)
     with torch.no_grad():
         sr = load_generator(args.generator).eval()(lr)
-    rows = {"pixel_mse": gradient(lambda s: pixel_loss(s, hr, "mse"), sr)}
+    rows = {"pixel_mse": loss_and_gradient_norm(lambda s: pixel_loss(s, hr, "mse"), sr)}
     for layer in ("relu2_2", "relu3_3"):
         vgg = load_vgg(REPO / config.loss.vgg_weights, layer, "caffe")
         for label, scale in (("1/12.75", 1 / 12.75), ("1/(12.75*255)", 1 / (12.75 * 255))):
-            rows[f"content_{layer}_{label}"] = gradient(
+            rows[f"content_{layer}_{label}"] = loss_and_gradient_norm(
                 lambda s, vgg=vgg, scale=scale: content_loss(vgg, s, hr, scale), sr)
     discriminator = Discriminator()
-    rows["1e-3_x_adversarial"] = gradient(
+    rows["1e-3_x_adversarial"] = loss_and_gradient_norm(
         lambda s: 1e-3 * generator_adversarial_loss(discriminator(s)), sr)
     for name, (value, norm) in rows.items():
         print(f"{name:32s} loss {value:12.6g}   gradient norm {norm:10.4g}")

@@ -14,12 +14,11 @@ Writes benchmarks/results/video_loss_balance.json.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from common import save
+from common import loss_and_gradient_norm, save
 from vivid.checkpoint import load_vgg
 from vivid.config import load_config
 from vivid.losses import content_loss, generator_adversarial_loss, pixel_loss
@@ -50,14 +49,6 @@ def sequences(frames: int = 7, crop: int = 128) -> tuple[torch.Tensor, torch.Ten
     return torch.stack(lr_seqs), torch.stack(hr_seqs)
 
 
-def gradient(loss_fn: Callable[[torch.Tensor], torch.Tensor], sr: torch.Tensor
-             ) -> tuple[float, float]:
-    frames = sr.clone().requires_grad_()
-    loss = loss_fn(frames)
-    (grad,) = torch.autograd.grad(loss, frames)
-    return float(loss.detach()), float(grad.norm())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--generator", required=True)
@@ -74,10 +65,10 @@ def main() -> None:
     flows = centre_flows(generator.flow, lr_triplets, 4)
     discriminator = Discriminator(in_channels=27)
     rows = {
-        "pixel_l1": gradient(lambda s: pixel_loss(s, hr, "l1"), sr),
-        "content_relu3_3": gradient(lambda s: content_loss(
+        "pixel_l1": loss_and_gradient_norm(lambda s: pixel_loss(s, hr, "l1"), sr),
+        "content_relu3_3": loss_and_gradient_norm(lambda s: content_loss(
             vgg, s.flatten(0, 1), hr.flatten(0, 1), weights.content_scale), sr),
-        f"{weights.adversarial_weight:g}_x_adversarial": gradient(
+        f"{weights.adversarial_weight:g}_x_adversarial": loss_and_gradient_norm(
             lambda s: weights.adversarial_weight * generator_adversarial_loss(discriminator(
                 discriminator_input(triplets(s, starts), lr_triplets, flows))), sr),
     }

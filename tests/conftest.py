@@ -17,6 +17,13 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The runtime choice (`--runtime auto`) and converted models go to a cache of the test
+    session's own, never the user's (child processes inherit the variable)."""
+    os.environ["VIVID_CACHE_DIR"] = str(tmp_path_factory.mktemp("vivid-cache"))
+
+
 @pytest.fixture
 def data_dir() -> Path:
     """The shared benchmark data; tests using it skip when it is absent."""

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from run_checks import check_resume_after_kill_9
 from vivid.checkpoint import load_generator, load_model
 from vivid.cli import main
 from vivid.config import load_config
@@ -35,11 +35,6 @@ def _images(folder: Path, count: int = 6, size: int = 48) -> Path:
         small = rng.integers(0, 256, (size // 8, size // 8, 3), dtype=np.uint8)
         Image.fromarray(small).resize((size, size), Image.BICUBIC).save(folder / f"{index}.png")
     return folder
-
-
-def _log(out: Path) -> dict[int, dict]:
-    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
-    return {r["iteration"]: r for r in records if "loss" in r}
 
 
 def _fixed_batch_loss(generator: torch.nn.Module, pairs: PairedCrops) -> float:
@@ -99,24 +94,7 @@ def _train_command(data: Path, out: Path, *extra: str) -> list[str]:
 
 def test_resume_after_kill_9_continues_exactly(tmp_path: Path) -> None:
     data = _images(tmp_path / "hr")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run(_train_command(data, tmp_path / "full"), check=True, env=env)
-    process = subprocess.Popen(_train_command(data, tmp_path / "cut"), env=env)
-    deadline = time.time() + 120
-    while len(list_checkpoints(tmp_path / "cut" / "checkpoints")) < 2 and time.time() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    resumed_from = int(list_checkpoints(tmp_path / "cut" / "checkpoints")[-1].stem[5:])
-    assert resumed_from < 12
-    subprocess.run([*_train_command(data, tmp_path / "cut"), "--resume"], check=True, env=env)
-    full, cut = _log(tmp_path / "full"), _log(tmp_path / "cut")
-    assert sorted(cut) == list(range(1, 13))
-    for iteration in range(resumed_from + 1, 13):
-        assert cut[iteration]["loss"] == full[iteration]["loss"], iteration
-    a = load_generator(tmp_path / "full" / "generator.safetensors").state_dict()
-    b = load_generator(tmp_path / "cut" / "generator.safetensors").state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    check_resume_after_kill_9(lambda out: _train_command(data, out), tmp_path, 12)
 
 
 def test_sigterm_checkpoints_and_stops(tmp_path: Path) -> None:

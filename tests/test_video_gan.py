@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
+from run_checks import check_resume_after_kill_9
 from video_fixtures import (
-    check_resume_after_kill_9,
     pan,
     smooth_image,
     video_data,

@@ -15,9 +15,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from run_checks import check_resume_after_kill_9, logged_losses
 from video_fixtures import (
-    check_resume_after_kill_9,
-    logged_losses,
     pan,
     smooth_image,
     video_data,

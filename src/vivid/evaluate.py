@@ -109,7 +109,10 @@ def evaluate(models: list[str], datasets: list[Path], scale: int = 4,
 
     ``precision`` defaults to fp32 so that the numbers do not depend on the CPU's features.
     """
-    upscalers = [Upscaler.from_pretrained(m, device=device, scale=scale, precision=precision)
+    # The reference numbers come from the torch path: another engine's rounding would make
+    # them depend on which one `auto` measured fastest on this machine.
+    upscalers = [Upscaler.from_pretrained(m, device=device, scale=scale, precision=precision,
+                                          runtime="torch")
                  for m in models]
     for model, upscaler in zip(models, upscalers, strict=True):
         if upscaler.scale != scale:

@@ -88,7 +88,8 @@ def evaluate_video(models: list[str], dataset: Path, temporal_modes: list[str],
     sequences = sorted(p for p in dataset.iterdir() if p.is_dir())
     if not sequences:
         raise VividError(f"{dataset}: no sequence folders")
-    upscalers = {m: load_upscaler(m, device=device, scale=scale, precision=precision)
+    upscalers = {m: load_upscaler(m, device=device, scale=scale, precision=precision,
+                                  runtime="torch")  # as vivid eval: engine-independent
                  for m in {"bicubic", *models}}
     video_models = {m for m, u in upscalers.items() if isinstance(u, VideoUpscaler)}
     results: dict[str, dict[str, dict[str, float]]] = {}

@@ -78,7 +78,7 @@ def vivid_eval(models: list[str], datasets: list[str]) -> tuple[str, dict[str, A
 
 def default_models() -> list[str]:
     """bicubic, then the bundled models, fidelity first."""
-    from vivid.checkpoint import bundled_models
+    from vivid.nets.weights_file import bundled_models
 
     return ["bicubic", *(m for m in ("srresnet-x4", "srgan-x4") if m in bundled_models())]
 

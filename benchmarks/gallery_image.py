@@ -1,7 +1,7 @@
 """The README's gallery image: zoomed crops bicubic | srresnet-x4 | srgan-x4 | HR.
 
 Each row is one test image (x4 MATLAB-bicubic LR, as ``vivid eval``); the crop is the 64x64
-HR square with the most detail (``vivid.gallery.detail_region``), magnified 3x without
+HR square with the most detail (``vivid.evaluation.gallery.detail_region``), magnified 3x without
 smoothing. Display only: nothing is chosen by these images.
 Usage: python benchmarks/gallery_image.py [--model M ...] [--image PATH ...] [-o PNG]
 (default: bicubic + the bundled models on four Set14 images -> docs/gallery.png).
@@ -15,11 +15,11 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from common import default_models, save
-from vivid.data import make_pair
 from vivid.degrade import quantize_8bit
-from vivid.gallery import detail_region
-from vivid.io import read_image
-from vivid.upscale import Upscaler
+from vivid.evaluation.gallery import detail_region
+from vivid.images.imagefile import read_image
+from vivid.inference.upscaler import Upscaler
+from vivid.training.data import make_pair
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 IMAGES = ("Set14/baboon.png", "Set14/comic.png", "Set14/face.png", "Set14/zebra.png")

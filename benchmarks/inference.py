@@ -1,5 +1,5 @@
 """Inference speed of the x4 generator against the machine's practical peak, in one run:
-``vivid bench --compile`` (see ``vivid.bench`` for what is measured), saved with date, commit
+``vivid bench --compile`` (see ``vivid.evaluation.bench`` for what is measured), saved with date, commit
 and machine.
 Usage: python benchmarks/inference.py [--repeats N]. Writes benchmarks/results/inference.json.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from common import save
-from vivid.bench import run
+from vivid.evaluation.bench import run
 
 
 def main() -> None:

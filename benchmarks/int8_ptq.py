@@ -22,13 +22,13 @@ import numpy as np
 import openvino as ov
 import torch
 
-from vivid.data import list_images
 from vivid.degrade import imresize, quantize_8bit
-from vivid.evaluate import load_dataset
-from vivid.io import read_image
+from vivid.evaluation.evaluate import load_dataset
+from vivid.images.imagefile import read_image
+from vivid.inference.openvino_runtime import read_model
+from vivid.inference.runtimes import best_times, cpu_model
 from vivid.metrics import psnr
-from vivid.openvino_runtime import read_model
-from vivid.runtimes import best_times, cpu_model
+from vivid.training.data import list_images
 
 DATA = Path(os.environ.get("VIVID_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
 CROP = 48

@@ -18,12 +18,12 @@ from pathlib import Path
 import torch
 
 from common import loss_and_gradient_norm, save
-from vivid import io
-from vivid.checkpoint import load_generator, load_vgg
-from vivid.config import TrainConfig, load_config
-from vivid.data import make_pair
-from vivid.losses import content_loss, generator_adversarial_loss, pixel_loss
-from vivid.models import Discriminator
+from vivid.images import imagefile
+from vivid.nets.srresnet import Discriminator
+from vivid.nets.weights_file import load_generator, load_vgg
+from vivid.training.config import TrainConfig, load_config
+from vivid.training.data import make_pair
+from vivid.training.losses import content_loss, generator_adversarial_loss, pixel_loss
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "vivid-srgan-vgg33.toml"
@@ -33,7 +33,7 @@ def crops(config: TrainConfig, per_image: int = 3) -> tuple[torch.Tensor, torch.
     """96x96 HR crops (and their LR) of the first 5 held-out validation images."""
     lr_crops, hr_crops = [], []
     for name in config.data.validation_images[:5]:
-        image = io.read_image((REPO / config.data.validation) / name).rgb
+        image = imagefile.read_image((REPO / config.data.validation) / name).rgb
         for _ in range(per_image):
             top = int(torch.randint(0, image.shape[2] - 96, ()))
             left = int(torch.randint(0, image.shape[3] - 96, ()))

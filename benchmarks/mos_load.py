@@ -9,12 +9,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from mos_harness import run_load
 from PIL import Image
 
 from common import save
-from vivid.mos_create import create_study
-from vivid.mos_load import run_load
-from vivid.mos_study import connect
+from vivid.mos.create import create_study
+from vivid.mos.study import connect
 
 
 def main() -> None:

@@ -17,11 +17,11 @@ from pathlib import Path
 import torch
 
 from common import DATA, save
-from vivid.data import make_pair
+from vivid.images.imagefile import read_image
 from vivid.inference.scene_cut import change_scores, is_scene_cut
-from vivid.io import read_image
+from vivid.training.data import make_pair
 from vivid.training.video_data import sequence_folders
-from vivid.video import frame_files
+from vivid.video.codec import frame_files
 
 
 def lr_frames(folder: Path) -> list[torch.Tensor]:

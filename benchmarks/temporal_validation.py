@@ -19,8 +19,8 @@ from PIL import Image
 from vid4_table import markdown
 
 from common import save
-from vivid.config import load_config
-from vivid.evaluate_video import evaluate_video
+from vivid.training.config import load_config
+from vivid.video.evaluate import evaluate_video
 
 REPO = Path(__file__).resolve().parents[1]
 FRAMES, WIDTH, HEIGHT = 24, 240, 160

@@ -16,10 +16,10 @@ from pathlib import Path
 import torch
 
 from common import save
-from vivid.config import load_config
-from vivid.distributed import World
-from vivid.runner import prepare
-from vivid.train import STEPS
+from vivid.training.config import load_config
+from vivid.training.distributed import World
+from vivid.training.loop import prepare
+from vivid.training.steps import STEPS
 
 REPO = Path(__file__).resolve().parents[1]
 VGG = REPO.parent / "shared" / "data" / "VGG19" / "vgg19_conv1_1-conv3_4_keras_imagenet_rgb.pth"

@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from vivid.runlog import read_records, training_hours
+from vivid.training.runlog import read_records, training_hours
 
 
 def binned_loss(records: list[dict], key: str, width: int = 1000) -> tuple[list, list]:

@@ -16,9 +16,9 @@ import argparse
 from pathlib import Path
 
 from common import save
-from vivid.checkpoint import bundled_models
-from vivid.evaluate import find_niqe_model
-from vivid.evaluate_video import evaluate_video
+from vivid.evaluation.evaluate import find_niqe_model
+from vivid.nets.weights_file import bundled_models
+from vivid.video.evaluate import evaluate_video
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 # Published Vid4 means over its 4 sequences (../shared/reference/video-sr-facts.md); ours has

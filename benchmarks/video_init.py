@@ -34,7 +34,7 @@ def validation_at(run: Path, iteration: int) -> dict | None:
 
 def train_from_scratch(out: Path, iteration: int) -> dict:
     """The scratch arm, stopped once its validation at ``iteration`` is logged."""
-    command = [sys.executable, "-m", "vivid.cli", "train",
+    command = [sys.executable, "-m", "vivid", "train",
                str(REPO / "configs" / "vivid-video-x4.toml"), "--out", str(out), "--resume",
                "--quiet", "--set", "run.init=''"]
     process = subprocess.Popen(command, cwd=REPO)

@@ -19,11 +19,11 @@ from pathlib import Path
 import torch
 
 from common import loss_and_gradient_norm, save
-from vivid.checkpoint import load_vgg
-from vivid.config import load_config
-from vivid.losses import content_loss, generator_adversarial_loss, pixel_loss
-from vivid.models import Discriminator
-from vivid.train import build_video_generator
+from vivid.nets.srresnet import Discriminator
+from vivid.nets.weights_file import load_vgg
+from vivid.training.config import load_config
+from vivid.training.losses import content_loss, generator_adversarial_loss, pixel_loss
+from vivid.training.steps import build_video_generator
 from vivid.training.video_data import load_validation_clips
 from vivid.training.video_gan_steps import (
     centre_flows,

@@ -23,7 +23,7 @@ from common import DATA, save
 
 CHILD = """
 import sys
-from vivid.cli import main
+from vivid.cli.main import main
 code = main(sys.argv[1:])
 peak = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]
 print('peak_kib', peak, 'exit', code)

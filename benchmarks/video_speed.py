@@ -23,10 +23,10 @@ import torch
 from PIL import Image
 
 from common import save
-from vivid.checkpoint import bundled_models, is_video_model
-from vivid.cli import main as vivid
+from vivid.cli.main import main as vivid
 from vivid.degrade import imresize
-from vivid.upscale import DEFAULT_MODEL
+from vivid.inference.upscaler import DEFAULT_MODEL
+from vivid.nets.weights_file import bundled_models, is_video_model
 
 DATA = Path(os.environ.get("VIVID_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
 

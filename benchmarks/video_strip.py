@@ -20,10 +20,10 @@ from gallery_image import CROP, ZOOM, sheet
 from PIL import Image
 
 from common import DATA
-from vivid.checkpoint import bundled_models
-from vivid.evaluate_video import load_sequence, run_method
-from vivid.gallery import detail_region
-from vivid.inference import load_upscaler
+from vivid.evaluation.gallery import detail_region
+from vivid.inference.loader import load_upscaler
+from vivid.nets.weights_file import bundled_models
+from vivid.video.evaluate import load_sequence, run_method
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 

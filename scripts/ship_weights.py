@@ -14,8 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from vivid.checkpoint import load_model, save_generator
-from vivid.runlog import read_records, training_hours
+from vivid.nets.weights_file import load_model, save_generator
+from vivid.training.runlog import read_records, training_hours
 
 PACKAGE_WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "vivid" / "weights"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from vivid.checkpoint import load_model
-from vivid.training_state import list_checkpoints
+from vivid.nets.weights_file import load_model
+from vivid.training.checkpoints import list_checkpoints
 
 
 def logged_losses(out: Path) -> dict[int, float]:

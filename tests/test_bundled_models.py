@@ -12,13 +12,13 @@ import torch.nn.functional as F
 from PIL import Image
 from skimage import data as skimage_data
 
-from vivid.checkpoint import bundled_models, load_model
-from vivid.cli import main
-from vivid.config import TrainConfig, config_dict, load_config
+from vivid.cli.main import main
 from vivid.degrade import imresize
-from vivid.evaluate import evaluate
+from vivid.evaluation.evaluate import evaluate
+from vivid.inference.upscaler import DEFAULT_MODEL, Upscaler
 from vivid.metrics import psnr, to_y
-from vivid.upscale import DEFAULT_MODEL, Upscaler
+from vivid.nets.weights_file import bundled_models, load_model
+from vivid.training.config import TrainConfig, config_dict, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = {"srresnet-x4": "vivid-srresnet-x4.toml", "srgan-x4": "vivid-srgan-vgg33.toml"}

@@ -9,10 +9,10 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from vivid.checkpoint import load_model, save_generator
 from vivid.errors import VividError
-from vivid.models import Generator, GeneratorConfig
-from vivid.upscale import Upscaler
+from vivid.inference.upscaler import Upscaler
+from vivid.nets.srresnet import Generator, GeneratorConfig
+from vivid.nets.weights_file import load_model, save_generator
 
 TINY = GeneratorConfig(scale=4, blocks=2, channels=8)
 
@@ -152,8 +152,8 @@ def test_upscaler_from_weights_file_matches_the_generator(tmp_path: Path) -> Non
 
 def test_onnx_export_matches_torch_with_dynamic_shapes(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime", reason="needs the 'onnx' extra")
-    from vivid.cli import main
-    from vivid.onnx_runtime import OnnxNetwork
+    from vivid.cli.main import main
+    from vivid.inference.onnx_runtime import OnnxNetwork
 
     generator = _trained_like()
     weights = tmp_path / "g.safetensors"

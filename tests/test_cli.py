@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vivid import io
-from vivid.checkpoint import save_generator
-from vivid.cli import main
-from vivid.models import Generator, GeneratorConfig
+from vivid.cli.main import main
+from vivid.images import imagefile
+from vivid.nets.srresnet import Generator, GeneratorConfig
+from vivid.nets.weights_file import save_generator
 
 
 def _image(path: Path, size: tuple[int, int] = (20, 16), mode: str = "RGB") -> Path:
@@ -59,7 +59,7 @@ def test_console_script_upscales_a_file_to_4x(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "vivid.cli",
+            "vivid",
             "upscale",
             str(source),
             "-o",
@@ -182,14 +182,14 @@ def test_unreadable_input(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     source = _image(tmp_path / "secret.png")
-    real_open = io.Image.open
+    real_open = imagefile.Image.open
 
     def denied(path, *args, **kwargs):
         if Path(path).name == "secret.png":
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(io.Image, "open", denied)
+    monkeypatch.setattr(imagefile.Image, "open", denied)
     assert (
         main(["upscale", str(source), "-o", str(tmp_path / "o"), "--model", "bicubic", "--quiet"])
         == 1
@@ -213,7 +213,7 @@ def test_unwritable_output_leaves_no_partial_file(
     def fail_midway(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(io.Image.Image, "save", fail_midway)
+    monkeypatch.setattr(imagefile.Image.Image, "save", fail_midway)
     out = tmp_path / "out"
     assert _upscale(source, out) == 1
     assert "a.png: cannot write (No space left on device)" in capsys.readouterr().err
@@ -243,7 +243,7 @@ def test_upscale_under_torchrun_processes_each_file_once(tmp_path: Path) -> None
     for index in range(5):
         _image(tmp_path / "in" / f"{index}.png", (16, 12))
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-               "--standalone", "-m", "vivid.cli", "upscale", str(tmp_path / "in"),
+               "--standalone", "-m", "vivid", "upscale", str(tmp_path / "in"),
                "-o", str(tmp_path / "out"), "--model", "bicubic", "--quiet"]
     result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
     assert result.returncode == 0, result.stderr

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vivid.cli import main
-from vivid.config import load_config
+from vivid.cli.main import main
 from vivid.errors import VividError
+from vivid.training.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "configs" / "smoke.toml"

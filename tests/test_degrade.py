@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from vivid import io
-from vivid.cli import main
-from vivid.data import PairedCrops
+from vivid.cli.main import main
 from vivid.degrade import degrade, gaussian_blur, imresize
+from vivid.images import imagefile
+from vivid.training.data import PairedCrops
 
 
 def _load(path: Path) -> np.ndarray:
@@ -79,7 +79,7 @@ def test_paired_crops_are_aligned_deterministic_and_skip_small(tmp_path: Path) -
 
 
 def test_io_suffixes_cover_training_formats() -> None:
-    assert {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif"} <= set(io.IMAGE_SUFFIXES)
+    assert {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif"} <= set(imagefile.IMAGE_SUFFIXES)
 
 
 def _hr_folder(folder: Path, sizes: dict[str, tuple[int, int]]) -> Path:
@@ -94,7 +94,7 @@ def _hr_folder(folder: Path, sizes: dict[str, tuple[int, int]]) -> Path:
 def test_dataloader_workers_give_the_same_samples(tmp_path: Path) -> None:
     from torch.utils.data import DataLoader
 
-    from vivid.data import CropDataset
+    from vivid.training.data import CropDataset
 
     pairs = PairedCrops.from_folders([_hr_folder(tmp_path / "hr", {"a.png": (64, 48)})], 4, 32)
     dataset = CropDataset(pairs, seed=5, length=8)
@@ -111,7 +111,7 @@ def test_premade_lr_pairs_are_used_and_checked(tmp_path: Path) -> None:
     assert main(["degrade", str(hr), "-o", str(tmp_path / "lr"), "--method", "bd",
                  "--quiet"]) == 0
     pairs = PairedCrops.from_folders([hr], 4, 32, lr_folders=[tmp_path / "lr"])
-    bd = degrade(io.read_image(hr / "a.png").rgb[..., :64], 4, "bd")
+    bd = degrade(imagefile.read_image(hr / "a.png").rgb[..., :64], 4, "bd")
     assert torch.equal(pairs.lr_images[0].float() / 255, bd[0])
     Image.new("RGB", (10, 10)).save(tmp_path / "lr" / "a.png")
     with pytest.raises(Exception, match=r"a.png: LR is 10x10, the HR image needs 16x12 at x4"):
@@ -121,7 +121,7 @@ def test_premade_lr_pairs_are_used_and_checked(tmp_path: Path) -> None:
 def test_non_image_files_are_skipped_with_a_warning(tmp_path: Path) -> None:
     folder = _hr_folder(tmp_path / "hr", {"a.png": (40, 40)})
     (folder / "notes.txt").write_text("x")
-    from vivid.data import list_images
+    from vivid.training.data import list_images
 
     with pytest.warns(UserWarning, match="skipped 1 files that are not images"):
         assert [p.name for p in list_images(folder)] == ["a.png"]

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vivid.cli import main
-from vivid.evaluate import evaluate
+from vivid.cli.main import main
+from vivid.evaluation.evaluate import evaluate
 
 
 def test_bicubic_reproduces_the_literature_on_set5_and_bsd100(data_dir: Path) -> None:
@@ -75,9 +75,9 @@ def test_rgb_option(tmp_path: Path) -> None:
 def test_eval_is_fp32_by_default_even_where_upscale_would_use_bf16(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vivid import upscale
-    from vivid.checkpoint import save_generator
-    from vivid.models import Generator, GeneratorConfig
+    from vivid.inference import upscaler as upscale
+    from vivid.nets.srresnet import Generator, GeneratorConfig
+    from vivid.nets.weights_file import save_generator
 
     monkeypatch.setattr(upscale, "cpu_has_native_bf16", lambda: True)
     weights = tmp_path / "tiny.safetensors"

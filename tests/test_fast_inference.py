@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from vivid import runtimes
-from vivid.checkpoint import bundled_models
 from vivid.degrade import quantize_8bit
-from vivid.evaluate import evaluate, load_dataset
-from vivid.hardware import cpu_has_native_bf16
+from vivid.device import cpu_has_native_bf16
+from vivid.evaluation.evaluate import evaluate, load_dataset
+from vivid.inference import runtimes
+from vivid.inference.openvino_runtime import openvino_available
+from vivid.inference.upscaler import Upscaler, resolve_precision
 from vivid.metrics import psnr
-from vivid.models import Generator
-from vivid.openvino_runtime import openvino_available
-from vivid.upscale import Upscaler, resolve_precision
+from vivid.nets.srresnet import Generator
+from vivid.nets.weights_file import bundled_models
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -82,8 +82,8 @@ def test_vivid_bench_measures_every_path_against_fp32_eager(
 ) -> None:
     import json
 
-    from vivid import bench
-    from vivid.cli import main
+    from vivid.cli.main import main
+    from vivid.evaluation import bench
 
     monkeypatch.setattr(bench, "SIZES", {"24x16": (16, 24)})
     monkeypatch.setattr(runtimes, "CALIBRATION_SIZE", 16)

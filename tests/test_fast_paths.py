@@ -7,7 +7,13 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vivid.models import Discriminator, Generator, GeneratorConfig, prelu, subpixel_tail_weight
+from vivid.nets.srresnet import (
+    Discriminator,
+    Generator,
+    GeneratorConfig,
+    prelu,
+    subpixel_tail_weight,
+)
 
 
 @settings(max_examples=25, deadline=None)

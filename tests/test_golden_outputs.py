@@ -13,8 +13,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vivid.io import read_image
-from vivid.upscale import Upscaler
+from vivid.images.imagefile import read_image
+from vivid.inference.upscaler import Upscaler
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = sorted((REPO / "tests" / "golden").glob("*.json"))

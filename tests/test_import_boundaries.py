@@ -1,9 +1,11 @@
 """The layers stay as drawn (README, "Layout"): every import in src/vivid, module level or
 inside a function, is read from the source and checked against these rules:
 
-- the MOS study app imports neither PyTorch nor vivid's model stack;
-- nothing imports the command line (``cli`` modules) but the command line itself;
-- networks import nothing from training or inference.
+- data flows one way through the layers in ``LAYERS`` (images -> degrade -> nets -> training
+  -> inference / video / evaluation -> cli): a module imports its own layer and earlier ones,
+  so networks import nothing from training or inference and nothing imports the command line;
+- the MOS study app imports neither PyTorch nor vivid's model stack, and only the command line
+  imports it.
 
 Adding a forbidden import anywhere makes this test fail, naming the file and the import.
 """
@@ -19,11 +21,17 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
-CLI = ("vivid.cli", "vivid.video_cli", "vivid.mos_cli")
+# Data flows one way (README, "Layout"): a module may import its own layer and those above it.
+LAYERS = (
+    ("vivid._version", "vivid.errors", "vivid.atomic", "vivid.device"),
+    ("vivid.images",),
+    ("vivid.degrade", "vivid.metrics"),  # pure tensor functions: make LR, compare images
+    ("vivid.nets",),
+    ("vivid.training",),
+    ("vivid.inference", "vivid.video", "vivid.evaluation"),
+    ("vivid.cli", "vivid.__main__"),
+)
 MOS_MAY_IMPORT = ("vivid.mos", "vivid.errors", "vivid._version", "vivid.atomic")
-NETS = ("vivid.nets", "vivid.models")
-NOT_FOR_NETS = ("vivid.training", "vivid.train", "vivid.runner", "vivid.inference",
-                "vivid.upscale", "vivid.tiling")
 
 
 def _module_name(path: Path) -> str:
@@ -47,25 +55,34 @@ def _imports(path: Path) -> list[str]:
 
 
 def _within(name: str, prefixes: tuple[str, ...]) -> bool:
-    return any(name == p or name.startswith(p + ".") or name.startswith(p + "_")
-               for p in prefixes)
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def _layer(name: str) -> int | None:
+    return next((i for i, layer in enumerate(LAYERS) if _within(name, layer)), None)
+
+
+def _breaks(module: str, name: str) -> str | None:
+    """Why ``module`` may not import ``name``, or None."""
+    if _within(module, ("vivid.mos",)):
+        if name.split(".")[0] == "torch" or (name.startswith("vivid.")
+                                             and not _within(name, MOS_MAY_IMPORT)):
+            return "the MOS app stays free of torch and the model stack"
+        return None
+    if _within(name, ("vivid.cli",)) and not _within(module, LAYERS[-1]):
+        return "nothing imports the command line"
+    if _within(name, ("vivid.mos",)) and not _within(module, LAYERS[-1]):
+        return "only the command line imports the MOS app"
+    mine, theirs = _layer(module), _layer(name)
+    if mine is not None and theirs is not None and theirs > mine:
+        return f"layer {LAYERS[mine][0]} may not import the later layer {LAYERS[theirs][0]}"
+    return None
 
 
 def violations(modules: dict[str, list[str]]) -> list[str]:
-    """``module imports name`` for each import that breaks a rule."""
-    found = []
-    for module, names in modules.items():
-        for name in names:
-            mos = _within(module, ("vivid.mos",)) and not _within(module, CLI)
-            if mos and (name.split(".")[0] == "torch" or (
-                    name.startswith("vivid.") and not _within(name, MOS_MAY_IMPORT))):
-                found.append(f"{module} imports {name} (the MOS app stays free of torch)")
-            if _within(name, CLI) and not _within(module, CLI) and module != "vivid.__main__":
-                found.append(f"{module} imports {name} (nothing imports the command line)")
-            if _within(module, NETS) and _within(name, NOT_FOR_NETS):
-                found.append(f"{module} imports {name} (networks know nothing of training "
-                             "or inference)")
-    return found
+    """``module imports name (why)`` for each import that breaks a rule."""
+    return [f"{module} imports {name} ({why})" for module, names in modules.items()
+            for name in names if (why := _breaks(module, name))]
 
 
 def _all_modules() -> dict[str, list[str]]:
@@ -77,8 +94,11 @@ def test_the_package_keeps_its_layers() -> None:
 
 
 @pytest.mark.parametrize(("module", "name"), [
-    ("vivid.mos_web", "torch"), ("vivid.mos_report", "vivid.upscale"),
-    ("vivid.evaluate", "vivid.cli"), ("vivid.nets.frvsr", "vivid.training.video_steps")])
+    ("vivid.mos.web", "torch"), ("vivid.mos.report", "vivid.inference.upscaler"),
+    ("vivid.evaluation.evaluate", "vivid.cli.main"),
+    ("vivid.nets.frvsr", "vivid.training.video_steps"),
+    ("vivid.nets.srresnet", "vivid.inference.tiling"), ("vivid.images.imagefile", "vivid.nets"),
+    ("vivid.images.imagefile", "vivid.degrade"), ("vivid.training.loop", "vivid.video.codec")])
 def test_a_forbidden_import_is_caught(module: str, name: str) -> None:
     modules = _all_modules()
     modules[module] = [*modules[module], name]
@@ -86,7 +106,7 @@ def test_a_forbidden_import_is_caught(module: str, name: str) -> None:
 
 
 def test_importing_the_mos_app_does_not_load_torch() -> None:
-    code = "import sys, vivid.mos_web, vivid.mos_report; print('torch' in sys.modules)"
+    code = "import sys, vivid.mos.web, vivid.mos.report; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "False"

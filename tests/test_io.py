@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image, ImageCms, ImageOps
 
-from vivid import io
-from vivid.upscale import Upscaler
+from vivid.images import imagefile
+from vivid.inference.upscaler import Upscaler
 
 RNG = np.random.default_rng(0)
 
@@ -20,9 +20,9 @@ def _pixels(channels: int, dtype: type = np.uint8, size: tuple[int, int] = (12, 
     return RNG.integers(0, top + 1, size=(*size, channels), dtype=np.int64).astype(dtype)
 
 
-def _round_trip(source: Path, target: Path) -> io.DecodedImage:
-    decoded = io.read_image(source)
-    io.write_image(target, decoded.rgb, decoded.alpha, decoded.info)
+def _round_trip(source: Path, target: Path) -> imagefile.DecodedImage:
+    decoded = imagefile.read_image(source)
+    imagefile.write_image(target, decoded.rgb, decoded.alpha, decoded.info)
     return decoded
 
 
@@ -58,7 +58,7 @@ def test_cmyk_jpeg_stays_cmyk(tmp_path: Path) -> None:
     assert decoded.info.mode == "CMYK" and decoded.alpha is None
     with Image.open(tmp_path / "out.jpg") as image:
         assert image.mode == "CMYK"
-    io.write_image(tmp_path / "out.png", decoded.rgb, None, decoded.info)  # PNG: RGB
+    imagefile.write_image(tmp_path / "out.png", decoded.rgb, None, decoded.info)  # PNG: RGB
     with Image.open(tmp_path / "out.png") as image:
         assert image.mode == "RGB"
 
@@ -86,12 +86,12 @@ def test_exif_orientation_is_applied(tmp_path: Path, orientation: int) -> None:
     exif = Image.Exif()
     exif[0x0112] = orientation
     image.save(tmp_path / "o.png", exif=exif.tobytes())
-    decoded = io.read_image(tmp_path / "o.png")
+    decoded = imagefile.read_image(tmp_path / "o.png")
     with Image.open(tmp_path / "o.png") as reference:
         expected = np.asarray(ImageOps.exif_transpose(reference))
     got = (decoded.rgb[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     assert np.array_equal(got, expected)
-    io.write_image(tmp_path / "w.png", decoded.rgb, None, decoded.info)
+    imagefile.write_image(tmp_path / "w.png", decoded.rgb, None, decoded.info)
     with Image.open(tmp_path / "w.png") as written:
         assert written.getexif().get(0x0112, 1) == 1  # not rotated twice by viewers
 
@@ -102,9 +102,9 @@ def test_icc_profile_and_provenance_are_written(tmp_path: Path) -> None:
     Image.fromarray(_pixels(3)).save(tmp_path / "a.jpg", icc_profile=profile)
     note = "Upscaled 4x by vivid; fine detail is synthesised"
     for name in ("a.png", "a.jpg"):
-        decoded = io.read_image(tmp_path / name)
+        decoded = imagefile.read_image(tmp_path / name)
         out = tmp_path / f"out-{name}"
-        io.write_image(out, decoded.rgb, None, decoded.info, provenance=note)
+        imagefile.write_image(out, decoded.rgb, None, decoded.info, provenance=note)
         with Image.open(out) as image:
             assert image.info.get("icc_profile") == profile
             exif = image.getexif()
@@ -132,8 +132,8 @@ def test_alpha_is_upscaled(tmp_path: Path) -> None:
 
 
 def test_written_file_has_normal_permissions(tmp_path: Path) -> None:
-    decoded = io.from_pil(Image.new("RGB", (4, 4)))
-    io.write_image(tmp_path / "x.png", decoded.rgb, None, decoded.info)
+    decoded = imagefile.from_pil(Image.new("RGB", (4, 4)))
+    imagefile.write_image(tmp_path / "x.png", decoded.rgb, None, decoded.info)
     assert (tmp_path / "x.png").stat().st_mode & 0o044  # readable by others, not 0600
     assert [p.name for p in tmp_path.iterdir()] == ["x.png"]
 
@@ -142,4 +142,4 @@ def test_from_pil_of_bytes_equals_read_image(tmp_path: Path) -> None:
     buffer = stdio.BytesIO()
     Image.fromarray(_pixels(3)).save(buffer, format="PNG")
     (tmp_path / "a.png").write_bytes(buffer.getvalue())
-    assert torch.equal(io.from_pil(Image.open(buffer)).rgb, io.read_image(tmp_path / "a.png").rgb)
+    assert torch.equal(imagefile.from_pil(Image.open(buffer)).rgb, imagefile.read_image(tmp_path / "a.png").rgb)

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from vivid.io import read_image
+from vivid.evaluation.niqe import niqe
+from vivid.images.imagefile import read_image
 from vivid.metrics import psnr, ssim, to_y
-from vivid.niqe import niqe
 
 
 def _y(image: torch.Tensor, shave: int) -> np.ndarray:

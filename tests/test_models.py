@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vivid.models import (
+from vivid.nets.srresnet import (
     Discriminator,
     Generator,
     GeneratorConfig,

@@ -19,10 +19,10 @@ pytest.importorskip("playwright.sync_api", reason="needs the playwright package"
 from playwright import sync_api
 
 from test_mos import make_study
-from vivid.cli import main
-from vivid.mos_create import create_study
-from vivid.mos_load import serve_in_thread
-from vivid.mos_study import connect
+from vivid.cli.main import main
+from vivid.mos.create import create_study
+from vivid.mos.server import serve_in_thread
+from vivid.mos.study import connect
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

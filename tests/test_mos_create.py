@@ -12,11 +12,11 @@ from PIL import Image
 pytest.importorskip("starlette", reason="the MOS app needs the 'mos' extra")
 
 from test_mos import app, make_study, start
-from vivid import mos_create
-from vivid.cli import main
+from vivid.cli.main import main
 from vivid.errors import VividError
-from vivid.mos_create import create_study
-from vivid.mos_study import connect
+from vivid.mos import create as mos_create
+from vivid.mos.create import create_study
+from vivid.mos.study import connect
 
 
 def folder(root: Path, name: str, sizes: list[tuple[int, int]], suffix: str = ".png",

@@ -15,10 +15,10 @@ import pytest
 pytest.importorskip("starlette", reason="the MOS app needs the 'mos' extra")
 
 from test_mos import app, images_of, make_study, start
-from vivid import mos_study
-from vivid.cli import main
-from vivid.mos_alloc import spread
-from vivid.mos_study import connect
+from vivid.cli.main import main
+from vivid.mos import study as mos_study
+from vivid.mos.alloc import spread
+from vivid.mos.study import connect
 
 
 def rate_all(connection: object, token: str) -> None:

@@ -15,13 +15,13 @@ import pytest
 pytest.importorskip("starlette", reason="the MOS app needs the 'mos' extra")
 
 from test_mos import app, images_of, make_study, start
-from vivid import mos_study
-from vivid.cli import main
-from vivid.mos_data import load_ratings
-from vivid.mos_report import csv_rows, method_scores, pairwise
-from vivid.mos_screen import screen
-from vivid.mos_stats import holm
-from vivid.mos_study import connect
+from vivid.cli.main import main
+from vivid.mos import study as mos_study
+from vivid.mos.data import load_ratings
+from vivid.mos.report import csv_rows, method_scores, pairwise
+from vivid.mos.screen import screen
+from vivid.mos.stats import holm
+from vivid.mos.study import connect
 
 QUALITY = {"bicubic": 1.8, "srgan": 3.6, "hr": 4.5}
 

@@ -16,9 +16,9 @@ import pytest
 pytest.importorskip("starlette", reason="the MOS app needs the 'mos' extra")
 
 from test_mos import app, images_of, make_study, start
-from vivid.mos_load import serve_in_thread
-from vivid.mos_security import RateLimits
-from vivid.mos_study import connect
+from vivid.mos.security import RateLimits
+from vivid.mos.server import serve_in_thread
+from vivid.mos.study import connect
 
 MB = 1024 * 1024
 

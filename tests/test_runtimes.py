@@ -12,16 +12,17 @@ import pytest
 import torch
 from PIL import Image
 
-from vivid import io, runtimes
-from vivid.checkpoint import bundled_models, save_generator
-from vivid.cli import main
+from vivid.cli.main import main
 from vivid.errors import VividError
-from vivid.inference import load_upscaler
+from vivid.images import imagefile
+from vivid.inference import runtimes
+from vivid.inference.loader import load_upscaler
+from vivid.inference.openvino_runtime import openvino_available
 from vivid.inference.recurrent import VideoUpscaler
-from vivid.models import Generator, GeneratorConfig, fold_batchnorm, receptive_radius
+from vivid.inference.upscaler import Upscaler
 from vivid.nets.frvsr import RecurrentGenerator
-from vivid.openvino_runtime import openvino_available
-from vivid.upscale import Upscaler
+from vivid.nets.srresnet import Generator, GeneratorConfig, fold_batchnorm, receptive_radius
+from vivid.nets.weights_file import bundled_models, save_generator
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = GeneratorConfig(scale=4, blocks=2, channels=16)
@@ -62,7 +63,7 @@ def _fake_calibration(monkeypatch: pytest.MonkeyPatch, torch_s: float, openvino_
 def test_openvino_matches_torch_fp32_within_bf16_tolerance_on_a_real_image() -> None:
     if "srresnet-x4" not in bundled_models():
         pytest.skip("the bundled srresnet-x4 is not in this build")
-    lr_image = io.from_pil(Image.open(REPO / "examples" / "astronaut.png")).rgb
+    lr_image = imagefile.from_pil(Image.open(REPO / "examples" / "astronaut.png")).rgb
     reference = Upscaler.from_pretrained("srresnet-x4", device="cpu", precision="fp32",
                                          runtime="torch")(lr_image)
     upscaler = Upscaler.from_pretrained("srresnet-x4", device="cpu", runtime="openvino")
@@ -109,9 +110,9 @@ def test_auto_falls_back_to_torch_without_openvino(
     tiny: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import vivid.openvino_runtime
+    import vivid.inference.openvino_runtime
 
-    monkeypatch.setattr(vivid.openvino_runtime, "openvino_available", lambda: False)
+    monkeypatch.setattr(vivid.inference.openvino_runtime, "openvino_available", lambda: False)
     monkeypatch.setitem(sys.modules, "openvino", None)  # 'import openvino' fails
     upscaler = Upscaler.from_pretrained(tiny, device="cpu")
     assert upscaler.runtime == "auto -> torch"
@@ -160,13 +161,13 @@ def test_auto_calibration_really_runs_both_runtimes(
 def test_openvino_failing_here_gives_torch_with_a_warning_and_no_cached_choice(
     tiny: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import vivid.openvino_runtime
+    import vivid.inference.openvino_runtime
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("Exception from src/inference: unsupported")
 
     runtimes.forget_choice(tiny, "fp32")
-    monkeypatch.setattr(vivid.openvino_runtime.OpenVinoNetwork, "__init__", broken)
+    monkeypatch.setattr(vivid.inference.openvino_runtime.OpenVinoNetwork, "__init__", broken)
     assert Upscaler.from_pretrained(tiny, device="cpu", precision="fp32").runtime == \
         "auto -> torch"
     assert "OpenVINO could not run" in capsys.readouterr().err
@@ -179,7 +180,7 @@ def test_an_onnx_file_runs_on_openvino_when_installed_else_onnx_runtime(
     tiny: str, tmp_path: Path
 ) -> None:
     pytest.importorskip("onnxruntime", reason="needs the 'onnx' extra")
-    from vivid.onnx_runtime import export_onnx
+    from vivid.inference.onnx_runtime import export_onnx
 
     export_onnx(tiny, tmp_path / "t.onnx")
     upscaler = Upscaler.from_pretrained(str(tmp_path / "t.onnx"), device="cpu",

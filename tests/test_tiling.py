@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vivid.errors import VividError
-from vivid.models import Generator, GeneratorConfig, fold_batchnorm, receptive_radius
-from vivid.tiling import split, upscale_tiled
-from vivid.upscale import DEFAULT_TILE_OVERLAP, Upscaler
+from vivid.inference.tiling import split, upscale_tiled
+from vivid.inference.upscaler import DEFAULT_TILE_OVERLAP, Upscaler
+from vivid.nets.srresnet import Generator, GeneratorConfig, fold_batchnorm, receptive_radius
 
 
 @given(length=st.integers(1, 5000), tile=st.integers(1, 700))

@@ -13,15 +13,15 @@ import torch
 from PIL import Image
 
 from run_checks import check_resume_after_kill_9
-from vivid.checkpoint import load_generator, load_model
-from vivid.cli import main
-from vivid.config import load_config
-from vivid.data import PairedCrops
+from vivid.cli.main import main
 from vivid.errors import VividError
-from vivid.losses import content_loss
-from vivid.models import Generator, GeneratorConfig
-from vivid.runner import run_training
-from vivid.training_state import list_checkpoints
+from vivid.nets.srresnet import Generator, GeneratorConfig
+from vivid.nets.weights_file import load_generator, load_model
+from vivid.training.checkpoints import list_checkpoints
+from vivid.training.config import load_config
+from vivid.training.data import PairedCrops
+from vivid.training.loop import run_training
+from vivid.training.losses import content_loss
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "configs" / "smoke.toml"
@@ -48,7 +48,7 @@ def test_srresnet_stage_lowers_the_loss(tmp_path: Path) -> None:
     config = load_config(SMOKE, [f'data.train=["{data}"]', "run.precision='fp32'"])
     pairs = PairedCrops.from_folders([data], 4, 32)
     torch.manual_seed(config.run.seed)
-    from vivid.train import build_generator
+    from vivid.training.steps import build_generator
 
     before = _fixed_batch_loss(build_generator(config), pairs)
     run_training(config, tmp_path / "run", progress=False)
@@ -65,7 +65,7 @@ def test_smoke_config_trains_both_stages_on_shared_data(data_dir: Path, tmp_path
     stage2 = load_config(SMOKE, [*train, "run.stage='srgan'", "optim.learning_rate=1e-4",
                                  f"run.init='{tmp_path / 's1' / 'generator.safetensors'}'",
                                  f"loss.vgg_weights='{vgg}'", "loss.content_layer='relu3_3'"])
-    from vivid.train import build_nets
+    from vivid.training.steps import build_nets
 
     nets = build_nets(stage2)
     pairs = PairedCrops.from_folders([data_dir / "T91"], 4, 32)
@@ -85,7 +85,7 @@ def test_smoke_config_trains_both_stages_on_shared_data(data_dir: Path, tmp_path
 
 
 def _train_command(data: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "vivid.cli", "train", str(SMOKE), "--out", str(out),
+    return [sys.executable, "-m", "vivid", "train", str(SMOKE), "--out", str(out),
             "--quiet", "--set", f'data.train=["{data}"]', "--set", "optim.iterations=12",
             "--set", "run.checkpoint_every=1", "--set", "run.log_every=1",
             "--set", "run.deterministic=true", "--set", "run.precision='fp32'",
@@ -123,9 +123,9 @@ def test_config_rejects_unknown_keys(tmp_path: Path) -> None:
 DDP_SCRIPT = """
 import sys, torch
 from pathlib import Path
-from vivid.config import load_config
-from vivid.distributed import unwrap
-from vivid.runner import run_training
+from vivid.training.config import load_config
+from vivid.training.distributed import unwrap
+from vivid.training.loop import run_training
 out = Path(sys.argv[2])
 result = run_training(load_config(sys.argv[1], sys.argv[3:]), out, progress=False, device="cpu")
 rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else int(
@@ -179,18 +179,18 @@ def test_export_writes_the_ema_weights_with_metadata(tmp_path: Path) -> None:
 def test_non_finite_loss_stops_with_a_clear_error_and_keeps_the_last_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import vivid.train
+    import vivid.training.steps
 
     data = _images(tmp_path / "hr")
     calls = {"n": 0}
-    real = vivid.train.pixel_loss
+    real = vivid.training.steps.pixel_loss
 
     def exploding(sr_image: torch.Tensor, hr_image: torch.Tensor, kind: str) -> torch.Tensor:
         calls["n"] += 1
         loss = real(sr_image, hr_image, kind)
         return loss * float("nan") if calls["n"] == 3 else loss
 
-    monkeypatch.setattr(vivid.train, "pixel_loss", exploding)
+    monkeypatch.setattr(vivid.training.steps, "pixel_loss", exploding)
     config = load_config(SMOKE, [f'data.train=["{data}"]', "optim.iterations=10",
                                  "run.checkpoint_every=2"])
     with pytest.raises(VividError, match="non-finite loss at iteration 3"):
@@ -208,7 +208,7 @@ def test_every_bundled_config_loads() -> None:
 
 
 def test_ema_ramps_up_and_averages_batchnorm_statistics() -> None:
-    from vivid.train import update_ema
+    from vivid.training.steps import update_ema
 
     generator = Generator(GeneratorConfig(blocks=1, channels=4))
     ema = Generator(GeneratorConfig(blocks=1, channels=4))
@@ -230,7 +230,7 @@ def test_ema_ramps_up_and_averages_batchnorm_statistics() -> None:
 def test_resuming_a_finished_run_with_validation_just_reports_it(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    from vivid.cli import main
+    from vivid.cli.main import main
 
     data = _images(tmp_path / "hr")
     args = ["train", str(SMOKE), "--out", str(tmp_path / "run"), "--quiet",

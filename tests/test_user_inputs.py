@@ -14,12 +14,13 @@ import pytest
 import torch
 from PIL import Image
 
-from vivid import io, tiling
-from vivid.checkpoint import save_generator
-from vivid.cli import main
+from vivid.cli.main import main
 from vivid.errors import VividError
-from vivid.models import Generator, GeneratorConfig
-from vivid.upscale import Upscaler
+from vivid.images import imagefile
+from vivid.inference import tiling
+from vivid.inference.upscaler import Upscaler
+from vivid.nets.srresnet import Generator, GeneratorConfig
+from vivid.nets.weights_file import save_generator
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -174,7 +175,7 @@ def _out_of_memory(*args: object) -> torch.Tensor:
 
 def test_out_of_memory_that_tiles_cannot_help_names_file_and_cause(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    monkeypatch.setattr("vivid.upscale.imresize", _out_of_memory)
+    monkeypatch.setattr("vivid.inference.upscaler.imresize", _out_of_memory)
     source = _image(tmp_path / "a.png", (40, 40))
     assert _upscale(str(source), "-o", str(tmp_path / "out")) == 1
     [error] = capsys.readouterr().err.splitlines()
@@ -224,7 +225,7 @@ def test_unwritable_output_folder_is_found_before_the_work(
         raise AssertionError("the image was read before the output folder was checked")
 
     monkeypatch.setattr("vivid.atomic.tempfile.mkstemp", denied)
-    monkeypatch.setattr(io, "read_image", not_now)
+    monkeypatch.setattr(imagefile, "read_image", not_now)
     assert _upscale(str(source), "-o", str(tmp_path / "out")) == 1
     assert "out: cannot write files here (Permission denied)" in capsys.readouterr().err
 
@@ -268,7 +269,7 @@ def test_onnx_runtime_prints_no_export_warnings(tmp_path: Path) -> None:
 
 
 def test_missing_pyav_hint_is_the_readme_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    from vivid.video import _av
+    from vivid.video.codec import _av
 
     monkeypatch.setitem(sys.modules, "av", None)  # import av -> ImportError
     with pytest.raises(VividError) as raised:

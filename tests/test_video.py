@@ -15,12 +15,12 @@ av = pytest.importorskip("av", reason="video needs the 'video' extra (PyAV)")
 pytest.importorskip("cv2", reason="video needs the 'video' extra (OpenCV)")
 
 
-from vivid.cli import main  # noqa: E402
+from vivid.cli.main import main  # noqa: E402
 from vivid.degrade import imresize  # noqa: E402
 from vivid.errors import VividError  # noqa: E402
-from vivid.temporal import TemporalBlend  # noqa: E402
-from vivid.video import VideoOptions, upscale_video  # noqa: E402
-from vivid.video_metrics import tof, warping_error  # noqa: E402
+from vivid.video.codec import VideoOptions, upscale_video  # noqa: E402
+from vivid.video.metrics import tof, warping_error  # noqa: E402
+from vivid.video.temporal import TemporalBlend  # noqa: E402
 
 RATE = Fraction(24000, 1001)
 
@@ -211,7 +211,7 @@ def test_eval_video_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
 
 
 def test_rotation_and_compare_split(tmp_path: Path) -> None:
-    from vivid.video import rotation
+    from vivid.video.codec import rotation
 
     source = make_clip(tmp_path / "clip.mp4", audio=False, rotate=90)
     assert main(["upscale", str(source), "-o", str(tmp_path / "out.mkv"), "--model",

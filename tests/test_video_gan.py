@@ -14,11 +14,11 @@ from video_fixtures import (
     video_data,
     video_train_command,
 )
-from vivid.checkpoint import save_generator
-from vivid.config import TrainConfig, load_config
-from vivid.models import Discriminator, GeneratorConfig, VGGFeatures
 from vivid.nets.frvsr import RecurrentGenerator
-from vivid.train import Nets, Optimizers, StepContext
+from vivid.nets.srresnet import Discriminator, GeneratorConfig, VGGFeatures
+from vivid.nets.weights_file import save_generator
+from vivid.training.config import TrainConfig, load_config
+from vivid.training.steps import Nets, Optimizers, StepContext
 from vivid.training.video_gan_steps import discriminator_input, triplet_starts, video_gan_step
 
 REPO = Path(__file__).resolve().parents[1]

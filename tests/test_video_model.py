@@ -22,18 +22,18 @@ from video_fixtures import (
     video_data,
     video_train_command,
 )
-from vivid.checkpoint import load_model, save_generator
-from vivid.cli import main
-from vivid.data import PairedCrops
+from vivid.cli.main import main
 from vivid.degrade import degrade
-from vivid.evaluate import niqe_score
-from vivid.evaluate_video import score_sequence
-from vivid.inference import load_upscaler
+from vivid.evaluation.evaluate import niqe_score
+from vivid.inference.loader import load_upscaler
 from vivid.inference.recurrent import VideoUpscaler
-from vivid.models import GeneratorConfig
 from vivid.nets.frvsr import FlowNet, RecurrentGenerator, warp
+from vivid.nets.srresnet import GeneratorConfig
+from vivid.nets.weights_file import load_model, save_generator
+from vivid.training.data import PairedCrops
 from vivid.training.video_data import Clip, clip_sample
 from vivid.training.video_steps import warping_loss
+from vivid.video.evaluate import score_sequence
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = GeneratorConfig(scale=4, blocks=1, channels=8)
@@ -169,11 +169,11 @@ def _peak_memory_of_upscale(folder: Path, frames: int) -> int:
     code = f"""
 import av, numpy as np, torch, sys
 from pathlib import Path
-from vivid.checkpoint import save_generator
-from vivid.models import GeneratorConfig
+from vivid.nets.weights_file import save_generator
+from vivid.nets.srresnet import GeneratorConfig
 from vivid.nets.frvsr import RecurrentGenerator
-from vivid.cli import main
-from vivid.data import PairedCrops
+from vivid.cli.main import main
+from vivid.training.data import PairedCrops
 torch.manual_seed(0)
 save_generator('{folder}/tiny.safetensors', RecurrentGenerator(GeneratorConfig(4, 1, 8)))
 with av.open('{folder}/in.mp4', 'w') as out:

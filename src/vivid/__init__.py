@@ -13,22 +13,22 @@ from vivid._version import __version__
 from vivid.errors import VividError
 
 _LAZY = {
-    "Discriminator": "vivid.models",
-    "Generator": "vivid.models",
-    "GeneratorConfig": "vivid.models",
-    "Upscaler": "vivid.upscale",
+    "Discriminator": "vivid.nets.srresnet",
+    "Generator": "vivid.nets.srresnet",
+    "GeneratorConfig": "vivid.nets.srresnet",
+    "Upscaler": "vivid.inference.upscaler",
     "VideoUpscaler": "vivid.inference.recurrent",
-    "load_generator": "vivid.checkpoint",
-    "load_upscaler": "vivid.inference",
-    "save_generator": "vivid.checkpoint",
+    "load_generator": "vivid.nets.weights_file",
+    "load_upscaler": "vivid.inference.loader",
+    "save_generator": "vivid.nets.weights_file",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from vivid.checkpoint import load_generator, save_generator
-    from vivid.inference import load_upscaler
+    from vivid.inference.loader import load_upscaler
     from vivid.inference.recurrent import VideoUpscaler
-    from vivid.models import Discriminator, Generator, GeneratorConfig
-    from vivid.upscale import Upscaler
+    from vivid.inference.upscaler import Upscaler
+    from vivid.nets.srresnet import Discriminator, Generator, GeneratorConfig
+    from vivid.nets.weights_file import load_generator, save_generator
 
 
 def __getattr__(name: str) -> Any:

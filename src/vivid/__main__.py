@@ -2,6 +2,6 @@
 
 import sys
 
-from vivid.cli import main
+from vivid.cli.main import main
 
 sys.exit(main())

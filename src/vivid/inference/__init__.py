@@ -1,30 +1,4 @@
-"""Inference: image upscaling in tiles (``vivid.upscale``, ``vivid.tiling``), recurrent video
-models (``recurrent``), scene cuts (``scene_cut``), and ``load_upscaler``, which picks the
-right one for a model name or weights file.
-"""
-
-from __future__ import annotations
-
-from pathlib import Path
-
-from vivid.checkpoint import is_video_model
-from vivid.errors import VividError
-from vivid.inference.recurrent import VideoUpscaler
-from vivid.upscale import DEFAULT_MODEL, DEFAULT_TILE, DEFAULT_TILE_OVERLAP, Upscaler
-
-
-def load_upscaler(name_or_path: str | Path = DEFAULT_MODEL, device: str = "auto",
-                  precision: str = "auto", tile: int | None = DEFAULT_TILE,
-                  tile_overlap: int = DEFAULT_TILE_OVERLAP, scale: int = 4,
-                  runtime: str = "auto", tile_batch: int | None = None
-                  ) -> Upscaler | VideoUpscaler:
-    """A ``VideoUpscaler`` for video weights (``video-x4``), else an ``Upscaler``."""
-    name = str(name_or_path)
-    if name == "bicubic" or name.endswith(".onnx") or not is_video_model(name):
-        return Upscaler.from_pretrained(name, device=device, precision=precision, tile=tile,
-                                        tile_overlap=tile_overlap, scale=scale,
-                                        runtime=runtime, tile_batch=tile_batch)
-    if runtime not in ("auto", "torch"):  # auto: torch, the only runtime of video models
-        raise VividError(f"{name}: video models run with --runtime torch only")
-    return VideoUpscaler.from_pretrained(name, device=device, precision=precision, tile=tile,
-                                         tile_overlap=tile_overlap)
+"""Inference: tiled image upscaling (``upscaler``, ``tiling``), the engines that run it
+(``runtimes``: torch, ONNX Runtime, OpenVINO), recurrent video models (``recurrent``, with
+``scene_cut``), upscaling lists of files (``file_jobs``), and ``loader.load_upscaler``, which
+picks the right one for a model name or weights file."""

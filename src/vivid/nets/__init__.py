@@ -1,4 +1,4 @@
-"""Networks. ``frvsr``: the frame-recurrent video generator and its flow network.
-
-(The image networks still live in ``vivid.models``; the layout issue moves them here.)
-"""
+"""Networks: the SRResNet/SRGAN generator (``srresnet``), its inference form (``inference_form``:
+BatchNorm folding, sub-pixel tail), the discriminator, VGG features, the frame-recurrent video
+generator (``frvsr``) and the weights file format (``weights_file``). Nothing here knows about
+training or inference."""

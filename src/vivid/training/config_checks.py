@@ -1,4 +1,4 @@
-"""Every value of a training config checked when the file is read (``vivid.config.load_config``).
+"""Every value of a training config checked when the file is read (``vivid.training.config.load_config``).
 
 Types are checked while the dataclasses are built; this module checks names and ranges, so
 that a bad value fails in one line naming the file and the key, before any data is loaded
@@ -12,7 +12,7 @@ from typing import Any
 
 from vivid.degrade import DEGRADATIONS
 from vivid.errors import VividError
-from vivid.models import VGG19_LAYERS
+from vivid.nets.srresnet import VGG19_LAYERS
 
 Rule = tuple[Callable[[Any], bool], str]
 

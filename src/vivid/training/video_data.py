@@ -11,7 +11,7 @@ rotation per frame (bicubic resampling of the HR image), and half the time a pat
 image crossing it with its own velocity, so the model meets occlusion and disocclusion. Their
 LR is made from HR frames with a margin, so the blur sees real context at the crop border.
 
-As for images (``vivid.data``), batch ``i`` is a pure function of (seed, i, rank): a resumed
+As for images (``vivid.training.data``), batch ``i`` is a pure function of (seed, i, rank): a resumed
 run sees exactly the batches an uninterrupted one would.
 """
 
@@ -25,10 +25,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from vivid import io
-from vivid.data import list_images, to_uint8
 from vivid.degrade import crop_to_multiple, degrade
 from vivid.errors import VividError
+from vivid.images import imagefile
+from vivid.training.data import list_images, to_uint8
 
 MARGIN = 16  # HR pixels of context around a synthetic crop (a multiple of every scale)
 MAX_SHIFT = 10.0  # largest synthetic pan per frame, HR pixels
@@ -58,7 +58,7 @@ def sequence_folders(folders: Iterable[str | Path], exclude: Iterable[str] = ())
 
 def read_frames(folder: Path, scale: int) -> torch.Tensor:
     """T x 3 x H x W float frames of a sequence folder, cropped to a multiple of ``scale``."""
-    hr_frames = [crop_to_multiple(io.read_image(p).rgb, scale) for p in list_images(folder)]
+    hr_frames = [crop_to_multiple(imagefile.read_image(p).rgb, scale) for p in list_images(folder)]
     if len({tuple(f.shape) for f in hr_frames}) > 1:
         raise VividError(f"{folder}: frames differ in size")
     return torch.cat(hr_frames)
@@ -196,7 +196,7 @@ class VideoCrops:
         clips = [c for c in clips if c.hr_frames.shape[0] >= frames
                  and min(c.hr_frames.shape[-2:]) >= crop + 2 * MARGIN]
         excluded = set(exclude)
-        images = [to_uint8(io.read_image(p).rgb[0]) for folder in stills
+        images = [to_uint8(imagefile.read_image(p).rgb[0]) for folder in stills
                   for p in list_images(folder) if p.name not in excluded]
         images = [i for i in images if min(i.shape[-2:]) >= crop]
         if synthetic < 1 and not clips:

@@ -23,10 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vivid.config import TrainConfig
-from vivid.losses import content_loss, discriminator_loss, generator_adversarial_loss
 from vivid.nets.frvsr import FlowNet, upscale_flow, warp
-from vivid.train import Nets, Optimizers, StepContext, apply_gradients
+from vivid.training.config import TrainConfig
+from vivid.training.losses import content_loss, discriminator_loss, generator_adversarial_loss
+from vivid.training.steps import Nets, Optimizers, StepContext, apply_gradients
 from vivid.training.video_steps import sequence_losses, weighted_sum
 
 

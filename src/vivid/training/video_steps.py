@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from vivid.config import TrainConfig
-from vivid.losses import pixel_loss
 from vivid.metrics import mean_psnr_ssim
 from vivid.nets.frvsr import warp
-from vivid.train import Nets, Optimizers, StepContext, apply_gradients
+from vivid.training.config import TrainConfig
+from vivid.training.losses import pixel_loss
+from vivid.training.steps import Nets, Optimizers, StepContext, apply_gradients
 
 
 def pingpong(frames: torch.Tensor) -> torch.Tensor:

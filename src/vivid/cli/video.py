@@ -1,0 +1,145 @@
+"""The video side of the command line: ``vivid upscale`` on video files or frame folders, and
+``vivid eval-video``. PyAV and OpenCV are imported only when a video is processed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from vivid.degrade import imresize
+from vivid.errors import VividError
+from vivid.inference.recurrent import VideoUpscaler
+from vivid.inference.upscaler import PRECISIONS, Upscaler
+from vivid.video.codec import VIDEO_SUFFIXES, VideoOptions, is_video
+from vivid.video.temporal import TEMPORAL_MODES, make_filter, make_frame_fn
+
+COMPARE_MODES = ("split", "wipe")
+
+
+def add_video_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("video (files with a video suffix, or --frames folders)")
+    group.add_argument("--frames", action="store_true",
+                       help="treat folder inputs as frame sequences (%%08d.png out)")
+    group.add_argument("--temporal", choices=TEMPORAL_MODES, default="none",
+                       help="flow: flow-guided blending against flicker (default: none)")
+    group.add_argument("--codec", default=None, help="video encoder (default: libx264, "
+                       "else mpeg4)")
+    group.add_argument("--crf", type=int, default=18, help="x264 quality (default: 18)")
+    group.add_argument("--pix-fmt", default="yuv420p")
+    group.add_argument("--compare", choices=COMPARE_MODES, default=None,
+                       help="side by side: bicubic left, vivid right (split or moving wipe)")
+
+
+def _compare(upscale: Callable, scale: int, mode: str) -> Callable:
+    """Bicubic on the left of a (fixed or moving) line, the model on the right."""
+    state = {"frame": 0}
+
+    def frame_fn(lr_batch: torch.Tensor) -> torch.Tensor:
+        sr_batch = upscale(lr_batch)
+        bicubic = imresize(lr_batch, scale).clamp(0, 1)
+        width = sr_batch.shape[-1]
+        for index in range(sr_batch.shape[0]):
+            phase = (state["frame"] % 120) / 120
+            line = width // 2 if mode == "split" else int(width * (0.5 - 0.4 * abs(
+                2 * phase - 1) + 0.2))
+            sr_batch[index, :, :, :line] = bicubic[index, :, :, :line]
+            sr_batch[index, :, :, max(line - 1, 0):line + 1] = 1.0  # a white divider
+            state["frame"] += 1
+        return sr_batch
+
+    return frame_fn
+
+
+def frame_function(upscaler: Upscaler | VideoUpscaler, args: argparse.Namespace
+                   ) -> Callable:
+    """A fresh frame function for one video: a video model's recurrence (a new stream per
+    video), or an image model frame by frame with the chosen temporal filter."""
+    if isinstance(upscaler, VideoUpscaler):
+        if args.temporal != "none":
+            raise VividError(f"--temporal {args.temporal} is for image models; "
+                             f"{upscaler.name} is a video model and needs none")
+        frame_fn = upscaler.stream()
+    else:
+        frame_fn = make_frame_fn(upscaler, make_filter(args.temporal, upscaler.scale))
+    return _compare(frame_fn, upscaler.scale, args.compare) if args.compare else frame_fn
+
+
+def is_video_input(item: str, frames: bool) -> bool:
+    path = Path(item)
+    return (path.is_file() and is_video(path)) or (frames and path.is_dir())
+
+
+def upscale_videos(upscaler: Upscaler | VideoUpscaler, inputs: list[str], args: argparse.Namespace
+                   ) -> list[str]:
+    """Upscale each video/frame-folder input; returns the error messages (others go on)."""
+    from vivid.video.codec import upscale_frame_folder, upscale_video
+
+    failed = []
+    engine = (upscaler.image_upscaler() if isinstance(upscaler, VideoUpscaler)
+              else upscaler).describe()  # e.g. 'auto -> torch bf16'
+    single = len(inputs) == 1 and args.output.suffix.lower() in VIDEO_SUFFIXES
+    for item in inputs:
+        source = Path(item)
+        target = args.output if single else args.output / source.name
+        if target.exists() and not args.overwrite:
+            print(f"skipped {source}: {target} exists (--overwrite redoes it)")
+            continue
+        try:
+            frame_fn = frame_function(upscaler, args)
+            if source.is_dir():
+                count = upscale_frame_folder(frame_fn, source, target, progress=not args.quiet)
+                print(f"upscaled {count} frames x{upscaler.scale} ({engine}) -> {target}")
+                continue
+            options = VideoOptions(args.codec, args.crf, args.pix_fmt)
+            summary = upscale_video(frame_fn, upscaler.scale, source, target, options,
+                                    not args.quiet)
+            note = f" ({summary.note})" if summary.note else ""
+            print(f"upscaled {summary.frames} frames x{upscaler.scale} ({engine}) at "
+                  f"{summary.rate_text()} "
+                  f"({summary.codec}, {summary.size[0]}x{summary.size[1]}){note} -> {target}")
+        except VividError as error:
+            failed.append(str(error))
+            print(f"error: {error}", file=sys.stderr)
+    return failed
+
+
+def add_eval_video(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "eval-video", help="video SR metrics (PSNR/SSIM/tOF/warping error) on sequences",
+        description="DIR holds a folder of ground-truth frames per sequence (e.g. Vid4/GT).",
+    )
+    parser.add_argument("--model", action="append", default=[], help="weights (repeatable)")
+    parser.add_argument("--temporal", action="append", default=[], choices=TEMPORAL_MODES,
+                        help="temporal modes to compare with frame by frame (repeatable)")
+    parser.add_argument("--dataset", type=Path, required=True)
+    parser.add_argument("--scale", type=int, default=4)
+    parser.add_argument("--degradation", choices=("bd", "bicubic"), default="bd")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--niqe-model", type=Path, default=None,
+                        help="NIQE pristine model (.npz); default: $VIVID_DATA/NIQE/... or "
+                             "../shared/data/NIQE/niqe_pris_params.npz if present")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="fp32 (default) keeps the numbers independent of the CPU")
+    parser.add_argument("--quiet", action="store_true")
+    parser.set_defaults(handler=_eval_video)
+
+
+def _eval_video(args: argparse.Namespace) -> int:
+    from vivid.evaluation.evaluate import find_niqe_model
+    from vivid.video.evaluate import evaluate_video, format_video_table
+
+    report = evaluate_video(args.model, args.dataset, args.temporal or ["flow"], args.scale,
+                            args.degradation, args.device, not args.quiet,
+                            precision=args.precision,
+                            niqe_model=find_niqe_model(args.niqe_model))
+    print(format_video_table(report))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+        print(f"numbers -> {args.json}")
+    return 0

@@ -1,0 +1,98 @@
+"""ONNX export of a generator and inference with ONNX Runtime (``pip install -e ".[onnx]"``).
+
+The exported graph is the BatchNorm-folded fp32 generator (with the sub-pixel tail) with
+dynamic batch, height and width; its metadata holds the scale, the source model and the
+vivid version.
+"""
+
+from __future__ import annotations
+
+import io as stdio
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vivid._version import __version__
+from vivid.errors import VividError
+from vivid.nets.srresnet import Generator, fold_batchnorm
+from vivid.nets.weights_file import load_model
+
+OPSET = 17
+
+
+def _onnx_bytes(name_or_path: str | Path) -> tuple[bytes, int]:
+    generator, _ = load_model(name_or_path)
+    if not isinstance(generator, Generator):
+        raise VividError(f"{name_or_path}: video models run with --runtime torch only")
+    network = fold_batchnorm(generator).eval()
+    network.subpixel_tail = True  # the same function; the faster tail helps ONNX Runtime too
+    buffer = stdio.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript-based exporter
+        # Known and harmless here (the exported graph matches torch, tests/test_checkpoint.py):
+        warnings.filterwarnings("ignore", "Constant folding - Only steps=1", UserWarning)
+        warnings.filterwarnings("ignore", "Exporting aten::index operator", UserWarning)
+        torch.onnx.export(
+            network, (torch.rand(1, 3, 16, 16),), buffer, input_names=["lr_image"],
+            output_names=["sr_image"], opset_version=OPSET, dynamo=False,
+            dynamic_axes={"lr_image": {0: "batch", 2: "height", 3: "width"},
+                          "sr_image": {0: "batch", 2: "sr_height", 3: "sr_width"}})
+    import onnx
+
+    model = onnx.load_from_string(buffer.getvalue())
+    for key, value in (("scale", generator.config.scale), ("source", str(name_or_path)),
+                       ("vivid_version", __version__)):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, str(value)
+    return model.SerializeToString(), generator.config.scale
+
+
+def export_onnx(name_or_path: str | Path, target: Path) -> int:
+    """Write an ONNX file of a model (atomically); returns its scale."""
+    data, scale = _onnx_bytes(name_or_path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return scale
+
+
+class OnnxNetwork:
+    """An ONNX Runtime session called like a network: LR tensor in, SR tensor out (CPU)."""
+
+    dtype = torch.float32
+
+    def __init__(self, name_or_path: str | Path) -> None:
+        try:
+            import onnxruntime
+        except ImportError as error:
+            raise VividError('--runtime onnx needs onnxruntime: run pip install -e ".[onnx]" '
+                             "in the vivid folder"
+                             ) from error
+        path = Path(name_or_path)
+        if path.suffix == ".onnx":
+            try:
+                self.session = onnxruntime.InferenceSession(
+                    str(path), providers=["CPUExecutionProvider"])
+            except Exception as error:  # onnxruntime raises its own untyped errors
+                raise VividError(f"{path}: not a readable ONNX model ({error})") from error
+            metadata = self.session.get_modelmeta().custom_metadata_map
+            if "scale" not in metadata:
+                raise VividError(f"{path}: not a vivid ONNX model (no 'scale' metadata)")
+            self.scale = int(metadata["scale"])
+        else:
+            data, self.scale = _onnx_bytes(name_or_path)
+            self.session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+
+    def __call__(self, lr_image: torch.Tensor) -> torch.Tensor:
+        feed = {"lr_image": np.ascontiguousarray(lr_image.float().cpu().numpy())}
+        return torch.from_numpy(self.session.run(None, feed)[0])

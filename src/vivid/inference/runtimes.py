@@ -1,0 +1,216 @@
+"""Which engine runs an image model: ``torch``, ``onnx`` (ONNX Runtime, fp32), ``openvino``, or
+``auto`` (the default), and the facts about this machine that choice rests on.
+
+The rule for ``auto`` (the first that applies):
+
+1. ``bicubic``, a GPU or MPS device, or a recurrent video model: ``torch`` (the engines run
+   image models on the CPU only);
+2. a ``.onnx`` file: ``openvino`` when installed, else ``onnx``;
+3. OpenVINO not installed: ``torch``;
+4. otherwise the faster of ``torch`` and ``openvino`` for this architecture on this machine,
+   measured once: both run a ``CALIBRATION_SIZE`` square input at the chosen precision (one
+   warm-up each, then the best of ``CALIBRATION_REPEATS``, alternating), and OpenVINO is
+   chosen when it takes at most ``MARGIN`` of torch's time. The choice and both times are
+   cached in ``<cache dir>/runtime-choice.json``, keyed by the CPU model, thread count, torch
+   and OpenVINO versions, architecture and precision (delete the file, or run ``vivid bench``,
+   to measure again). The ratio does not depend on the input size (the issue's Xeon: 0.56 at
+   128x128 and 270x480), so one small size is measured. When OpenVINO fails to load or run
+   the model here, the choice is ``torch`` with a warning, and nothing is cached.
+
+ONNX Runtime is never chosen for weights: it runs fp32 only, and the bench shows it slower.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vivid.device import cpu_has_native_bf16
+from vivid.errors import VividError
+
+RUNTIMES = ("auto", "torch", "onnx", "openvino")
+MARGIN = 0.95  # OpenVINO must be at least 5% faster to replace the reference torch path
+CALIBRATION_SIZE = 128
+CALIBRATION_REPEATS = 5
+CHOICE_FILE = "runtime-choice.json"
+
+
+def cache_dir() -> Path:
+    """``$VIVID_CACHE_DIR``, else ``$XDG_CACHE_HOME/vivid``, else ``~/.cache/vivid``."""
+    if os.environ.get("VIVID_CACHE_DIR"):
+        return Path(os.environ["VIVID_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "vivid"
+
+
+@cache
+def cpu_model() -> str:
+    """The CPU's model name with what sets its speed, e.g. 'AMD EPYC (family 26 model 2,
+    2 CPUs, native bf16, no AMX)'."""
+    fields: dict[str, str] = {}
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    family = (f"family {fields['cpu family']} model {fields['model']}, "
+              if "cpu family" in fields and "model" in fields else "")
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    return (f"{name} ({family}{os.cpu_count()} CPUs, "
+            f"{'native bf16' if cpu_has_native_bf16() else 'no native bf16'}, "
+            f"{'AMX' if amx else 'no AMX'})")
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _read_choices(path: Path) -> dict[str, dict]:
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        _warn(f"{path}: unreadable ({error}); measuring again")
+        return {}
+
+
+def _write_choices(path: Path, choices: dict[str, dict]) -> None:
+    """Atomically (a temporary file, then rename); a cache that cannot be written is reported."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(descriptor, "w") as file:
+                json.dump(choices, file, indent=2)
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+    except OSError as error:
+        _warn(f"the runtime choice is not cached ({error}); set VIVID_CACHE_DIR")
+
+
+def best_times(candidates: dict[str, Callable[[], object]], repeats: int = 3
+               ) -> dict[str, float]:
+    """Best of ``repeats`` per candidate after one warm-up each, timed alternately."""
+    for function in candidates.values():
+        function()
+    times: dict[str, float] = {name: float("inf") for name in candidates}
+    for _ in range(repeats):
+        for name, function in candidates.items():
+            start = time.perf_counter()
+            function()
+            times[name] = min(times[name], time.perf_counter() - start)
+    return times
+
+
+def _calibrate(name_or_path: str, precision: str) -> dict[str, float] | None:
+    """Both runtimes' best times on one input; None (with a warning) when OpenVINO fails."""
+    from vivid.inference.upscaler import Upscaler
+
+    def load(runtime: str) -> Upscaler:
+        return Upscaler.from_pretrained(name_or_path, device="cpu", precision=precision,
+                                        tile=None, runtime=runtime)
+
+    lr_image = torch.rand(1, 3, CALIBRATION_SIZE, CALIBRATION_SIZE)
+    candidates = {"torch": load("torch")}
+    try:
+        candidates["openvino"] = load("openvino")
+        candidates["openvino"](lr_image)
+    except Exception as error:  # OpenVINO's own errors are untyped; torch is the fallback
+        _warn(f"OpenVINO could not run {name_or_path} here ({error}); using torch")
+        return None
+    return best_times({name: (lambda u=u: u(lr_image)) for name, u in candidates.items()},
+                      CALIBRATION_REPEATS)
+
+
+def _choice_key(architecture: str, precision: str) -> str:
+    import openvino
+
+    return " | ".join((cpu_model(), f"{torch.get_num_threads()} threads",
+                       f"torch {torch.__version__}", f"openvino {openvino.__version__}",
+                       architecture, f"precision {precision}"))
+
+
+def _measured_choice(name_or_path: str, architecture: str, precision: str) -> str:
+    key = _choice_key(architecture, precision)
+    path = cache_dir() / CHOICE_FILE
+    known = _read_choices(path).get(key)
+    if known is not None:
+        return known["runtime"]
+    print(f"measuring the fastest runtime for this CPU and {architecture} (once)",
+          file=sys.stderr)
+    times = _calibrate(name_or_path, precision)
+    if times is None:
+        return "torch"  # not cached: OpenVINO may work after an update
+    runtime = "openvino" if times["openvino"] <= MARGIN * times["torch"] else "torch"
+    print(f"runtime: torch {times['torch']:.3f} s, openvino {times['openvino']:.3f} s for "
+          f"{CALIBRATION_SIZE}x{CALIBRATION_SIZE} -> {runtime} (kept in {path})", file=sys.stderr)
+    entry = {"runtime": runtime, "seconds": times, "size": CALIBRATION_SIZE,
+             "measured": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    _write_choices(path, {**_read_choices(path), key: entry})
+    return runtime
+
+
+def resolve_runtime(runtime: str, name_or_path: str, device: torch.device, precision: str
+                    ) -> str:
+    """The runtime to use (never ``auto``); ``precision`` is ``fp32``, ``bf16`` or ``fp16``.
+    See the module docstring for the rule."""
+    from vivid.inference.openvino_runtime import openvino_available
+    from vivid.nets.weights_file import is_video_model
+
+    if runtime not in RUNTIMES:
+        raise VividError(f"--runtime {runtime}: choose one of {', '.join(RUNTIMES)}")
+    if runtime != "auto":
+        return runtime
+    if name_or_path == "bicubic" or device.type != "cpu":
+        return "torch"
+    if Path(name_or_path).suffix == ".onnx":
+        return "openvino" if openvino_available() else "onnx"
+    if not openvino_available() or is_video_model(name_or_path):
+        return "torch"
+    return _measured_choice(name_or_path, _architecture(name_or_path), precision)
+
+
+def _architecture(name_or_path: str) -> str:
+    from vivid.nets.weights_file import load_model
+
+    config = load_model(name_or_path)[0].config
+    return f"x{config.scale} {config.blocks} blocks {config.channels} channels"
+
+
+def forget_choice(name_or_path: str, precision: str) -> None:
+    """Drop this machine's cached ``auto`` choice for this model's architecture (``vivid bench``
+    measures it again, so a choice made on a busy machine does not stay)."""
+    from vivid.inference.openvino_runtime import openvino_available
+
+    if not openvino_available():
+        return
+    path = cache_dir() / CHOICE_FILE
+    choices = _read_choices(path)
+    if choices.pop(_choice_key(_architecture(name_or_path), precision), None) is not None:
+        _write_choices(path, choices)
+
+
+def load_engine(runtime: str, name_or_path: str | Path, dtype: torch.dtype) -> Any:
+    """An ONNX Runtime or OpenVINO network (a ``.onnx`` file, or weights exported on the fly);
+    it has ``scale`` and ``dtype`` and is called on an LR tensor."""
+    if runtime == "onnx":
+        from vivid.inference.onnx_runtime import OnnxNetwork
+
+        return OnnxNetwork(name_or_path)
+    from vivid.inference.openvino_runtime import OpenVinoNetwork
+
+    return OpenVinoNetwork(name_or_path, dtype)

@@ -1,0 +1,268 @@
+"""Generator weights: ``.safetensors`` with JSON metadata, plus loading of plain state dicts.
+
+A vivid weights file is a safetensors file whose metadata key ``vivid`` holds a JSON object:
+format, architecture, scale, blocks, channels, stage, data, iterations, metrics, and the vivid
+version that wrote it. Nothing is ever unpickled: ``.pt``/``.pth`` files are read with
+``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import zipfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from vivid._version import __version__
+from vivid.errors import VividError
+from vivid.nets.frvsr import RecurrentGenerator
+from vivid.nets.srresnet import VGG19_LAYERS, Generator, GeneratorConfig, VGGFeatures
+
+FORMAT = "vivid-generator"
+_WRAPPER_KEYS = ("params_ema", "params", "state_dict")
+_PREFIXES = ("module.", "_orig_mod.")
+
+
+def bundled_models() -> list[str]:
+    """Names of the generator weights shipped inside the package."""
+    folder = resources.files("vivid") / "weights"
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p.name.removesuffix(".safetensors")
+        for p in folder.iterdir()
+        if p.name.endswith(".safetensors")
+    )
+
+
+def save_generator(path: str | Path, generator: Generator | RecurrentGenerator,
+                   **metadata: Any) -> None:
+    """Write ``generator``'s weights (fp32) with metadata (stage, data, iterations, metrics...).
+
+    ``architecture`` is ``srresnet`` for image generators, ``frvsr`` for video generators.
+    """
+    config = generator.config
+    header = {
+        "format": FORMAT,
+        "architecture": "frvsr" if isinstance(generator, RecurrentGenerator) else "srresnet",
+        "scale": config.scale,
+        "blocks": config.blocks,
+        "channels": config.channels,
+        "stage": "unknown",
+        "data": "",
+        "iterations": 0,
+        "metrics": {},
+        "vivid_version": __version__,
+    }
+    header.update(metadata)
+    tensors = {
+        k: v.detach().float().contiguous().cpu()
+        for k, v in generator.state_dict().items()
+        if v.is_floating_point()
+    }
+    save_file(tensors, str(path), metadata={"vivid": json.dumps(header)})
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    try:
+        with safe_open(str(path), framework="pt") as file:
+            tensors = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118
+            raw = (file.metadata() or {}).get("vivid")
+    except (SafetensorError, OSError, ValueError) as error:
+        raise VividError(f"{path}: corrupt or truncated safetensors file ({error})") from error
+    try:
+        metadata = json.loads(raw) if raw else {}
+    except json.JSONDecodeError as error:
+        raise VividError(f"{path}: metadata 'vivid' is not valid JSON ({error})") from error
+    return tensors, metadata
+
+
+def _read_torch(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except (
+        RuntimeError,
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        zipfile.BadZipFile,
+        OSError,
+        AttributeError,
+    ) as error:
+        if "Weights only load failed" in str(error):  # torch then suggests unsafe loading
+            raise VividError(f"{path}: holds Python objects besides tensors, which vivid never "
+                             "unpickles; give a state dict of tensors (or a checkpoint with "
+                             "params_ema/params/state_dict) or a .safetensors file") from error
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+        raise VividError(f"{path}: not a readable PyTorch weights file ({first_line})") from error
+    for key in _WRAPPER_KEYS:
+        if isinstance(loaded, dict) and isinstance(loaded.get(key), dict):
+            loaded = loaded[key]
+            break
+    if not isinstance(loaded, dict) or not all(
+        isinstance(v, torch.Tensor) for v in loaded.values()
+    ):
+        raise VividError(f"{path}: not a state dict of tensors (found {type(loaded).__name__})")
+    return loaded
+
+
+def _check_finite(state: dict[str, torch.Tensor], path: Path) -> None:
+    broken = [key for key, value in state.items()
+              if value.is_floating_point() and not torch.isfinite(value).all()]
+    if broken:
+        raise VividError(f"{path}: {len(broken)} tensors hold NaN or infinite values (e.g. "
+                         f"{broken[0]}): weights of a diverged training run, or a damaged file")
+
+
+def _strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    stripped = {}
+    for key, value in state.items():
+        for prefix in _PREFIXES:
+            key = key.removeprefix(prefix)
+        stripped[key] = value
+    return stripped
+
+
+def infer_config(state: dict[str, torch.Tensor], path: Path) -> GeneratorConfig:
+    """Scale, blocks and channels of an SRResNet from its tensors' names and shapes."""
+    if "head.weight" not in state:
+        sample = ", ".join(sorted(state)[:3])
+        raise VividError(
+            f"{path}: not a vivid SRResNet state dict (no 'head.weight'; has {sample})"
+        )
+    channels = state["head.weight"].shape[0]
+    blocks = sum(1 for key in state if key.startswith("body.") and key.endswith(".conv1.weight"))
+    scale = 1
+    index = 0
+    while f"upsample.{index}.conv.weight" in state:
+        scale *= round((state[f"upsample.{index}.conv.weight"].shape[0] / channels) ** 0.5)
+        index += 1
+    try:
+        return GeneratorConfig(scale=scale, blocks=blocks, channels=channels)
+    except ValueError as error:
+        raise VividError(f"{path}: unsupported generator shape ({error})") from error
+
+
+def _check_match(generator: Generator, state: dict[str, torch.Tensor], path: Path) -> None:
+    expected = {k: v for k, v in generator.state_dict().items() if v.is_floating_point()}
+    problems = []
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(generator.state_dict()))
+    if missing:
+        problems.append(f"missing {len(missing)} tensors (e.g. {', '.join(missing[:3])})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected tensors (e.g. {', '.join(unexpected[:3])})")
+    for key in sorted(set(expected) & set(state)):
+        if expected[key].shape != state[key].shape:
+            problems.append(
+                f"{key} has shape {tuple(state[key].shape)}, expected {tuple(expected[key].shape)}"
+            )
+            break
+    if problems:
+        c = generator.config
+        raise VividError(
+            f"{path}: does not match SRResNet(x{c.scale}, {c.blocks} blocks, "
+            f"{c.channels} channels): {'; '.join(problems)}"
+        )
+
+
+def resolve_weights(name_or_path: str | Path) -> Path:
+    """The file behind a bundled model name or a path, or a clear error."""
+    if str(name_or_path) in bundled_models():
+        source = resources.files("vivid") / "weights" / f"{name_or_path}.safetensors"
+        return Path(str(source))
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    available = ", ".join(bundled_models()) or "none bundled in this build"
+    raise VividError(f"{name_or_path}: no such model file or bundled model (bundled: {available})")
+
+
+def is_video_model(name_or_path: str | Path) -> bool:
+    """Whether the weights are a recurrent video generator's (only the tensor names are read
+    from a ``.safetensors`` file)."""
+    path = resolve_weights(name_or_path)
+    if path.suffix != ".safetensors":
+        return "state_head.weight" in _strip_prefixes(_read_torch(path))
+    try:
+        with safe_open(str(path), framework="pt") as file:
+            return "state_head.weight" in file.keys()  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as error:
+        raise VividError(f"{path}: corrupt or truncated safetensors file ({error})") from error
+
+
+def _empty_network(state: dict[str, torch.Tensor], path: Path
+                   ) -> Generator | RecurrentGenerator:
+    """The network the tensors belong to: a recurrent video generator (it has a
+    ``state_head``) or an SRResNet, shaped from the tensors."""
+    if "state_head.weight" in state:
+        sr_state = {k.removeprefix("sr."): v for k, v in state.items() if k.startswith("sr.")}
+        return RecurrentGenerator(infer_config(sr_state, path))
+    return Generator(infer_config(state, path))
+
+
+def load_model(name_or_path: str | Path
+               ) -> tuple[Generator | RecurrentGenerator, dict[str, Any]]:
+    """An eval-mode fp32 generator and its metadata ({} for plain state dicts).
+
+    Video weights (``architecture: frvsr``) give a ``RecurrentGenerator``."""
+    path = resolve_weights(name_or_path)
+    if path.suffix == ".safetensors":
+        state, metadata = _read_safetensors(path)
+    else:
+        state, metadata = _read_torch(path), {}
+    state = _strip_prefixes(state)
+    generator = _empty_network(state, path)
+    config = generator.config
+    for key in ("scale", "blocks", "channels"):
+        if key in metadata and metadata[key] != getattr(config, key):
+            raise VividError(
+                f"{path}: metadata says {key}={metadata[key]} but the tensors "
+                f"have {key}={getattr(config, key)}"
+            )
+    _check_match(generator, state, path)
+    _check_finite(state, path)
+    generator.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+    return generator.eval(), metadata
+
+
+def load_generator(name_or_path: str | Path) -> Generator | RecurrentGenerator:
+    """An eval-mode fp32 generator from a bundled name, a vivid ``.safetensors`` or a state dict.
+
+    Plain PyTorch files are read with ``torch.load(weights_only=True)``; ``params_ema``,
+    ``params`` and ``state_dict`` wrappers are unwrapped and ``module.`` prefixes stripped.
+    """
+    return load_model(name_or_path)[0]
+
+
+def load_vgg(path: str | Path, layer: str, normalisation: str = "caffe") -> VGGFeatures:
+    """VGG19 up to ``layer`` from a state dict in torchvision's layout (``features.N`` or ``N``).
+
+    Asking for a layer deeper than the file provides is a ``VividError``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise VividError(f"{path}: VGG19 weights file not found")
+    state = _read_safetensors(path)[0] if path.suffix == ".safetensors" else _read_torch(path)
+    state = {key.removeprefix("features."): value for key, value in _strip_prefixes(state).items()}
+    vgg = VGGFeatures(layer, normalisation)
+    wanted = vgg.features.state_dict()
+    missing = sorted(set(wanted) - set(state), key=lambda k: int(k.split(".")[0]))
+    if missing:
+        deepest = max((int(k.split(".")[0]) for k in state if k.split(".")[0].isdigit()),
+                      default=-1)
+        provided = VGG19_LAYERS[deepest + 1] if 0 <= deepest + 1 < len(VGG19_LAYERS) else "none"
+        raise VividError(f"{path}: has VGG19 weights up to {provided} only; layer {layer} "
+                         f"needs {missing[0]} (supply the full VGG19 weights)")
+    try:
+        vgg.features.load_state_dict({k: state[k] for k in wanted}, strict=True)
+    except RuntimeError as error:
+        raise VividError(f"{path}: VGG19 weights do not match "
+                         f"({str(error).splitlines()[-1].strip()})") from error
+    return vgg

@@ -1,0 +1,330 @@
+"""The training loop around the step functions of ``vivid.training.steps``: data, validation,
+logging, checkpoints, resume, signals and DDP.
+
+Output folder layout: ``config.json`` (the resolved config), ``log.jsonl`` (one JSON object
+per logged iteration and per validation), ``checkpoints/iter-*.pt``, and
+``generator.safetensors`` (inference weights, EMA when enabled) at the end of the run.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from vivid.errors import VividError
+from vivid.images.imagefile import read_image
+from vivid.metrics import mean_psnr_ssim
+from vivid.nets.weights_file import save_generator
+from vivid.training import distributed
+from vivid.training.checkpoints import (
+    check_same_model,
+    export_metadata,
+    last_validation,
+    list_checkpoints,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from vivid.training.config import TrainConfig, config_dict
+from vivid.training.config_checks import VIDEO_STAGES
+from vivid.training.data import PairedCrops, list_images, make_pair
+from vivid.training.runlog import RunLog, truncate
+from vivid.training.steps import (
+    STEPS,
+    Nets,
+    Optimizers,
+    StepContext,
+    build_nets,
+    learning_rate_at,
+    training_dtype,
+    update_ema,
+)
+from vivid.training.video_data import VideoCrops, load_validation_clips
+from vivid.training.video_gan_steps import video_gan_step
+from vivid.training.video_steps import validate_video, video_step
+
+
+@dataclass
+class Stop:
+    """Set by SIGINT/SIGTERM: the loop checkpoints and exits after the current step."""
+
+    requested: bool = False
+    previous: dict[int, Any] = field(default_factory=dict)
+
+    def install(self) -> None:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            self.previous[number] = signal.signal(number, self._handle)
+
+    def _handle(self, number: int, frame: object) -> None:
+        self.requested = True
+
+    def restore(self) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+
+def _adam(params, config: TrainConfig) -> torch.optim.Adam:
+    optim = config.optim
+    return torch.optim.Adam(params, lr=optim.learning_rate, betas=(optim.beta1, optim.beta2),
+                            fused=optim.fused)
+
+
+def _state(nets: Nets, optimizers: Optimizers, config: TrainConfig) -> dict[str, Any]:
+    state = {"params": distributed.unwrap(nets.generator).state_dict(),
+             "optim_g": optimizers.generator.state_dict(), "rng": rng_state(),
+             "config": json.dumps(config_dict(config))}
+    if nets.discriminator is not None and optimizers.discriminator is not None:
+        state["discriminator"] = distributed.unwrap(nets.discriminator).state_dict()
+        state["optim_d"] = optimizers.discriminator.state_dict()
+    if nets.ema is not None:
+        state["params_ema"] = nets.ema.state_dict()
+    return state
+
+
+def _restore(nets: Nets, optimizers: Optimizers, state: dict[str, Any]) -> None:
+    distributed.unwrap(nets.generator).load_state_dict(state["params"])
+    optimizers.generator.load_state_dict(state["optim_g"])
+    if nets.discriminator is not None and optimizers.discriminator is not None:
+        distributed.unwrap(nets.discriminator).load_state_dict(state["discriminator"])
+        optimizers.discriminator.load_state_dict(state["optim_d"])
+    if nets.ema is not None:
+        nets.ema.load_state_dict(state["params_ema"])
+    set_rng_state(state["rng"])
+
+
+def load_validation(config: TrainConfig) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """(name, LR, HR) of the held-out validation images (stage video: sequences)."""
+    data, scale = config.data, config.model.scale
+    if not data.validation:
+        return []
+    if config.run.stage in VIDEO_STAGES:
+        return load_validation_clips(data.validation, data.validation_videos, scale,
+                                     data.degradation)
+    names = set(data.validation_images)
+    paths = [p for p in list_images(data.validation) if not names or p.name in names]
+    return [(p.name, *make_pair(read_image(p).rgb, scale, data.degradation)) for p in paths]
+
+
+def training_data(config: TrainConfig) -> PairedCrops | VideoCrops:
+    """The stage's training samples: image crops, or sequences for the video stages."""
+    data, scale = config.data, config.model.scale
+    if config.run.stage in VIDEO_STAGES:
+        held_out = (*data.validation_videos, *data.validation_images)
+        return VideoCrops.from_folders(data.videos, data.train, held_out, scale, data.crop,
+                                       data.frames, data.synthetic, data.degradation)
+    if not data.train:
+        raise VividError("data.train: no training folders given")
+    return PairedCrops.from_folders(data.train, scale, data.crop, data.validation_images,
+                                    data.recursive, data.train_lr, data.degradation)
+
+
+def _to_device(batch: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+    """Images go channels_last when asked; sequences (5-D) are laid out frame by frame."""
+    if channels_last and batch.ndim == 4:
+        return batch.to(device, memory_format=torch.channels_last)
+    return batch.to(device)
+
+
+@torch.no_grad()
+def validate(generator: torch.nn.Module, images: list, scale: int, amp: StepContext,
+             keep: int = 3) -> tuple[dict[str, float], list]:
+    """Mean Y-PSNR / SSIM (shave = scale) on the validation images, and the first ``keep``
+    (name, SR, HR) for a look."""
+    was_training = generator.training
+    generator.eval()
+    outputs = []
+    for _, lr_image, hr_image in images:
+        with amp.autocast():
+            sr_image = generator(lr_image.to(amp.device)).float().clamp(0, 1).cpu()
+        outputs.append((sr_image, hr_image))
+    generator.train(was_training)
+    scores = mean_psnr_ssim(outputs, shave=scale)
+    samples = [(name, sr, hr) for (name, _, _), (sr, hr)
+               in zip(images[:keep], outputs[:keep], strict=True)]
+    return {"val_psnr": scores["psnr"], "val_ssim": scores["ssim"]}, samples
+
+
+def prepare(config: TrainConfig, world: distributed.World
+             ) -> tuple[Nets, Optimizers, StepContext]:
+    torch.manual_seed(config.run.seed)
+    nets = build_nets(config)
+    memory = torch.channels_last if config.run.channels_last else torch.contiguous_format
+    for net in (nets.generator, nets.discriminator, nets.ema, nets.vgg):
+        if net is not None:
+            net.to(world.device, memory_format=memory)
+    nets.generator = distributed.wrap(nets.generator, world, config.run.sync_batchnorm)
+    optimizers = Optimizers(_adam(nets.generator.parameters(), config))
+    if nets.discriminator is not None:
+        nets.discriminator = distributed.wrap(nets.discriminator, world,
+                                              config.run.sync_batchnorm)
+        optimizers.discriminator = _adam(nets.discriminator.parameters(), config)
+    if config.run.compile:
+        nets.generator = torch.compile(nets.generator)
+    amp = StepContext.create(world.device, training_dtype(config.run.precision, world.device))
+    return nets, optimizers, amp
+
+
+def _resume(out_dir: Path, nets: Nets, optimizers: Optimizers) -> int:
+    """Restore the newest checkpoint; log lines written after it are dropped (redone)."""
+    checkpoints = list_checkpoints(out_dir / "checkpoints")
+    if not checkpoints:
+        return 0
+    state = load_checkpoint(checkpoints[-1])
+    _restore(nets, optimizers, state)
+    iteration = int(state["iteration"])
+    if (out_dir / "log.jsonl").exists():
+        truncate(out_dir / "log.jsonl", iteration)
+    return iteration
+
+
+def _finish(out_dir: Path, nets: Nets, config: TrainConfig, iteration: int,
+            metrics: dict[str, float]) -> Path:
+    final = nets.ema if nets.ema is not None else distributed.unwrap(nets.generator)
+    target = out_dir / "generator.safetensors"
+    metadata = export_metadata(config_dict(config), iteration, metrics, nets.ema is not None)
+    save_generator(target, copy.deepcopy(final).float().cpu(), **metadata)
+    return target
+
+
+@dataclass
+class TrainResult:
+    numbers: dict[str, float]  # the last logged losses and validation metrics
+    nets: Nets
+    finished: bool
+    iteration: int  # iterations done when the run returned
+
+
+def _set_learning_rate(optimizers: Optimizers, rate: float) -> None:
+    for optimizer in (optimizers.generator, optimizers.discriminator):
+        for group in optimizer.param_groups if optimizer is not None else []:
+            group["lr"] = rate
+
+
+@dataclass
+class _Loop:
+    """Per-run pieces the iterations need (built once by ``run_training``)."""
+
+    config: TrainConfig
+    out_dir: Path
+    world: distributed.World
+    pairs: PairedCrops | VideoCrops
+    validation: list
+    nets: Nets
+    optimizers: Optimizers
+    amp: StepContext
+    log: RunLog | None  # on the main rank only
+
+    def step(self, iteration: int) -> dict[str, float]:
+        """Train on batch ``iteration`` (0-based); returns the step's numbers."""
+        config, world = self.config, self.world
+        rate = learning_rate_at(config.optim, iteration)
+        _set_learning_rate(self.optimizers, rate)
+        lr_batch, hr_batch = self.pairs.batch(config.run.seed, iteration,
+                                              config.optim.batch_size, world.rank, world.size)
+        step = {**STEPS, "video": video_step, "video-gan": video_gan_step}[config.run.stage]
+        numbers = step(self.nets, _to_device(lr_batch, world.device, config.run.channels_last),
+                       _to_device(hr_batch, world.device, config.run.channels_last),
+                       self.optimizers, config, self.amp)
+        if not all(map(_finite, numbers.values())):
+            raise VividError(f"non-finite loss at iteration {iteration + 1} ({numbers}); "
+                             f"stopped, the last good checkpoint is kept in {self.out_dir}")
+        if self.nets.ema is not None:
+            update_ema(self.nets.ema, distributed.unwrap(self.nets.generator), config.optim.ema,
+                       iteration)
+        return {"iteration": iteration + 1, "lr": rate, **numbers}
+
+    def validate(self, iteration: int) -> dict[str, float]:
+        score = validate_video if self.config.run.stage in VIDEO_STAGES else validate
+        scores, samples = score(self.nets.ema or self.nets.generator, self.validation,
+                                self.config.model.scale, self.amp)
+        if self.log is not None:
+            self.log.record({"iteration": iteration, **scores})
+            self.log.images(iteration, samples)
+        return scores
+
+    def after(self, numbers: dict[str, float], bar: tqdm) -> dict[str, float]:
+        """Logging, validation and checkpoints due after an iteration."""
+        config, iteration = self.config.run, int(numbers["iteration"])
+        if self.log is not None and iteration % config.log_every == 0:
+            bar.set_postfix(loss=f"{numbers['loss']:.4g}")
+            self.log.record(numbers)
+        if self.validation and self.log is not None and iteration % config.validate_every == 0:
+            scores = self.validate(iteration)
+            bar.write(f"iteration {iteration}: val PSNR {scores['val_psnr']:.2f} dB, "
+                      f"SSIM {scores['val_ssim']:.4f}")
+            numbers = {**numbers, **scores}
+        if iteration % config.checkpoint_every == 0:
+            self.checkpoint(iteration)
+        return numbers
+
+    def checkpoint(self, iteration: int) -> None:
+        if self.world.is_main:
+            save_checkpoint(self.out_dir / "checkpoints", iteration,
+                            _state(self.nets, self.optimizers, self.config),
+                            self.config.run.keep_checkpoints)
+        distributed.barrier(self.world)
+
+
+def _start(config: TrainConfig, out_dir: Path, resume: bool, device: str) -> tuple[_Loop, int]:
+    world = distributed.setup(device)
+    checkpoints = list_checkpoints(out_dir / "checkpoints")
+    if checkpoints and not resume:
+        raise VividError(f"{out_dir}: already has checkpoints; use --resume or another --out")
+    if checkpoints:
+        check_same_model(checkpoints[-1], config_dict(config))
+    pairs = training_data(config)
+    nets, optimizers, amp = prepare(config, world)
+    start = _resume(out_dir, nets, optimizers) if resume else 0
+    if world.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "config.json").write_text(json.dumps(config_dict(config), indent=2))
+    torch.use_deterministic_algorithms(config.run.deterministic, warn_only=True)
+    log = RunLog(out_dir) if world.is_main else None
+    loop = _Loop(config, out_dir, world, pairs, load_validation(config), nets, optimizers, amp,
+                 log)
+    return loop, start
+
+
+def run_training(config: TrainConfig, out_dir: Path, resume: bool = False,
+                 progress: bool = True, device: str = "auto") -> TrainResult:
+    """Train until ``optim.iterations`` or SIGINT/SIGTERM (then checkpoint and return)."""
+    loop, iteration = _start(config, out_dir, resume, device)
+    total, stop, numbers = config.optim.iterations, Stop(), {}
+    bar = tqdm(total=total, initial=iteration, unit="it", dynamic_ncols=True,
+               disable=not (progress and loop.world.is_main))
+    stop.install()
+    try:
+        loop.nets.generator.train()
+        while iteration < total and not stop.requested:
+            numbers = loop.after(loop.step(iteration), bar)
+            iteration += 1
+            bar.update(1)
+    finally:
+        bar.close()
+        stop.restore()
+    if iteration % config.run.checkpoint_every:
+        loop.checkpoint(iteration)
+    if iteration >= total and loop.world.is_main:
+        if loop.validation and "val_psnr" not in numbers:
+            # a finished run resumed again reports what it logged instead of validating twice
+            numbers = {**numbers, **(last_validation(out_dir / "log.jsonl", iteration, exact=True)
+                                     or loop.validate(iteration))}
+        _finish(out_dir, loop.nets, config, iteration,
+                {k: v for k, v in numbers.items() if k.startswith("val_")})
+    if loop.log is not None:
+        loop.log.close()
+    distributed.cleanup(loop.world)
+    return TrainResult(numbers or {"iteration": iteration}, loop.nets, iteration >= total,
+                       iteration)
+
+
+def _finite(value: float) -> bool:
+    return value == value and abs(value) != float("inf")

@@ -1,0 +1,118 @@
+"""``vivid eval-video``: video SR on sequences of ground-truth frames (e.g. Vid4).
+
+DIR holds one folder of frames per sequence. Each frame is cropped to a multiple of the
+scale and degraded (``bd`` by default: Gaussian sigma 1.5, every 4th pixel, as TecoGAN);
+every method upscales the sequence in order: ``bicubic``, each image model frame by frame and
+with every requested temporal mode (``MODEL+flow``), each video model (``video-x4``) through
+its recurrence. Per sequence and on average:
+PSNR / SSIM (Y channel, shave = scale, mean over frames), tOF and warping error (see
+``video_metrics``), and with a NIQE model the mean NIQE of the frames (as ``vivid eval``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from vivid.degrade import quantize_8bit
+from vivid.errors import VividError
+from vivid.evaluation.evaluate import niqe_score
+from vivid.images.imagefile import read_image
+from vivid.inference.loader import load_upscaler
+from vivid.inference.recurrent import VideoUpscaler
+from vivid.inference.upscaler import Upscaler
+from vivid.metrics import mean_psnr_ssim
+from vivid.training.data import make_pair
+from vivid.video.codec import frame_files
+from vivid.video.metrics import tof, warping_error
+from vivid.video.temporal import make_filter, make_frame_fn
+
+BATCH = 4
+
+
+def load_sequence(folder: Path, scale: int, degradation: str
+                  ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    pairs = [make_pair(read_image(path).rgb, scale, degradation) for path in frame_files(folder)]
+    if len(pairs) < 6:
+        raise VividError(f"{folder}: needs at least 6 frames for the temporal metrics")
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def run_method(upscaler: Upscaler | VideoUpscaler, temporal: str,
+               lr_frames: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Every frame upscaled in order: a video model's recurrence, or an image model frame by
+    frame through the temporal filter."""
+    if isinstance(upscaler, VideoUpscaler):
+        frame_fn = upscaler.stream()
+    else:
+        frame_fn = make_frame_fn(upscaler, make_filter(temporal, upscaler.scale))
+    outputs = []
+    for start in range(0, len(lr_frames), BATCH):
+        sr_batch = frame_fn(torch.cat(lr_frames[start:start + BATCH]))
+        outputs += [quantize_8bit(sr_batch[i:i + 1]) for i in range(sr_batch.shape[0])]
+    return outputs
+
+
+def score_sequence(outputs: list[torch.Tensor], truth: list[torch.Tensor], scale: int,
+                   niqe_model: Path | None = None) -> dict[str, float]:
+    """PSNR/SSIM (mean over frames), tOF, warping error and, with a model, mean NIQE."""
+    numbers = {**mean_psnr_ssim(zip(outputs, truth, strict=True), shave=scale),
+               "tof": tof(outputs, truth), "warping_error": warping_error(outputs, truth)}
+    if niqe_model is not None:
+        values = [v for v in (niqe_score(f, scale, niqe_model) for f in outputs)
+                  if v is not None]
+        numbers["niqe"] = sum(values) / len(values) if values else float("nan")
+    return numbers
+
+
+def methods(models: list[str], temporal_modes: list[str], video_models: set[str] = frozenset()
+            ) -> list[tuple[str, str, str]]:
+    """(label, model, temporal mode) of every evaluated method; video models (recurrent)
+    run as they are, image models frame by frame and with each temporal mode."""
+    listed = [("bicubic", "bicubic", "none")]
+    extra = [m for m in temporal_modes if m != "none"]
+    for model in models:
+        modes = ["none"] if model in video_models else ["none", *extra]
+        listed += [(model if mode == "none" else f"{model}+{mode}", model, mode)
+                   for mode in modes]
+    return listed
+
+
+def evaluate_video(models: list[str], dataset: Path, temporal_modes: list[str],
+                   scale: int = 4, degradation: str = "bd", device: str = "auto",
+                   progress: bool = True, precision: str = "fp32",
+                   niqe_model: Path | None = None) -> dict[str, Any]:
+    sequences = sorted(p for p in dataset.iterdir() if p.is_dir())
+    if not sequences:
+        raise VividError(f"{dataset}: no sequence folders")
+    upscalers = {m: load_upscaler(m, device=device, scale=scale, precision=precision,
+                                  runtime="torch")  # as vivid eval: engine-independent
+                 for m in {"bicubic", *models}}
+    video_models = {m for m, u in upscalers.items() if isinstance(u, VideoUpscaler)}
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for folder in sequences:
+        lr_frames, hr_frames = load_sequence(folder, scale, degradation)
+        listed = methods(models, temporal_modes, video_models)
+        for label, model, mode in tqdm(listed, desc=folder.name, disable=not progress,
+                                       leave=False):
+            outputs = run_method(upscalers[model], mode, lr_frames)
+            results.setdefault(label, {})[folder.name] = score_sequence(
+                outputs, hr_frames, scale, niqe_model)
+    for table in results.values():
+        keys = next(iter(table.values())).keys()
+        table["mean"] = {k: sum(v[k] for v in table.values()) / len(table) for k in keys}
+    return {"scale": scale, "degradation": degradation, "results": results}
+
+
+def format_video_table(report: dict[str, Any]) -> str:
+    lines = [f"{'method':<28}{'sequence':<10}{'PSNR':>8}{'SSIM':>8}{'tOF':>8}{'warp err':>10}"
+             f"{'NIQE':>8}"]
+    for label, table in report["results"].items():
+        for sequence, n in table.items():
+            niqe = f"{n['niqe']:8.3f}" if "niqe" in n else f"{'-':>8}"
+            lines.append(f"{label:<28}{sequence:<10}{n['psnr']:8.2f}{n['ssim']:8.4f}"
+                         f"{n['tof']:8.3f}{n['warping_error']:10.3f}{niqe}")
+    return "\n".join(lines)

@@ -15,11 +15,11 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from common import default_models, save
-from vivid.degrade import quantize_8bit
+from vivid.degrade import make_pair
 from vivid.evaluation.gallery import detail_region
 from vivid.images.imagefile import read_image
+from vivid.images.pixels import quantize_8bit
 from vivid.inference.upscaler import Upscaler
-from vivid.training.data import make_pair
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 IMAGES = ("Set14/baboon.png", "Set14/comic.png", "Set14/face.png", "Set14/zebra.png")

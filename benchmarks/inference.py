@@ -1,6 +1,6 @@
 """Inference speed of the x4 generator against the machine's practical peak, in one run:
-``vivid bench --compile`` (see ``vivid.evaluation.bench`` for what is measured), saved with date, commit
-and machine.
+``vivid bench --compile`` (see ``vivid.evaluation.bench`` for what is measured), saved with
+date, commit and machine.
 Usage: python benchmarks/inference.py [--repeats N]. Writes benchmarks/results/inference.json.
 """
 

@@ -22,13 +22,14 @@ import numpy as np
 import openvino as ov
 import torch
 
-from vivid.degrade import imresize, quantize_8bit
+from vivid.degrade import imresize
 from vivid.evaluation.evaluate import load_dataset
 from vivid.images.imagefile import read_image
+from vivid.images.listing import list_images
+from vivid.images.pixels import quantize_8bit
 from vivid.inference.openvino_runtime import read_model
 from vivid.inference.runtimes import best_times, cpu_model
 from vivid.metrics import psnr
-from vivid.training.data import list_images
 
 DATA = Path(os.environ.get("VIVID_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
 CROP = 48

@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 
 from common import DATA, save
+from vivid.degrade import make_pair
 from vivid.images.imagefile import read_image
 from vivid.inference.scene_cut import change_scores, is_scene_cut
-from vivid.training.data import make_pair
 from vivid.training.video_data import sequence_folders
 from vivid.video.codec import frame_files
 

@@ -18,5 +18,6 @@ if __name__ == "__main__":
     hr_image = torch.from_numpy(data.astronaut()).permute(2, 0, 1)[None].float() / 255
     lr_image = imresize(hr_image, 0.25, quantize=True)
     target = Path(__file__).resolve().parents[1] / "examples" / "astronaut.png"
-    imagefile.write_image(target, lr_image, None, imagefile.ImageInfo(mode="RGB", bit_depth=8, greyscale=False))
+    info = imagefile.ImageInfo(mode="RGB", bit_depth=8, greyscale=False)
+    imagefile.write_image(target, lr_image, None, info)
     print(f"wrote {target} ({lr_image.shape[3]}x{lr_image.shape[2]})")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -59,13 +60,15 @@ def test_bd_blurs_then_keeps_every_fourth_pixel() -> None:
     assert gaussian_blur(torch.ones(1, 1, 20, 20), 1.5).sub(1).abs().max() < 1e-6
 
 
-def test_paired_crops_are_aligned_deterministic_and_skip_small(tmp_path: Path) -> None:
+def test_paired_crops_are_aligned_deterministic_and_skip_small(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     rng = np.random.default_rng(1)
     for name, size in (("a.png", 64), ("b.png", 80), ("tiny.png", 20)):
         Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(
             tmp_path / name)
-    with pytest.warns(UserWarning, match="skipped 1 images smaller than the 32px crop"):
+    with caplog.at_level(logging.WARNING, logger="vivid"):
         pairs = PairedCrops.from_folders([tmp_path], 4, 32)
+    assert "skipped 1 images smaller than the 32px crop" in caplog.text
     assert len(pairs) == 2
     lr_batch, hr_batch = pairs.batch(seed=3, iteration=5, batch_size=6)
     again = pairs.batch(seed=3, iteration=5, batch_size=6)
@@ -118,10 +121,12 @@ def test_premade_lr_pairs_are_used_and_checked(tmp_path: Path) -> None:
         PairedCrops.from_folders([hr], 4, 32, lr_folders=[tmp_path / "lr"])
 
 
-def test_non_image_files_are_skipped_with_a_warning(tmp_path: Path) -> None:
+def test_non_image_files_are_skipped_with_a_warning(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     folder = _hr_folder(tmp_path / "hr", {"a.png": (40, 40)})
     (folder / "notes.txt").write_text("x")
-    from vivid.training.data import list_images
+    from vivid.images.listing import list_images
 
-    with pytest.warns(UserWarning, match="skipped 1 files that are not images"):
+    with caplog.at_level(logging.WARNING, logger="vivid"):
         assert [p.name for p in list_images(folder)] == ["a.png"]
+    assert "skipped 1 files that are not images" in caplog.text

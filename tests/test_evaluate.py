@@ -75,11 +75,11 @@ def test_rgb_option(tmp_path: Path) -> None:
 def test_eval_is_fp32_by_default_even_where_upscale_would_use_bf16(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vivid.inference import upscaler as upscale
+    from vivid import device
     from vivid.nets.srresnet import Generator, GeneratorConfig
     from vivid.nets.weights_file import save_generator
 
-    monkeypatch.setattr(upscale, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: True)
     weights = tmp_path / "tiny.safetensors"
     save_generator(weights, Generator(GeneratorConfig(blocks=1, channels=8)))
     data = _folder(tmp_path / "Mini", {"a.png": 64})

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from vivid.degrade import quantize_8bit
-from vivid.device import cpu_has_native_bf16
+from vivid.device import cpu_has_native_bf16, resolve_precision
 from vivid.evaluation.evaluate import evaluate, load_dataset
+from vivid.images.pixels import quantize_8bit
 from vivid.inference import runtimes
 from vivid.inference.openvino_runtime import openvino_available
-from vivid.inference.upscaler import Upscaler, resolve_precision
+from vivid.inference.upscaler import Upscaler
 from vivid.metrics import psnr
 from vivid.nets.srresnet import Generator
 from vivid.nets.weights_file import bundled_models

@@ -142,4 +142,5 @@ def test_from_pil_of_bytes_equals_read_image(tmp_path: Path) -> None:
     buffer = stdio.BytesIO()
     Image.fromarray(_pixels(3)).save(buffer, format="PNG")
     (tmp_path / "a.png").write_bytes(buffer.getvalue())
-    assert torch.equal(imagefile.from_pil(Image.open(buffer)).rgb, imagefile.read_image(tmp_path / "a.png").rgb)
+    from_file = imagefile.read_image(tmp_path / "a.png").rgb
+    assert torch.equal(imagefile.from_pil(Image.open(buffer)).rgb, from_file)

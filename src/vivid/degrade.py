@@ -14,6 +14,9 @@ import math
 
 import torch
 
+from vivid.errors import VividError
+from vivid.images.pixels import quantize_8bit
+
 
 def cubic(x: torch.Tensor) -> torch.Tensor:
     """Keys' cubic convolution kernel with a = -0.5 (MATLAB's ``bicubic``)."""
@@ -50,11 +53,6 @@ def _resize_axis(image: torch.Tensor, axis: int, scale: float, antialias: bool) 
     gathered = moved[..., indices.to(image.device)]  # (..., out, taps)
     resized = (gathered * weights.to(image.device)).sum(dim=-1)
     return resized.movedim(-1, axis)
-
-
-def quantize_8bit(image: torch.Tensor) -> torch.Tensor:
-    """Round a [0, 1] image to the nearest of the 256 levels of an 8-bit image (clamped)."""
-    return (image * 255).round().clamp(0, 255) / 255
 
 
 def imresize(
@@ -125,3 +123,13 @@ def degrade(hr_image: torch.Tensor, scale: int, method: str = "bicubic",
     if method == "blur-bicubic":
         return imresize(quantize_8bit(blurred), 1 / scale, quantize=True)
     return quantize_8bit(blurred[..., ::scale, ::scale])
+
+
+def make_pair(hr_image: torch.Tensor, scale: int, method: str = "bicubic",
+              blur_sigma: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(LR, HR) float images: HR cropped top-left to a multiple of ``scale``, then degraded."""
+    if min(hr_image.shape[-2:]) < scale:
+        raise VividError(f"image of {hr_image.shape[-1]}x{hr_image.shape[-2]} is smaller "
+                         f"than the scale {scale}")
+    hr_image = crop_to_multiple(hr_image, scale)
+    return degrade(hr_image, scale, method, blur_sigma), hr_image

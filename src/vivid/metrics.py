@@ -15,12 +15,14 @@ from collections.abc import Iterable
 import torch
 import torch.nn.functional as F
 
+from vivid.images.pixels import quantize_8bit
+
 _Y_WEIGHTS = (65.481, 128.553, 24.966)
 
 
 def to_y(image: torch.Tensor) -> torch.Tensor:
     """N x 1 x H x W float64 Y channel (16..235), rounded like MATLAB on uint8 input."""
-    levels = (image.double() * 255).round().clamp(0, 255) / 255
+    levels = quantize_8bit(image.double())
     weights = torch.tensor(_Y_WEIGHTS, dtype=torch.float64).reshape(1, 3, 1, 1)
     return (16 + (levels * weights).sum(dim=1, keepdim=True)).round()
 
@@ -32,8 +34,8 @@ def _prepare(sr_image: torch.Tensor, hr_image: torch.Tensor, shave: int, y_chann
     if y_channel:
         sr, hr = to_y(sr_image), to_y(hr_image)
     else:
-        sr = (sr_image.double() * 255).round().clamp(0, 255)
-        hr = (hr_image.double() * 255).round().clamp(0, 255)
+        sr = quantize_8bit(sr_image.double()) * 255
+        hr = quantize_8bit(hr_image.double()) * 255
     if shave:
         sr, hr = sr[..., shave:-shave, shave:-shave], hr[..., shave:-shave, shave:-shave]
     return sr, hr

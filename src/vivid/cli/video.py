@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
+from vivid.cli.options import FP32_HELP, add_device_options, add_output_options
 from vivid.degrade import imresize
 from vivid.errors import VividError
 from vivid.inference.recurrent import VideoUpscaler
-from vivid.inference.upscaler import PRECISIONS, Upscaler
+from vivid.inference.upscaler import Upscaler
 from vivid.video.codec import VIDEO_SUFFIXES, VideoOptions, is_video
 from vivid.video.temporal import TEMPORAL_MODES, make_filter, make_frame_fn
 
 COMPARE_MODES = ("split", "wipe")
+log = logging.getLogger(__name__)
 
 
 def add_video_options(parser: argparse.ArgumentParser) -> None:
@@ -104,7 +106,7 @@ def upscale_videos(upscaler: Upscaler | VideoUpscaler, inputs: list[str], args: 
                   f"({summary.codec}, {summary.size[0]}x{summary.size[1]}){note} -> {target}")
         except VividError as error:
             failed.append(str(error))
-            print(f"error: {error}", file=sys.stderr)
+            log.error("%s", error)
     return failed
 
 
@@ -123,10 +125,8 @@ def add_eval_video(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--niqe-model", type=Path, default=None,
                         help="NIQE pristine model (.npz); default: $VIVID_DATA/NIQE/... or "
                              "../shared/data/NIQE/niqe_pris_params.npz if present")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                        help="fp32 (default) keeps the numbers independent of the CPU")
-    parser.add_argument("--quiet", action="store_true")
+    add_device_options(parser, "fp32", FP32_HELP)
+    add_output_options(parser)
     parser.set_defaults(handler=_eval_video)
 
 

@@ -15,8 +15,7 @@ settings.
 
 from __future__ import annotations
 
-import argparse
-import json
+import logging
 import subprocess
 import sys
 import tempfile
@@ -27,13 +26,14 @@ from typing import Any
 
 import torch
 
-from vivid.device import cpu_has_native_bf16
+from vivid.device import PRECISION_NAMES, cpu_has_native_bf16, resolve_precision
 from vivid.errors import VividError
 from vivid.inference.runtimes import best_times, cpu_model, forget_choice
-from vivid.inference.upscaler import PRECISION_NAMES, Upscaler, resolve_precision
+from vivid.inference.upscaler import Upscaler
 from vivid.nets.srresnet import Generator
 from vivid.nets.weights_file import save_generator
 
+log = logging.getLogger(__name__)
 SIZES = {"128x128": (128, 128), "480x270": (270, 480)}
 _MEMORY_CHILD = """
 import sys, torch
@@ -101,7 +101,7 @@ def _engines(weights: str) -> dict[str, Upscaler]:
         try:
             paths[name] = Upscaler.from_pretrained(weights, runtime=runtime, precision=precision)
         except VividError as error:  # an optional extra ('onnx', 'openvino') is missing
-            print(f"{name} left out: {error}", file=sys.stderr)
+            log.warning("%s left out: %s", name, error)
     return paths
 
 
@@ -111,7 +111,7 @@ def _paths(generator: Generator, folder: Path, compile: bool
     save_generator(weights, generator)
     forget_choice(weights, PRECISION_NAMES[resolve_precision("auto", torch.device("cpu"))])
     default = Upscaler.from_pretrained(weights)  # measures the auto choice again
-    print(f"vivid default: {default.describe()}")
+    log.info(f"vivid default: {default.describe()}")
     paths: dict[str, Callable[[torch.Tensor], Any]] = {
         "fp32 eager": generator, "vivid default": default,
         "torch": Upscaler.from_pretrained(weights, runtime="torch")}
@@ -134,22 +134,22 @@ def _rows(paths: dict[str, Callable[[torch.Tensor], Any]], size: str, shape: tup
         rows[name] = {"seconds": seconds, "output_mpix_s": 16 * shape[0] * shape[1] / seconds / 1e6,
                       "ratio_to_fp32_eager": seconds / times["fp32 eager"],
                       "fraction_of_bf16_peak": peak_seconds / seconds}
-        print(f"{size} {name:14s} {seconds:7.3f} s  {rows[name]['output_mpix_s']:6.2f} MP/s  "
+        log.info(f"{size} {name:14s} {seconds:7.3f} s  {rows[name]['output_mpix_s']:6.2f} MP/s  "
               f"x{rows[name]['ratio_to_fp32_eager']:.2f} of fp32 eager  "
               f"{rows[name]['fraction_of_bf16_peak']:.2f} of bf16 peak")
     if "openvino bf16" in times:
         ratio = times["vivid default"] / times["openvino bf16"]
         rows["vivid default"]["ratio_to_openvino_bf16"] = ratio
-        print(f"{size} vivid default / openvino bf16: {ratio:.2f}")
+        log.info(f"{size} vivid default / openvino bf16: {ratio:.2f}")
     return rows
 
 
 def run(repeats: int = 5, memory: bool = True, compile: bool = False) -> dict[str, Any]:
-    """All measurements, printed as they come; returns them as a dict."""
+    """All measurements, logged as they come; returns them as a dict."""
     peak = {"fp32": matmul_peak(torch.float32, repeats),
             "bf16": matmul_peak(torch.bfloat16, repeats)}
-    print(f"CPU: {cpu_model()}, {torch.get_num_threads()} threads")
-    print(f"matmul 4096: fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f}")
+    log.info(f"CPU: {cpu_model()}, {torch.get_num_threads()} threads")
+    log.info(f"matmul 4096: fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f}")
     torch.manual_seed(0)
     generator = Generator().eval()  # BatchNorm in eval mode, as a peer would run it
     results: dict[str, Any] = {"cpu": cpu_model(), "threads": torch.get_num_threads(),
@@ -162,26 +162,6 @@ def run(repeats: int = 5, memory: bool = True, compile: bool = False) -> dict[st
             results[size] = _rows(paths, size, (height, width), flops / peak["bf16"], repeats)
         if memory:
             results["peak_memory_2000px_mib"] = peak_memory_mib(Path(folder))
-            print(f"peak memory, 2000x2000 x4 with defaults: "
+            log.info(f"peak memory, 2000x2000 x4 with defaults: "
                   f"{results['peak_memory_2000px_mib']:.0f} MiB")
     return results
-
-
-def add_bench_command(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("bench", help="inference speed vs this machine's peak",
-                                 description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--no-memory", action="store_true", help="skip the 2000x2000 run")
-    parser.add_argument("--compile", action="store_true",
-                        help="also time the torch path under torch.compile")
-    parser.add_argument("--json", type=Path, default=None, help="write the numbers here")
-    parser.set_defaults(handler=_bench)
-
-
-def _bench(args: argparse.Namespace) -> int:
-    results = run(args.repeats, not args.no_memory, args.compile)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
-        print(f"numbers -> {args.json}")
-    return 0

@@ -12,8 +12,8 @@ Greyscale images are treated as RGB with three equal channels.
 from __future__ import annotations
 
 import json
+import logging
 import os
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +22,16 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from vivid.degrade import quantize_8bit
+from vivid.degrade import make_pair
 from vivid.errors import VividError
 from vivid.evaluation.niqe import applicable, niqe
 from vivid.images.imagefile import read_image
+from vivid.images.listing import list_images
+from vivid.images.pixels import quantize_8bit
 from vivid.inference.upscaler import Upscaler
 from vivid.metrics import psnr, ssim, to_y
-from vivid.training.data import list_images, make_pair
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ def load_dataset(folder: Path, scale: int, degradation: str) -> list[Sample]:
             continue
         samples.append(Sample(path.name, lr_image, hr_image))
     for reason in skipped:
-        warnings.warn(f"skipped {reason}", stacklevel=2)
+        log.warning("skipped %s", reason)
     if not samples:
         raise VividError(f"{folder}: no usable images")
     return samples

@@ -21,12 +21,13 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from vivid.evaluation.evaluate import Sample
+from vivid.images.pixels import to_uint8
 
 CROP, ZOOM, THUMB = 64, 3, 240
 
 
 def _png(image: torch.Tensor, fmt: str = "PNG") -> str:
-    pixels = (image[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    pixels = to_uint8(image[0]).permute(1, 2, 0).numpy()
     buffer = stdio.BytesIO()
     Image.fromarray(pixels).save(buffer, format=fmt, quality=88)
     kind = "png" if fmt == "PNG" else "jpeg"
@@ -74,7 +75,7 @@ class Gallery:
         self.entries[key].crops[model] = _png(self._crop(sr_image, corner))
 
     def _thumbnail(self, hr_image: torch.Tensor, corner: tuple[int, int]) -> str:
-        pixels = (hr_image[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+        pixels = to_uint8(hr_image[0]).permute(1, 2, 0).numpy()
         image = Image.fromarray(pixels)
         top, left = corner
         ImageDraw.Draw(image).rectangle([left, top, left + CROP, top + CROP], outline="red",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import glob
 import itertools
-import sys
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -23,6 +23,9 @@ from tqdm import tqdm
 from vivid.atomic import check_writable
 from vivid.errors import VividError
 from vivid.images import imagefile
+from vivid.images.listing import image_files
+
+log = logging.getLogger(__name__)
 
 _KEPT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -64,10 +67,7 @@ def _expand(item: str, recursive: bool) -> list[tuple[Path, Path]]:
     """(source, name relative to the output folder) pairs for one INPUT argument."""
     path = Path(item)
     if path.is_dir():
-        pattern = "**/*" if recursive else "*"
-        files = sorted(
-            p for p in path.glob(pattern) if p.is_file() and p.suffix.lower() in imagefile.IMAGE_SUFFIXES
-        )
+        files = image_files(path, recursive)[0]
         return [(p, p.relative_to(path)) for p in files]
     if not path.exists() and glob.has_magic(item):
         matches = sorted(Path(m) for m in glob.glob(item, recursive=recursive))
@@ -197,7 +197,7 @@ def run_jobs(
             skipped += not _process(transform, job, overwrite, provenance, max_pixels, on_tile)
         except VividError as error:
             failed.append(str(error))
-            tqdm.write(f"error: {error}", file=sys.stderr)
+            log.error("%s", error)
         finally:
             close_tile_bar()
     done = len(jobs) - len(failed) - skipped

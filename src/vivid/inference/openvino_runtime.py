@@ -25,8 +25,8 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import io as stdio
+import logging
 import os
-import sys
 import time
 from pathlib import Path
 from types import ModuleType
@@ -38,6 +38,8 @@ import torch
 from vivid._version import __version__
 from vivid.errors import VividError
 from vivid.nets.weights_file import resolve_weights
+
+log = logging.getLogger(__name__)
 
 IR_KEEP = 8  # converted models kept in the cache
 _HINTS = {torch.bfloat16: "bf16", torch.float32: "f32"}
@@ -107,8 +109,8 @@ def read_model(name_or_path: str | Path) -> tuple[Any, int, float]:
     model.set_rt_info(scale, ["vivid", "scale"])
     _save_ir(ov, model, target)
     seconds = time.perf_counter() - start
-    print(f"converted {name_or_path} to OpenVINO in {seconds:.1f} s (once; kept in {target})",
-          file=sys.stderr)
+    log.info("converted %s to OpenVINO in %.1f s (once; kept in %s)", name_or_path, seconds,
+             target)
     return model, scale, seconds
 
 

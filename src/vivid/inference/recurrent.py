@@ -27,16 +27,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from vivid.device import resolve_device, resolve_precision
 from vivid.errors import VividError
 from vivid.inference.scene_cut import is_scene_cut
 from vivid.inference.tiling import pad_small, upscale_tiled
-from vivid.inference.upscaler import (
-    DEFAULT_TILE,
-    DEFAULT_TILE_OVERLAP,
-    Upscaler,
-    resolve_device,
-    resolve_precision,
-)
+from vivid.inference.upscaler import DEFAULT_TILE, DEFAULT_TILE_OVERLAP, Upscaler
 from vivid.nets.frvsr import RecurrentGenerator, upscale_flow, warp
 from vivid.nets.weights_file import load_model
 

@@ -23,9 +23,9 @@ ONNX Runtime is never chosen for weights: it runs fp32 only, and the bench shows
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -37,6 +37,8 @@ import torch
 
 from vivid.device import cpu_has_native_bf16
 from vivid.errors import VividError
+
+log = logging.getLogger(__name__)
 
 RUNTIMES = ("auto", "torch", "onnx", "openvino")
 MARGIN = 0.95  # OpenVINO must be at least 5% faster to replace the reference torch path
@@ -73,7 +75,7 @@ def cpu_model() -> str:
 
 
 def _warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+    log.warning("%s", message)
 
 
 def _read_choices(path: Path) -> dict[str, dict]:
@@ -150,14 +152,13 @@ def _measured_choice(name_or_path: str, architecture: str, precision: str) -> st
     known = _read_choices(path).get(key)
     if known is not None:
         return known["runtime"]
-    print(f"measuring the fastest runtime for this CPU and {architecture} (once)",
-          file=sys.stderr)
+    log.info("measuring the fastest runtime for this CPU and %s (once)", architecture)
     times = _calibrate(name_or_path, precision)
     if times is None:
         return "torch"  # not cached: OpenVINO may work after an update
     runtime = "openvino" if times["openvino"] <= MARGIN * times["torch"] else "torch"
-    print(f"runtime: torch {times['torch']:.3f} s, openvino {times['openvino']:.3f} s for "
-          f"{CALIBRATION_SIZE}x{CALIBRATION_SIZE} -> {runtime} (kept in {path})", file=sys.stderr)
+    log.info("runtime: torch %.3f s, openvino %.3f s for %dx%d -> %s (kept in %s)",
+             times["torch"], times["openvino"], CALIBRATION_SIZE, CALIBRATION_SIZE, runtime, path)
     entry = {"runtime": runtime, "seconds": times, "size": CALIBRATION_SIZE,
              "measured": time.strftime("%Y-%m-%dT%H:%M:%S")}
     _write_choices(path, {**_read_choices(path), key: entry})

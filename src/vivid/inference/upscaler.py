@@ -9,7 +9,6 @@ upscaled with MATLAB-style bicubic interpolation (smooth, and never invents deta
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +16,7 @@ import torch
 from PIL import Image
 
 from vivid.degrade import imresize
-from vivid.device import cpu_has_native_bf16
+from vivid.device import CPU, PRECISION_NAMES, resolve_device, resolve_precision
 from vivid.errors import VividError
 from vivid.images import imagefile
 from vivid.inference.runtimes import load_engine, resolve_runtime
@@ -28,40 +27,6 @@ from vivid.nets.weights_file import load_model
 DEFAULT_MODEL = "srgan-x4"
 DEFAULT_TILE = 384  # ~0.6 GB per tile in bf16: a 2000x2000 photo x4 stays under 2 GiB
 DEFAULT_TILE_OVERLAP = 16
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-PRECISION_NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
-DEVICES = ("auto", "cpu", "cuda", "mps")
-CPU = torch.device("cpu")
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` picks CUDA (this rank's GPU under torchrun), then Apple MPS, then the CPU."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device(f"cuda:{os.environ.get('LOCAL_RANK', '0')}")
-        mps = getattr(torch.backends, "mps", None)
-        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise VividError(f"--device {device}: CUDA is not available on this machine")
-    return torch.device(device)
-
-
-def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
-    """``auto``: fp16 on CUDA/MPS, bf16 on CPUs with native bf16, else fp32; fp16 needs a GPU.
-
-    On the CPU, bf16 changes Set5 Y-PSNR by under 0.02 dB (tests/test_fast_inference.py).
-    """
-    if precision not in PRECISIONS:
-        raise VividError(f"--precision {precision}: choose one of {', '.join(PRECISIONS)}")
-    if precision == "auto":
-        if device.type in ("cuda", "mps"):
-            return torch.float16
-        return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
-    if precision == "fp16" and device.type == "cpu":
-        raise VividError("--precision fp16 needs a GPU; use bf16 or fp32 on the CPU")
-    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-
-
 class Upscaler:
     """A ready-to-run super-resolution model; see the module docstring."""
 
@@ -106,7 +71,7 @@ class Upscaler:
 
         ``runtime``: ``torch``; ``onnx`` (ONNX Runtime, fp32) and ``openvino`` run the model (a
         ``.onnx`` file, or any weights, exported on the fly) on the CPU; ``auto`` picks the
-        fastest on this machine by the rule in ``vivid.inference.runtimes``. ``tile_batch``: tiles of
+        fastest on this machine by the rule in ``inference.runtimes``. ``tile_batch``: tiles of
         the same size run together (default 1 on the CPU, 4 on a GPU). ``compile``: wrap the
         network in ``torch.compile`` (off by default: ``vivid bench`` measures no gain). The
         torch network is the inference form:

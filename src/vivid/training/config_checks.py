@@ -1,4 +1,4 @@
-"""Every value of a training config checked when the file is read (``vivid.training.config.load_config``).
+"""Every value of a training config checked when the file is read (``config.load_config``).
 
 Types are checked while the dataclasses are built; this module checks names and ranges, so
 that a bad value fails in one line naming the file and the key, before any data is loaded

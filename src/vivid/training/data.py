@@ -10,46 +10,20 @@ draw disjoint parts of one global batch.
 
 from __future__ import annotations
 
-import warnings
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from vivid.degrade import crop_to_multiple, degrade
+from vivid.degrade import crop_to_multiple, make_pair
 from vivid.errors import VividError
 from vivid.images import imagefile
+from vivid.images.listing import list_images
+from vivid.images.pixels import to_uint8
 
-
-def list_images(folder: str | Path, recursive: bool = False) -> list[Path]:
-    """Image files (by suffix) in a folder, sorted; a clear error if there are none."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise VividError(f"{folder}: not a folder")
-    pattern = "**/*" if recursive else "*"
-    candidates = [p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith(".")]
-    files = sorted(p for p in candidates if p.suffix.lower() in imagefile.IMAGE_SUFFIXES)
-    if not files:
-        raise VividError(f"{folder}: no images (png/jpg/jpeg/bmp/webp/tif)")
-    if len(candidates) > len(files):
-        warnings.warn(f"{folder}: skipped {len(candidates) - len(files)} files that are not "
-                      "images (by suffix)", stacklevel=2)
-    return files
-
-
-def to_uint8(image: torch.Tensor) -> torch.Tensor:
-    return (image * 255).round().clamp(0, 255).to(torch.uint8)
-
-
-def make_pair(hr_image: torch.Tensor, scale: int, method: str = "bicubic",
-              blur_sigma: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(LR, HR) float images: HR cropped top-left to a multiple of ``scale``, then degraded."""
-    if min(hr_image.shape[-2:]) < scale:
-        raise VividError(f"image of {hr_image.shape[-1]}x{hr_image.shape[-2]} is smaller "
-                         f"than the scale {scale}")
-    hr_image = crop_to_multiple(hr_image, scale)
-    return degrade(hr_image, scale, method, blur_sigma), hr_image
+log = logging.getLogger(__name__)
 
 
 def _premade_pair(lr_path: Path, hr_image: torch.Tensor, scale: int
@@ -109,8 +83,7 @@ class PairedCrops:
                 lr_images.append(to_uint8(lr_image[0]))
                 hr_images.append(to_uint8(hr_image[0]))
         if too_small:
-            warnings.warn(f"skipped {too_small} images smaller than the {crop}px crop",
-                          stacklevel=2)
+            log.warning("skipped %d images smaller than the %dpx crop", too_small, crop)
         if not hr_images:
             raise VividError(f"no training images of at least {crop}x{crop} in "
                              f"{', '.join(map(str, folders))}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from vivid.device import resolve_device
 from vivid.errors import VividError
 
 
@@ -30,9 +31,8 @@ def setup(device: str = "auto") -> World:
     """Join the process group if started by ``torchrun``; pick this rank's device."""
     size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = torch.cuda.is_available() and device in ("auto", "cuda")
-    target = torch.device(f"cuda:{local_rank}" if use_cuda else "cpu")
+    target = resolve_device(device)  # auto under torchrun: cuda:LOCAL_RANK
+    use_cuda = target.type == "cuda"
     if use_cuda:
         torch.cuda.set_device(target)
     if size > 1 and not dist.is_initialized():

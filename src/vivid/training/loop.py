@@ -18,8 +18,10 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from vivid.degrade import make_pair
 from vivid.errors import VividError
 from vivid.images.imagefile import read_image
+from vivid.images.listing import list_images
 from vivid.metrics import mean_psnr_ssim
 from vivid.nets.weights_file import save_generator
 from vivid.training import distributed
@@ -35,7 +37,7 @@ from vivid.training.checkpoints import (
 )
 from vivid.training.config import TrainConfig, config_dict
 from vivid.training.config_checks import VIDEO_STAGES
-from vivid.training.data import PairedCrops, list_images, make_pair
+from vivid.training.data import PairedCrops
 from vivid.training.runlog import RunLog, truncate
 from vivid.training.steps import (
     STEPS,

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import itertools
 import json
-import sys
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+
+log = logging.getLogger(__name__)
 
 
 class RunLog:
@@ -27,8 +29,8 @@ class RunLog:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
-                print("note: TensorBoard is not installed (pip install 'vivid[train]'); "
-                      f"numbers still go to {self.path}", file=sys.stderr)
+                log.warning("TensorBoard is not installed (pip install 'vivid[train]'); "
+                            "numbers still go to %s", self.path)
             else:
                 self.writer = SummaryWriter(str(out_dir / "tensorboard"))
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vivid.device import cpu_has_native_bf16
+from vivid.device import resolve_precision
 from vivid.errors import VividError
 from vivid.nets.frvsr import RecurrentGenerator
 from vivid.nets.srresnet import Discriminator, Generator, GeneratorConfig, VGGFeatures
@@ -67,15 +67,8 @@ def _scheduled_rate(optim: OptimSection, iteration: int) -> float:
 
 
 def training_dtype(precision: str, device: torch.device) -> torch.dtype:
-    """``auto``: bf16 on CPUs with native bf16, fp16 (AMP) on CUDA, else fp32."""
-    if precision == "auto":
-        if device.type == "cuda":
-            return torch.float16
-        return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
-    choices = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-    if precision not in choices:
-        raise VividError(f"run.precision: {precision!r} is not auto, fp32, bf16 or fp16")
-    return choices[precision]
+    """The autocast dtype for ``run.precision`` (the policy is ``vivid.device``'s)."""
+    return resolve_precision(precision, device, training=True)
 
 
 def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager:

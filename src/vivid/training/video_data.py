@@ -11,7 +11,7 @@ rotation per frame (bicubic resampling of the HR image), and half the time a pat
 image crossing it with its own velocity, so the model meets occlusion and disocclusion. Their
 LR is made from HR frames with a margin, so the blur sees real context at the crop border.
 
-As for images (``vivid.training.data``), batch ``i`` is a pure function of (seed, i, rank): a resumed
+As for images (``training.data``), batch ``i`` is a pure function of (seed, i, rank): a resumed
 run sees exactly the batches an uninterrupted one would.
 """
 
@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from vivid.degrade import crop_to_multiple, degrade
 from vivid.errors import VividError
 from vivid.images import imagefile
-from vivid.training.data import list_images, to_uint8
+from vivid.images.listing import list_images
+from vivid.images.pixels import quantize_8bit, to_uint8
 
 MARGIN = 16  # HR pixels of context around a synthetic crop (a multiple of every scale)
 MAX_SHIFT = 10.0  # largest synthetic pan per frame, HR pixels
@@ -167,7 +168,7 @@ def synthetic_sample(stills: list[torch.Tensor], frames: int, crop: int, scale: 
         left = _randint(other.shape[-1] - side + 1, generator)
         hr = _paste_mover(hr, other[:, top:top + side, left:left + side].float() / 255,
                           generator)
-    hr = (hr * 255).round() / 255  # 8-bit frames, as real ones
+    hr = quantize_8bit(hr)  # 8-bit frames, as real ones
     return _inner(degrade(hr, scale, degradation), hr, crop, scale)
 
 

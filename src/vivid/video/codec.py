@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from vivid.atomic import temp_path
 from vivid.errors import VividError
+from vivid.images.pixels import to_uint8
 from vivid.video.timing import check_complete, encoder_time_base, is_variable
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
@@ -139,7 +140,7 @@ def _even(length: int, pix_fmt: str) -> int:
 
 
 def _to_frames(sr_batch: torch.Tensor, width: int, height: int) -> np.ndarray:
-    pixels = (sr_batch.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
+    pixels = to_uint8(sr_batch).permute(0, 2, 3, 1)
     return np.ascontiguousarray(pixels[:, :height, :width].numpy())
 
 
@@ -246,7 +247,7 @@ def upscale_video(frame_fn: FrameFn, scale: int, source: Path, target: Path,
 
 def frame_files(folder: Path) -> list[Path]:
     """The frames of a frame folder (PNG/JPEG/BMP/TIFF/WebP, sorted by name)."""
-    from vivid.training.data import list_images
+    from vivid.images.listing import list_images
 
     return list_images(folder)
 
@@ -265,5 +266,6 @@ def upscale_frame_folder(frame_fn: FrameFn, source: Path, target: Path, batch: i
             if len({tuple(f.shape) for f in frames}) > 1:
                 raise VividError(f"{source}: frames differ in size near {files[start].name}")
             for offset, sr_frame in enumerate(frame_fn(torch.cat(frames))):
-                imagefile.write_image(temp / f"{start + offset:08d}.png", sr_frame[None], None, info)
+                target = temp / f"{start + offset:08d}.png"
+                imagefile.write_image(target, sr_frame[None], None, info)
     return len(files)

@@ -17,15 +17,15 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from vivid.degrade import quantize_8bit
+from vivid.degrade import make_pair
 from vivid.errors import VividError
 from vivid.evaluation.evaluate import niqe_score
 from vivid.images.imagefile import read_image
+from vivid.images.pixels import quantize_8bit
 from vivid.inference.loader import load_upscaler
 from vivid.inference.recurrent import VideoUpscaler
 from vivid.inference.upscaler import Upscaler
 from vivid.metrics import mean_psnr_ssim
-from vivid.training.data import make_pair
 from vivid.video.codec import frame_files
 from vivid.video.metrics import tof, warping_error
 from vivid.video.temporal import make_filter, make_frame_fn

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from vivid.errors import VividError
+from vivid.images.pixels import to_uint8
 
 TEMPORAL_MODES = ("none", "flow")
 # TecoGAN's Farneback settings: pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags
@@ -43,7 +44,7 @@ def _cv2():
 
 def grey(frame: torch.Tensor) -> np.ndarray:
     """uint8 greyscale (OpenCV's RGB2GRAY weights) of a 1 x 3 x H x W or 3 x H x W frame."""
-    rgb = (frame.reshape(3, *frame.shape[-2:]).clamp(0, 1) * 255).round().byte()
+    rgb = to_uint8(frame.reshape(3, *frame.shape[-2:]))
     return _cv2().cvtColor(np.ascontiguousarray(rgb.permute(1, 2, 0).numpy()),
                            _cv2().COLOR_RGB2GRAY)
 

@@ -7,13 +7,9 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vivid.nets.srresnet import (
-    Discriminator,
-    Generator,
-    GeneratorConfig,
-    prelu,
-    subpixel_tail_weight,
-)
+from vivid.nets.discriminator import Discriminator
+from vivid.nets.srresnet import Generator, GeneratorConfig
+from vivid.nets.subpixel import prelu, subpixel_tail_weight
 
 
 @settings(max_examples=25, deadline=None)

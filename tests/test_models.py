@@ -3,13 +3,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vivid.nets.srresnet import (
-    Discriminator,
-    Generator,
-    GeneratorConfig,
-    fold_batchnorm,
-    receptive_radius,
-)
+from vivid.nets.discriminator import Discriminator
+from vivid.nets.inference_form import fold_batchnorm
+from vivid.nets.srresnet import Generator, GeneratorConfig, receptive_radius
 
 
 def _randomise_batchnorm(net: torch.nn.Module) -> None:

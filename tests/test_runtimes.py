@@ -21,7 +21,8 @@ from vivid.inference.openvino_runtime import openvino_available
 from vivid.inference.recurrent import VideoUpscaler
 from vivid.inference.upscaler import Upscaler
 from vivid.nets.frvsr import RecurrentGenerator
-from vivid.nets.srresnet import Generator, GeneratorConfig, fold_batchnorm, receptive_radius
+from vivid.nets.inference_form import fold_batchnorm
+from vivid.nets.srresnet import Generator, GeneratorConfig, receptive_radius
 from vivid.nets.weights_file import bundled_models, save_generator
 
 REPO = Path(__file__).resolve().parents[1]

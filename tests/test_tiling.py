@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from vivid.errors import VividError
 from vivid.inference.tiling import split, upscale_tiled
 from vivid.inference.upscaler import DEFAULT_TILE_OVERLAP, Upscaler
-from vivid.nets.srresnet import Generator, GeneratorConfig, fold_batchnorm, receptive_radius
+from vivid.nets.inference_form import fold_batchnorm
+from vivid.nets.srresnet import Generator, GeneratorConfig, receptive_radius
 
 
 @given(length=st.integers(1, 5000), tile=st.integers(1, 700))

@@ -14,8 +14,10 @@ from video_fixtures import (
     video_data,
     video_train_command,
 )
+from vivid.nets.discriminator import Discriminator
 from vivid.nets.frvsr import RecurrentGenerator
-from vivid.nets.srresnet import Discriminator, GeneratorConfig, VGGFeatures
+from vivid.nets.srresnet import GeneratorConfig
+from vivid.nets.vgg import VGGFeatures
 from vivid.nets.weights_file import save_generator
 from vivid.training.config import TrainConfig, load_config
 from vivid.training.steps import Nets, Optimizers, StepContext

@@ -13,7 +13,7 @@ from vivid._version import __version__
 from vivid.errors import VividError
 
 _LAZY = {
-    "Discriminator": "vivid.nets.srresnet",
+    "Discriminator": "vivid.nets.discriminator",
     "Generator": "vivid.nets.srresnet",
     "GeneratorConfig": "vivid.nets.srresnet",
     "Upscaler": "vivid.inference.upscaler",
@@ -27,7 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from vivid.inference.loader import load_upscaler
     from vivid.inference.recurrent import VideoUpscaler
     from vivid.inference.upscaler import Upscaler
-    from vivid.nets.srresnet import Discriminator, Generator, GeneratorConfig
+    from vivid.nets.discriminator import Discriminator
+    from vivid.nets.srresnet import Generator, GeneratorConfig
     from vivid.nets.weights_file import load_generator, save_generator
 
 

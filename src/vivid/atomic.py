@@ -2,8 +2,9 @@
 
 ``temp_path`` gives a hidden temporary name next to the target and renames it onto the target
 when the ``with`` block ends without an error; on any error, Ctrl-C, or SIGTERM (see
-``raise_on_sigterm``) the temporary file or folder is removed. ``check_writable`` finds an
-unwritable output folder before any work is spent on the output.
+``raise_on_sigterm``) the temporary file or folder is removed. ``write_text``/``write_bytes``
+do that for a whole file at once. Every file vivid writes goes through here.
+``check_writable`` finds an unwritable output folder before any work is spent on the output.
 """
 
 from __future__ import annotations
@@ -39,7 +40,15 @@ def raise_on_sigterm() -> None:
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    """The process umask, read without changing it where the OS tells it (Linux); elsewhere
+    set and put back at once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
@@ -107,3 +116,15 @@ def temp_path(target: Path, folder: bool = False) -> Iterator[Path]:
     except BaseException:
         _remove(temp)
         raise
+
+
+def write_bytes(target: Path, data: bytes) -> Path:
+    """Write ``data`` to ``target`` whole or not at all (folders made as needed)."""
+    with temp_path(Path(target)) as temp:
+        temp.write_bytes(data)
+    return Path(target)
+
+
+def write_text(target: Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``target`` whole or not at all (folders made as needed)."""
+    return write_bytes(target, text.encode("utf-8"))

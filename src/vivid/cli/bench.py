@@ -7,6 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
+from vivid.atomic import write_text
 from vivid.cli.options import add_output_options
 from vivid.evaluation import bench
 
@@ -27,6 +28,6 @@ def add_bench(commands: argparse._SubParsersAction) -> None:
 def _bench(args: argparse.Namespace) -> int:
     results = bench.run(args.repeats, not args.no_memory, args.compile)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        write_text(args.json, json.dumps(results, indent=2))
         print(f"numbers -> {args.json}")
     return 0

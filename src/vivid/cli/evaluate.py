@@ -7,7 +7,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from vivid.cli.options import FP32_HELP, add_device_options, add_output_options
+from vivid.cli.options import add_evaluation_options
 from vivid.degrade import DEGRADATIONS
 
 log = logging.getLogger(__name__)
@@ -23,17 +23,11 @@ def add_eval(commands: argparse._SubParsersAction) -> None:
                         help="'bicubic', a bundled name or a weights file (repeatable)")
     parser.add_argument("--dataset", action="append", required=True, type=Path,
                         help="folder of HR images (repeatable)")
-    parser.add_argument("--scale", type=int, default=4)
+    parser.add_argument("--gallery", type=Path, default=None, help="write an HTML page here")
     parser.add_argument("--degradation", choices=DEGRADATIONS, default="bicubic")
     parser.add_argument("--rgb", action="store_true",
                         help="PSNR/SSIM over RGB instead of the Y channel")
-    parser.add_argument("--json", type=Path, default=None, help="write all numbers here")
-    parser.add_argument("--gallery", type=Path, default=None, help="write an HTML page here")
-    parser.add_argument("--niqe-model", type=Path, default=None,
-                        help="NIQE pristine model (.npz); default: $VIVID_DATA/NIQE/... or "
-                             "../shared/data/NIQE/niqe_pris_params.npz if present")
-    add_device_options(parser, "fp32", FP32_HELP)
-    add_output_options(parser)
+    add_evaluation_options(parser)
     parser.set_defaults(handler=_eval)
 
 
@@ -46,8 +40,8 @@ def _eval(args: argparse.Namespace) -> int:
         log.warning("no NIQE model found (--niqe-model); NIQE is left out")
     gallery = Gallery(args.scale) if args.gallery else None
     report = evaluate(args.model, args.dataset, args.scale, args.degradation, niqe_model,
-                          args.device, gallery.add if gallery else None, not args.quiet,
-                          not args.rgb, precision=args.precision)
+                      args.device, gallery.add if gallery else None, not args.quiet,
+                      not args.rgb, precision=args.precision)
     print(format_table(report))
     if args.json:
         write_json(report, args.json)

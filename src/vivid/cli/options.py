@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -32,6 +33,17 @@ def add_device_options(parser: argparse.ArgumentParser, precision: str | None = 
     parser.add_argument("--device", type=_device, default="auto", help=DEVICE_HELP)
     parser.add_argument("--precision", choices=PRECISIONS, default=precision,
                         help=precision_help)
+
+
+def add_evaluation_options(parser: argparse.ArgumentParser) -> None:
+    """What ``eval`` and ``eval-video`` share: scale, JSON output, NIQE model, device (fp32)."""
+    parser.add_argument("--scale", type=int, default=4)
+    parser.add_argument("--json", type=Path, default=None, help="write all numbers here")
+    parser.add_argument("--niqe-model", type=Path, default=None,
+                        help="NIQE pristine model (.npz); default: $VIVID_DATA/NIQE/... or "
+                             "../shared/data/NIQE/niqe_pris_params.npz if present")
+    add_device_options(parser, "fp32", FP32_HELP)
+    add_output_options(parser)
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:

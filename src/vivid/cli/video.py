@@ -11,7 +11,8 @@ from pathlib import Path
 
 import torch
 
-from vivid.cli.options import FP32_HELP, add_device_options, add_output_options
+from vivid.atomic import write_text
+from vivid.cli.options import add_evaluation_options
 from vivid.degrade import imresize
 from vivid.errors import VividError
 from vivid.inference.recurrent import VideoUpscaler
@@ -119,14 +120,8 @@ def add_eval_video(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--temporal", action="append", default=[], choices=TEMPORAL_MODES,
                         help="temporal modes to compare with frame by frame (repeatable)")
     parser.add_argument("--dataset", type=Path, required=True)
-    parser.add_argument("--scale", type=int, default=4)
     parser.add_argument("--degradation", choices=("bd", "bicubic"), default="bd")
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--niqe-model", type=Path, default=None,
-                        help="NIQE pristine model (.npz); default: $VIVID_DATA/NIQE/... or "
-                             "../shared/data/NIQE/niqe_pris_params.npz if present")
-    add_device_options(parser, "fp32", FP32_HELP)
-    add_output_options(parser)
+    add_evaluation_options(parser)
     parser.set_defaults(handler=_eval_video)
 
 
@@ -140,6 +135,6 @@ def _eval_video(args: argparse.Namespace) -> int:
                             niqe_model=find_niqe_model(args.niqe_model))
     print(format_video_table(report))
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
+        write_text(args.json, json.dumps(report, indent=2))
         print(f"numbers -> {args.json}")
     return 0

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from vivid.atomic import write_text
 from vivid.degrade import make_pair
 from vivid.errors import VividError
 from vivid.evaluation.niqe import applicable, niqe
@@ -160,7 +161,4 @@ def format_table(report: dict[str, Any]) -> str:
 
 
 def write_json(report: dict[str, Any], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(json.dumps(report, indent=2))
-    temp.replace(path)
+    write_text(path, json.dumps(report, indent=2))

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
+from vivid.atomic import write_text
 from vivid.evaluation.evaluate import Sample
 from vivid.images.pixels import to_uint8
 
@@ -93,11 +94,7 @@ class Gallery:
         page = _PAGE.format(scale=report["scale"], degradation=report["degradation"],
                             channel=report["channel"].upper(),
                             rows="\n".join(rows), size=CROP * ZOOM)
-        target = folder / "index.html"
-        temp = folder / ".index.html.tmp"
-        temp.write_text(page)
-        temp.replace(target)
-        return target
+        return write_text(folder / "index.html", page)
 
     def _row(self, dataset: str, entry: _Entry, table: dict[str, Any]) -> str:
         cells = [f'<td><img class="thumb" src="{entry.thumbnail}"><br>'

@@ -10,6 +10,7 @@ as RGB(A): a palette cannot hold the new colours of an upscaled image.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,15 +54,21 @@ class DecodedImage:
     info: ImageInfo
 
 
+_GUARD = threading.Lock()
+
+
 @contextlib.contextmanager
 def _pillow_guard_off() -> Iterator[None]:
-    """Turn Pillow's own size guard off while we open a file: we check the size ourselves."""
-    saved = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None
-    try:
-        yield
-    finally:
-        Image.MAX_IMAGE_PIXELS = saved
+    """Pillow's own size guard (a process-wide setting) off while one file is opened and
+    decoded: ``_check_size`` applies ours (``max_pixels``) first. Under a lock, so vivid's
+    threads never see each other's setting, and always put back."""
+    with _GUARD:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
 
 
 def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:

@@ -8,8 +8,6 @@ vivid version.
 from __future__ import annotations
 
 import io as stdio
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -17,8 +15,10 @@ import numpy as np
 import torch
 
 from vivid._version import __version__
+from vivid.atomic import write_bytes
 from vivid.errors import VividError
-from vivid.nets.srresnet import Generator, fold_batchnorm
+from vivid.nets.inference_form import fold_batchnorm
+from vivid.nets.srresnet import Generator
 from vivid.nets.weights_file import load_model
 
 OPSET = 17
@@ -54,15 +54,7 @@ def _onnx_bytes(name_or_path: str | Path) -> tuple[bytes, int]:
 def export_onnx(name_or_path: str | Path, target: Path) -> int:
     """Write an ONNX file of a model (atomically); returns its scale."""
     data, scale = _onnx_bytes(name_or_path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_bytes(target, data)
     return scale
 
 

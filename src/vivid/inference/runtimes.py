@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import platform
-import tempfile
 import time
 from collections.abc import Callable
 from functools import cache
@@ -35,6 +34,7 @@ from typing import Any
 
 import torch
 
+from vivid.atomic import write_text
 from vivid.device import cpu_has_native_bf16
 from vivid.errors import VividError
 
@@ -91,16 +91,8 @@ def _read_choices(path: Path) -> dict[str, dict]:
 def _write_choices(path: Path, choices: dict[str, dict]) -> None:
     """Atomically (a temporary file, then rename); a cache that cannot be written is reported."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(descriptor, "w") as file:
-                json.dump(choices, file, indent=2)
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-    except OSError as error:
+        write_text(path, json.dumps(choices, indent=2))
+    except (OSError, VividError) as error:
         _warn(f"the runtime choice is not cached ({error}); set VIVID_CACHE_DIR")
 
 

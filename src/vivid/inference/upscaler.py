@@ -21,7 +21,8 @@ from vivid.errors import VividError
 from vivid.images import imagefile
 from vivid.inference.runtimes import load_engine, resolve_runtime
 from vivid.inference.tiling import pad_small, upscale_tiled
-from vivid.nets.srresnet import Generator, fold_batchnorm
+from vivid.nets.inference_form import fold_batchnorm
+from vivid.nets.srresnet import Generator
 from vivid.nets.weights_file import load_model
 
 DEFAULT_MODEL = "srgan-x4"

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import secrets
 import shutil
 import sqlite3
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
+from vivid.atomic import temp_path
 from vivid.errors import VividError
 from vivid.mos.study import DATABASE, SCHEMA, SCHEMA_VERSION
 
@@ -221,16 +220,9 @@ def create_study(study: Path, methods: list[str], reference: str | None = None,
     _check_target(study)
     plan = plan_study(methods, reference, training)
     _check_counts(plan, per_rater, ratings_per_image)
-    study.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{study.name}.", suffix=".tmp",
-                                     dir=study.parent))
-    try:
+    with temp_path(study, folder=True) as building:
         _write(building, plan, {"per_rater": per_rater or 0,
                                 "ratings_per_image": ratings_per_image or 0})
-        os.replace(building, study)
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
     if not plan.training:
         log.warning("no --training folder: raters get no calibration or practice")
     return plan

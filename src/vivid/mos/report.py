@@ -16,12 +16,12 @@ import csv
 import datetime
 import itertools
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from vivid.atomic import temp_path
 from vivid.mos.data import Ratings
 from vivid.mos.stats import cluster_bootstrap, holm, mann_whitney, t_interval, zscores
 from vivid.mos.text import csv_cell, plot_label
@@ -131,21 +131,13 @@ def csv_rows(data: Ratings) -> list[list[object]]:
     return rows
 
 
-def _temporary(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
 def write_csv(data: Ratings, path: Path) -> None:
     """Every rating (``CSV_HEADER``), written to a temporary file and renamed into place."""
-    temporary = _temporary(path)
-    try:
-        with open(temporary, "w", newline="", encoding="utf-8") as file:
-            writer = csv.writer(file)
-            writer.writerow(CSV_HEADER)
-            writer.writerows(csv_rows(data))
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with temp_path(path) as temporary, open(temporary, "w", newline="",
+                                            encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(CSV_HEADER)
+        writer.writerows(csv_rows(data))
 
 
 def plot(scores: list[MethodScore], path: Path) -> None:
@@ -163,10 +155,8 @@ def plot(scores: list[MethodScore], path: Path) -> None:
     axes.set_ylim(1, 5)
     axes.set_ylabel("MOS (95% CI, raters x images)")
     figure.tight_layout()
-    temporary = _temporary(path)
     try:
-        figure.savefig(temporary, dpi=120, format="png")
-        os.replace(temporary, path)
+        with temp_path(path) as temporary:
+            figure.savefig(temporary, dpi=120, format="png")
     finally:
         plt.close(figure)
-        temporary.unlink(missing_ok=True)

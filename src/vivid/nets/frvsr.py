@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vivid.nets.srresnet import Generator, GeneratorConfig, fold_batchnorm
+from vivid.nets.inference_form import fold_batchnorm
+from vivid.nets.srresnet import Generator, GeneratorConfig
 
 MAX_FLOW = 24.0  # FNet's tanh output scale: the largest motion in LR pixels per frame
 FLOW_MULTIPLE = 8  # FNet pools three times: inputs are padded to a multiple of 8

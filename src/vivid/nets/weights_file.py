@@ -20,9 +20,11 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from vivid._version import __version__
+from vivid.atomic import temp_path
 from vivid.errors import VividError
 from vivid.nets.frvsr import RecurrentGenerator
-from vivid.nets.srresnet import VGG19_LAYERS, Generator, GeneratorConfig, VGGFeatures
+from vivid.nets.srresnet import Generator, GeneratorConfig
+from vivid.nets.vgg import VGG19_LAYERS, VGGFeatures
 
 FORMAT = "vivid-generator"
 _WRAPPER_KEYS = ("params_ema", "params", "state_dict")
@@ -66,7 +68,8 @@ def save_generator(path: str | Path, generator: Generator | RecurrentGenerator,
         for k, v in generator.state_dict().items()
         if v.is_floating_point()
     }
-    save_file(tensors, str(path), metadata={"vivid": json.dumps(header)})
+    with temp_path(Path(path)) as temp:
+        save_file(tensors, str(temp), metadata={"vivid": json.dumps(header)})
 
 
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

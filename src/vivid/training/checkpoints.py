@@ -14,13 +14,13 @@ import json
 import os
 import pickle
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from vivid.atomic import temp_path
 from vivid.errors import VividError
 from vivid.nets.frvsr import RecurrentGenerator
 from vivid.nets.srresnet import Generator, GeneratorConfig
@@ -64,21 +64,14 @@ def save_checkpoint(folder: Path, iteration: int, state: dict[str, Any], keep: i
     """Write atomically, then delete all but the newest ``keep`` checkpoints."""
     folder.mkdir(parents=True, exist_ok=True)
     target = checkpoint_path(folder, iteration)
-    descriptor, temp_name = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=folder)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            torch.save({**state, "iteration": iteration}, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with temp_path(target) as temp, open(temp, "wb") as file:
+        torch.save({**state, "iteration": iteration}, file)
+        file.flush()
+        os.fsync(file.fileno())
     for old in list_checkpoints(folder)[:-keep] if keep > 0 else []:
         old.unlink(missing_ok=True)
-    for stale in folder.glob(f".tmp-*{SUFFIX}"):  # left by a run killed mid-write
-        if stale.name != Path(temp_name).name:
-            stale.unlink(missing_ok=True)
+    for stale in folder.glob(f".*{SUFFIX}"):  # left by a run killed mid-write (kill -9)
+        stale.unlink(missing_ok=True)
     return target
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from vivid.degrade import DEGRADATIONS
 from vivid.errors import VividError
-from vivid.nets.srresnet import VGG19_LAYERS
+from vivid.nets.vgg import VGG19_LAYERS
 
 Rule = tuple[Callable[[Any], bool], str]
 

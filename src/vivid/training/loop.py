@@ -18,11 +18,8 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from vivid.degrade import make_pair
+from vivid.atomic import write_text
 from vivid.errors import VividError
-from vivid.images.imagefile import read_image
-from vivid.images.listing import list_images
-from vivid.metrics import mean_psnr_ssim
 from vivid.nets.weights_file import save_generator
 from vivid.training import distributed
 from vivid.training.checkpoints import (
@@ -38,6 +35,7 @@ from vivid.training.checkpoints import (
 from vivid.training.config import TrainConfig, config_dict
 from vivid.training.config_checks import VIDEO_STAGES
 from vivid.training.data import PairedCrops
+from vivid.training.datasets import load_validation, to_device, training_data, validate
 from vivid.training.runlog import RunLog, truncate
 from vivid.training.steps import (
     STEPS,
@@ -49,7 +47,7 @@ from vivid.training.steps import (
     training_dtype,
     update_ema,
 )
-from vivid.training.video_data import VideoCrops, load_validation_clips
+from vivid.training.video_data import VideoCrops
 from vivid.training.video_gan_steps import video_gan_step
 from vivid.training.video_steps import validate_video, video_step
 
@@ -100,58 +98,6 @@ def _restore(nets: Nets, optimizers: Optimizers, state: dict[str, Any]) -> None:
     if nets.ema is not None:
         nets.ema.load_state_dict(state["params_ema"])
     set_rng_state(state["rng"])
-
-
-def load_validation(config: TrainConfig) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-    """(name, LR, HR) of the held-out validation images (stage video: sequences)."""
-    data, scale = config.data, config.model.scale
-    if not data.validation:
-        return []
-    if config.run.stage in VIDEO_STAGES:
-        return load_validation_clips(data.validation, data.validation_videos, scale,
-                                     data.degradation)
-    names = set(data.validation_images)
-    paths = [p for p in list_images(data.validation) if not names or p.name in names]
-    return [(p.name, *make_pair(read_image(p).rgb, scale, data.degradation)) for p in paths]
-
-
-def training_data(config: TrainConfig) -> PairedCrops | VideoCrops:
-    """The stage's training samples: image crops, or sequences for the video stages."""
-    data, scale = config.data, config.model.scale
-    if config.run.stage in VIDEO_STAGES:
-        held_out = (*data.validation_videos, *data.validation_images)
-        return VideoCrops.from_folders(data.videos, data.train, held_out, scale, data.crop,
-                                       data.frames, data.synthetic, data.degradation)
-    if not data.train:
-        raise VividError("data.train: no training folders given")
-    return PairedCrops.from_folders(data.train, scale, data.crop, data.validation_images,
-                                    data.recursive, data.train_lr, data.degradation)
-
-
-def _to_device(batch: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
-    """Images go channels_last when asked; sequences (5-D) are laid out frame by frame."""
-    if channels_last and batch.ndim == 4:
-        return batch.to(device, memory_format=torch.channels_last)
-    return batch.to(device)
-
-
-@torch.no_grad()
-def validate(generator: torch.nn.Module, images: list, scale: int, amp: StepContext,
-             keep: int = 3) -> tuple[dict[str, float], list]:
-    """Mean Y-PSNR / SSIM (shave = scale) on the validation images, and the first ``keep``
-    (name, SR, HR) for a look."""
-    was_training = generator.training
-    generator.eval()
-    outputs = []
-    for _, lr_image, hr_image in images:
-        with amp.autocast():
-            sr_image = generator(lr_image.to(amp.device)).float().clamp(0, 1).cpu()
-        outputs.append((sr_image, hr_image))
-    generator.train(was_training)
-    scores = mean_psnr_ssim(outputs, shave=scale)
-    samples = [(name, sr, hr) for (name, _, _), (sr, hr)
-               in zip(images[:keep], outputs[:keep], strict=True)]
-    return {"val_psnr": scores["psnr"], "val_ssim": scores["ssim"]}, samples
 
 
 def prepare(config: TrainConfig, world: distributed.World
@@ -232,8 +178,8 @@ class _Loop:
         lr_batch, hr_batch = self.pairs.batch(config.run.seed, iteration,
                                               config.optim.batch_size, world.rank, world.size)
         step = {**STEPS, "video": video_step, "video-gan": video_gan_step}[config.run.stage]
-        numbers = step(self.nets, _to_device(lr_batch, world.device, config.run.channels_last),
-                       _to_device(hr_batch, world.device, config.run.channels_last),
+        numbers = step(self.nets, to_device(lr_batch, world.device, config.run.channels_last),
+                       to_device(hr_batch, world.device, config.run.channels_last),
                        self.optimizers, config, self.amp)
         if not all(map(_finite, numbers.values())):
             raise VividError(f"non-finite loss at iteration {iteration + 1} ({numbers}); "
@@ -287,8 +233,7 @@ def _start(config: TrainConfig, out_dir: Path, resume: bool, device: str) -> tup
     start = _resume(out_dir, nets, optimizers) if resume else 0
     if world.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "config.json").write_text(json.dumps(config_dict(config), indent=2))
-    torch.use_deterministic_algorithms(config.run.deterministic, warn_only=True)
+        write_text(out_dir / "config.json", json.dumps(config_dict(config), indent=2))
     log = RunLog(out_dir) if world.is_main else None
     loop = _Loop(config, out_dir, world, pairs, load_validation(config), nets, optimizers, amp,
                  log)
@@ -303,6 +248,9 @@ def run_training(config: TrainConfig, out_dir: Path, resume: bool = False,
     bar = tqdm(total=total, initial=iteration, unit="it", dynamic_ncols=True,
                disable=not (progress and loop.world.is_main))
     stop.install()
+    deterministic = (torch.are_deterministic_algorithms_enabled(),
+                     torch.is_deterministic_algorithms_warn_only_enabled())
+    torch.use_deterministic_algorithms(config.run.deterministic, warn_only=True)
     try:
         loop.nets.generator.train()
         while iteration < total and not stop.requested:
@@ -312,6 +260,7 @@ def run_training(config: TrainConfig, out_dir: Path, resume: bool = False,
     finally:
         bar.close()
         stop.restore()
+        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
     if iteration % config.run.checkpoint_every:
         loop.checkpoint(iteration)
     if iteration >= total and loop.world.is_main:

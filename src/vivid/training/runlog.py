@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from vivid.atomic import write_text
+
 log = logging.getLogger(__name__)
 
 
@@ -76,7 +78,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 def truncate(path: Path, iteration: int) -> None:
     """Drop the records after ``iteration`` (they are redone when a run resumes)."""
     kept = [r for r in read_records(path) if r["iteration"] <= iteration]
-    path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 def training_hours(records: list[dict[str, Any]], gap_s: float = 600) -> float:

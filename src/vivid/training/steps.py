@@ -18,8 +18,10 @@ from torch import nn
 
 from vivid.device import resolve_precision
 from vivid.errors import VividError
+from vivid.nets.discriminator import Discriminator
 from vivid.nets.frvsr import RecurrentGenerator
-from vivid.nets.srresnet import Discriminator, Generator, GeneratorConfig, VGGFeatures
+from vivid.nets.srresnet import Generator, GeneratorConfig
+from vivid.nets.vgg import VGGFeatures
 from vivid.nets.weights_file import load_generator, load_vgg
 from vivid.training.config import OptimSection, TrainConfig
 from vivid.training.config_checks import GAN_STAGES, STAGES, VIDEO_STAGES

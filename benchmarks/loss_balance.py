@@ -20,7 +20,7 @@ import torch
 from common import loss_and_gradient_norm, save
 from vivid.degrade import make_pair
 from vivid.images import imagefile
-from vivid.nets.srresnet import Discriminator
+from vivid.nets.discriminator import Discriminator
 from vivid.nets.weights_file import load_generator, load_vgg
 from vivid.training.config import TrainConfig, load_config
 from vivid.training.losses import content_loss, generator_adversarial_loss, pixel_loss

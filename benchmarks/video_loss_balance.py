@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from common import loss_and_gradient_norm, save
-from vivid.nets.srresnet import Discriminator
+from vivid.nets.discriminator import Discriminator
 from vivid.nets.weights_file import load_vgg
 from vivid.training.config import load_config
 from vivid.training.losses import content_loss, generator_adversarial_loss, pixel_loss

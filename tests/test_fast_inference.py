@@ -77,14 +77,31 @@ def test_each_runtime_at_default_precision_is_within_002_db_of_fp32_on_set5(
     assert reference > 28 and abs(fast - reference) <= 0.02, (reference, fast)
 
 
+def _paper_generator_flops(height: int, width: int) -> int:
+    """The x4 SRResNet's conv FLOPs counted by hand from Fig. 4 (2 x multiply-adds)."""
+    pixels = height * width
+    macs = (64 * 3 * 81 * pixels  # head 9x9, 3 -> 64
+            + 33 * 64 * 64 * 9 * pixels  # 16 blocks x 2 convs + the body conv, 3x3
+            + 256 * 64 * 9 * pixels + 256 * 64 * 9 * 4 * pixels  # the two sub-pixel convs
+            + 3 * 64 * 81 * 16 * pixels)  # tail 9x9 at x4
+    return 2 * macs
+
+
 def test_vivid_bench_measures_every_path_against_fp32_eager(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import json
+    import time
 
     from vivid.cli.main import main
     from vivid.evaluation import bench
 
+    def slow_path(lr_image: torch.Tensor) -> None:
+        time.sleep(0.2)
+
+    engines = bench._engines
+    monkeypatch.setattr(bench, "_engines", lambda weights: {**engines(weights),
+                                                            "sleeps 0.2 s": slow_path})
     monkeypatch.setattr(bench, "SIZES", {"24x16": (16, 24)})
     monkeypatch.setattr(runtimes, "CALIBRATION_SIZE", 16)
     monkeypatch.setattr(bench, "matmul_peak", lambda dtype, repeats: 1e11)
@@ -98,8 +115,11 @@ def test_vivid_bench_measures_every_path_against_fp32_eager(
     if openvino_available():
         assert "openvino fp32" in rows
         assert ("openvino bf16" in rows) == cpu_has_native_bf16()
-    assert rows["fp32 eager"]["ratio_to_fp32_eager"] == 1.0
+    eager = rows["fp32 eager"]["seconds"]
+    assert bench.generator_flops(Generator().eval(), 16, 24) == _paper_generator_flops(16, 24)
+    assert 0.2 <= rows["sleeps 0.2 s"]["seconds"] < 1.0  # the time is really measured
     for row in rows.values():
-        assert row["seconds"] > 0 and row["fraction_of_bf16_peak"] > 0
+        assert row["ratio_to_fp32_eager"] == pytest.approx(row["seconds"] / eager)
+        assert row["output_mpix_s"] == pytest.approx(16 * 24 * 16 / row["seconds"] / 1e6)
         flops = row["fraction_of_bf16_peak"] * 1e11 * row["seconds"]
-        assert flops == pytest.approx(bench.generator_flops(Generator().eval(), 16, 24))
+        assert flops == pytest.approx(_paper_generator_flops(16, 24))

@@ -33,7 +33,7 @@ def _onnx_bytes(name_or_path: str | Path) -> tuple[bytes, int]:
     buffer = stdio.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript-based exporter
-        # Known and harmless here (the exported graph matches torch, tests/test_checkpoint.py):
+        # Known and harmless here (the exported graph matches torch, tests/test_weights_file.py):
         warnings.filterwarnings("ignore", "Constant folding - Only steps=1", UserWarning)
         warnings.filterwarnings("ignore", "Exporting aten::index operator", UserWarning)
         torch.onnx.export(

@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from vivid.atomic import write_text
+
 RESULTS = Path(__file__).resolve().parent / "results"
 DATA = Path(os.environ.get("VIVID_DATA", RESULTS.parents[2] / "shared" / "data"))
 
@@ -53,9 +55,7 @@ def save(name: str, numbers: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     record = {"date": datetime.date.today().isoformat(), "commit": commit(),
               "machine": machine(), **numbers}
-    path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    return path
+    return write_text(RESULTS / f"{name}.json", json.dumps(record, indent=2) + "\n")
 
 
 def score_cell(entry: dict[str, Any]) -> str:

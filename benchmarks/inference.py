@@ -16,7 +16,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    print(f"-> {save('inference', run(args.repeats, compile=True))}")
+    print(f"-> {save('inference', run(args.repeats, compile=True, say=print))}")
 
 
 if __name__ == "__main__":

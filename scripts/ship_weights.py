@@ -32,10 +32,8 @@ def ship(run: Path, name: str) -> Path:
     )
     PACKAGE_WEIGHTS.mkdir(parents=True, exist_ok=True)
     target = PACKAGE_WEIGHTS / f"{name}.safetensors"
-    temp = target.with_name(f".{target.name}.tmp")
-    save_generator(temp, generator, **metadata)
-    temp.chmod(0o644)
-    temp.replace(target)
+    save_generator(target, generator, **metadata)  # atomic (vivid.atomic)
+    target.chmod(0o644)  # package data: readable by all, whatever the umask
     return target
 
 

@@ -3,7 +3,9 @@
 ``temp_path`` gives a hidden temporary name next to the target and renames it onto the target
 when the ``with`` block ends without an error; on any error, Ctrl-C, or SIGTERM (see
 ``raise_on_sigterm``) the temporary file or folder is removed. ``write_text``/``write_bytes``
-do that for a whole file at once. Every file vivid writes goes through here.
+do that for a whole file at once. Every file vivid writes goes through here, except what is
+appended to (a run's ``log.jsonl``), TensorBoard's own event files, and the OpenVINO IR pair
+(.xml + .bin, renamed .bin first: ``inference.openvino_runtime``).
 ``check_writable`` finds an unwritable output folder before any work is spent on the output.
 """
 

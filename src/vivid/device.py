@@ -88,5 +88,5 @@ def resolve_precision(precision: str | torch.dtype, device: torch.device,
             return torch.bfloat16
         return torch.float32
     if precision == "fp16" and device.type == "cpu":
-        raise VividError("--precision fp16 needs a GPU; use bf16 or fp32 on the CPU")
+        raise VividError("precision fp16 needs a GPU; use bf16 or fp32 on the CPU")
     return DTYPES[precision]

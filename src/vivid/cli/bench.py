@@ -26,7 +26,7 @@ def add_bench(commands: argparse._SubParsersAction) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    results = bench.run(args.repeats, not args.no_memory, args.compile)
+    results = bench.run(args.repeats, not args.no_memory, args.compile, say=print)
     if args.json:
         write_text(args.json, json.dumps(results, indent=2))
         print(f"numbers -> {args.json}")

@@ -1,5 +1,5 @@
-"""``vivid mos``: the command-line side of MOS studies (see ``mos_create``, ``mos_web``,
-``mos_report``, ``mos_status``). The web and statistics packages are imported only when a
+"""``vivid mos``: the command-line side of MOS studies (see ``mos.create``, ``mos.web``,
+``mos.report``, ``mos.status``). The web and statistics packages are imported only when a
 step runs; nothing here imports torch."""
 
 from __future__ import annotations

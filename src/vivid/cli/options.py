@@ -58,7 +58,10 @@ class _Handler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         prefix = "" if record.levelno <= logging.INFO else f"{record.levelname.lower()}: "
-        tqdm.write(prefix + record.getMessage(), file=sys.stderr)
+        message = record.getMessage()
+        if record.name == "py.warnings":  # "file:line: Category: text\n  source line"
+            message = message.strip().splitlines()[0].split(": ", 2)[-1]
+        tqdm.write(prefix + message, file=sys.stderr)
 
 
 def configure_logging(args: argparse.Namespace) -> None:
@@ -71,3 +74,7 @@ def configure_logging(args: argparse.Namespace) -> None:
     elif getattr(args, "quiet", False):
         level = logging.WARNING
     logger.setLevel(level)
+    logging.captureWarnings(True)  # other libraries' warnings: one line each, same handler
+    warnings_logger = logging.getLogger("py.warnings")
+    warnings_logger.handlers = [_Handler()]
+    warnings_logger.propagate = False

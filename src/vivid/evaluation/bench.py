@@ -105,13 +105,13 @@ def _engines(weights: str) -> dict[str, Upscaler]:
     return paths
 
 
-def _paths(generator: Generator, folder: Path, compile: bool
+def _paths(generator: Generator, folder: Path, compile: bool, say: Callable[[str], Any]
            ) -> dict[str, Callable[[torch.Tensor], Any]]:
     weights = str(folder / "g.safetensors")
     save_generator(weights, generator)
     forget_choice(weights, PRECISION_NAMES[resolve_precision("auto", torch.device("cpu"))])
     default = Upscaler.from_pretrained(weights)  # measures the auto choice again
-    log.info(f"vivid default: {default.describe()}")
+    say(f"vivid default: {default.describe()}")
     paths: dict[str, Callable[[torch.Tensor], Any]] = {
         "fp32 eager": generator, "vivid default": default,
         "torch": Upscaler.from_pretrained(weights, runtime="torch")}
@@ -122,7 +122,8 @@ def _paths(generator: Generator, folder: Path, compile: bool
 
 
 def _rows(paths: dict[str, Callable[[torch.Tensor], Any]], size: str, shape: tuple[int, int],
-          peak_seconds: float, repeats: int) -> dict[str, dict[str, float]]:
+          peak_seconds: float, repeats: int, say: Callable[[str], Any]
+          ) -> dict[str, dict[str, float]]:
     """Every path on one input size, timed alternately (best of ``repeats`` after a warm-up);
     ``peak_seconds``: the network's FLOPs at the bf16 matmul peak."""
     lr_image = torch.rand(1, 3, *shape)
@@ -134,34 +135,37 @@ def _rows(paths: dict[str, Callable[[torch.Tensor], Any]], size: str, shape: tup
         rows[name] = {"seconds": seconds, "output_mpix_s": 16 * shape[0] * shape[1] / seconds / 1e6,
                       "ratio_to_fp32_eager": seconds / times["fp32 eager"],
                       "fraction_of_bf16_peak": peak_seconds / seconds}
-        log.info(f"{size} {name:14s} {seconds:7.3f} s  {rows[name]['output_mpix_s']:6.2f} MP/s  "
-              f"x{rows[name]['ratio_to_fp32_eager']:.2f} of fp32 eager  "
-              f"{rows[name]['fraction_of_bf16_peak']:.2f} of bf16 peak")
+        say(f"{size} {name:14s} {seconds:7.3f} s  {rows[name]['output_mpix_s']:6.2f} MP/s  "
+            f"x{rows[name]['ratio_to_fp32_eager']:.2f} of fp32 eager  "
+            f"{rows[name]['fraction_of_bf16_peak']:.2f} of bf16 peak")
     if "openvino bf16" in times:
         ratio = times["vivid default"] / times["openvino bf16"]
         rows["vivid default"]["ratio_to_openvino_bf16"] = ratio
-        log.info(f"{size} vivid default / openvino bf16: {ratio:.2f}")
+        say(f"{size} vivid default / openvino bf16: {ratio:.2f}")
     return rows
 
 
-def run(repeats: int = 5, memory: bool = True, compile: bool = False) -> dict[str, Any]:
-    """All measurements, logged as they come; returns them as a dict."""
+def run(repeats: int = 5, memory: bool = True, compile: bool = False,
+        say: Callable[[str], Any] = log.info) -> dict[str, Any]:
+    """All measurements, each table line passed to ``say`` as it comes (the CLI prints them);
+    returns them as a dict."""
     peak = {"fp32": matmul_peak(torch.float32, repeats),
             "bf16": matmul_peak(torch.bfloat16, repeats)}
-    log.info(f"CPU: {cpu_model()}, {torch.get_num_threads()} threads")
-    log.info(f"matmul 4096: fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f}")
+    say(f"CPU: {cpu_model()}, {torch.get_num_threads()} threads")
+    say(f"matmul 4096: fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f}")
     torch.manual_seed(0)
     generator = Generator().eval()  # BatchNorm in eval mode, as a peer would run it
     results: dict[str, Any] = {"cpu": cpu_model(), "threads": torch.get_num_threads(),
                                "peak_flops": peak}
     with tempfile.TemporaryDirectory() as folder:
-        paths = _paths(generator, Path(folder), compile)
+        paths = _paths(generator, Path(folder), compile, say)
         results["default_runtime"] = paths["vivid default"].describe()
         for size, (height, width) in SIZES.items():
             flops = generator_flops(generator, height, width)
-            results[size] = _rows(paths, size, (height, width), flops / peak["bf16"], repeats)
+            results[size] = _rows(paths, size, (height, width), flops / peak["bf16"], repeats,
+                                  say)
         if memory:
             results["peak_memory_2000px_mib"] = peak_memory_mib(Path(folder))
-            log.info(f"peak memory, 2000x2000 x4 with defaults: "
-                  f"{results['peak_memory_2000px_mib']:.0f} MiB")
+            say(f"peak memory, 2000x2000 x4 with defaults: "
+                f"{results['peak_memory_2000px_mib']:.0f} MiB")
     return results

@@ -17,7 +17,7 @@ tiles, alternating shapes: 11.65 s against 11.67 s for 8 tiles; 128x128 and 160x
 interleaved: the dynamic model 0.9x the static one's time), while each specialised compile
 holds its own ~350 MB of buffers (a 2000x2000 image has 4 tile shapes). Precision: bf16
 (``INFERENCE_PRECISION_HINT``) where the CPU has native bf16, else f32; the same rule as the
-torch path (``upscale.resolve_precision``). Threads: torch's (``torch.get_num_threads``).
+torch path (``vivid.device.resolve_precision``). Threads: torch's (``torch.get_num_threads``).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ upscaled with MATLAB-style bicubic interpolation (smooth, and never invents deta
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,8 @@ from vivid.inference.tiling import pad_small, upscale_tiled
 from vivid.nets.inference_form import fold_batchnorm
 from vivid.nets.srresnet import Generator
 from vivid.nets.weights_file import load_model
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "srgan-x4"
 DEFAULT_TILE = 384  # ~0.6 GB per tile in bf16: a 2000x2000 photo x4 stays under 2 GiB
@@ -76,10 +79,12 @@ class Upscaler:
         the same size run together (default 1 on the CPU, 4 on a GPU). ``compile``: wrap the
         network in ``torch.compile`` (off by default: ``vivid bench`` measures no gain). The
         torch network is the inference form:
-        BatchNorm folded, the sub-pixel tail (``models.subpixel_tail``), channels_last.
+        BatchNorm folded, the sub-pixel tail (``nets.subpixel.subpixel_tail``), channels_last.
         """
         target = resolve_device(device)
         dtype = resolve_precision(precision, target)
+        log.debug("%s: device %s, precision %s (asked: %s, %s), runtime %s", name_or_path,
+                  target, PRECISION_NAMES[dtype], device, precision, runtime)
         # Batching tiles keeps a GPU busy; on a CPU one large tile already is (measured: no gain).
         tile_batch = tile_batch or (1 if target.type == "cpu" else 4)
         if str(name_or_path) == "bicubic":

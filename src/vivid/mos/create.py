@@ -223,6 +223,7 @@ def create_study(study: Path, methods: list[str], reference: str | None = None,
     with temp_path(study, folder=True) as building:
         _write(building, plan, {"per_rater": per_rater or 0,
                                 "ratings_per_image": ratings_per_image or 0})
+    study.chmod(0o700)  # study.sqlite holds the raters' session tokens: owner only
     if not plan.training:
         log.warning("no --training folder: raters get no calibration or practice")
     return plan

@@ -1,5 +1,5 @@
 """The text of ``vivid mos report``. Every name that came from a rater or the command line goes
-through ``mos_text.safe_text``: nothing in the report can drive the terminal."""
+through ``mos.text.safe_text``: nothing in the report can drive the terminal."""
 
 from __future__ import annotations
 

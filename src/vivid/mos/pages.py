@@ -1,4 +1,4 @@
-"""The MOS app's HTML pages (server-rendered; the behaviour is in ``mos_assets``).
+"""The MOS app's HTML pages (server-rendered; the behaviour is in ``mos.assets``).
 
 Every page has a mobile viewport and no inline script or style. Images on the rating,
 practice and calibration pages are ``img.native``: shown at their real size in device pixels.

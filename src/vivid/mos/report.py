@@ -1,9 +1,9 @@
 """MOS study report numbers: per-method and per-image MOS, DMOS, z-scored MOS, intervals,
-pairwise tests, the ratings CSV and the plot. Text layout is in ``mos_format``.
+pairwise tests, the ratings CSV and the plot. Text layout is in ``mos.format``.
 
 * MOS with the sample standard deviation and two 95% intervals: Student-t over the ratings
   (treats them as independent) and a two-way cluster bootstrap over raters and source images
-  (``mos_stats.cluster_bootstrap``), which is the one to quote.
+  (``mos.stats.cluster_bootstrap``), which is the one to quote.
 * z-MOS: the mean of each rater's z-scored ratings (removes each rater's offset and scale).
 * DMOS (ITU-T P.913): per rater and item, score - reference score + 5, averaged; only where the
   rater also rated the reference version of the item.

@@ -1,6 +1,6 @@
 """Mean Opinion Score studies: the study database and what raters do to it.
 
-A study folder (made by ``mos_create``) holds ``study.sqlite`` (WAL mode) and ``images/`` with
+A study folder (made by ``mos.create``) holds ``study.sqlite`` (WAL mode) and ``images/`` with
 every image copied under an opaque random id, so neither method names nor file names reach
 the browser. Tables: ``images`` (id, method, item, file, reference), ``calibration`` and
 ``practice`` (images from the separate ``--training`` folder, never rated in the study),

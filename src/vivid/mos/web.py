@@ -7,7 +7,7 @@ scored 1-5 by button or key and posted to ``/api/rate``, then a thank-you page. 
 resumes. A rating is accepted only once the image was served to this rater (through
 ``/r/TOKEN/image/ID``) at least ``min_view_s`` ago; the page's script gates the keys the same
 way. All database work runs in worker threads with a bounded busy timeout (503 when the
-database stays locked), so pages keep flowing while a write waits. ``mos_security`` bounds
+database stays locked), so pages keep flowing while a write waits. ``mos.security`` bounds
 bodies, adds security headers and rate-limits session starts and access-code attempts.
 """
 

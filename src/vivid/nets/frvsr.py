@@ -6,7 +6,7 @@ with it, packed space-to-depth (scale x scale -> 3 * scale^2 channels at LR size
 the super-resolution network beside LR frame t. The first frame (and the first frame after a
 scene cut) gets zeros instead of a warped output.
 
-The super-resolution network is vivid's SRResNet without BatchNorm (``models.Generator`` with
+The super-resolution network is vivid's SRResNet without BatchNorm (``srresnet.Generator`` with
 ``batchnorm=False``; BatchNorm statistics of single frames would drift along a recurrence).
 The packed previous output enters through its own 3x3 conv (``state_head``) whose result is
 added to the SRResNet head's before its PReLU (a first frame gets the conv of zeros, i.e. its

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vivid.degrade import DEGRADATIONS
+from vivid.device import PRECISIONS
 from vivid.errors import VividError
 from vivid.nets.vgg import VGG19_LAYERS
 
@@ -65,7 +66,7 @@ RULES: dict[str, Rule] = {
     "loss.pingpong_weight": _at_least(0),
     "loss.pixel_weight": _at_least(0),
     "run.stage": _one_of(*STAGES),
-    "run.precision": _one_of("auto", "fp32", "bf16", "fp16"),
+    "run.precision": _one_of(*PRECISIONS),
     "run.log_every": _at_least(1),
     "run.validate_every": _at_least(1),
     "run.checkpoint_every": _at_least(1),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,8 @@ from vivid.training.steps import (
 from vivid.training.video_data import VideoCrops
 from vivid.training.video_gan_steps import video_gan_step
 from vivid.training.video_steps import validate_video, video_step
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -117,6 +120,8 @@ def prepare(config: TrainConfig, world: distributed.World
     if config.run.compile:
         nets.generator = torch.compile(nets.generator)
     amp = StepContext.create(world.device, training_dtype(config.run.precision, world.device))
+    log.debug("training on %s (rank %d of %d), autocast %s", world.device, world.rank,
+              world.size, amp.dtype)
     return nets, optimizers, amp
 
 

@@ -4,7 +4,7 @@
 Frames are decoded and upscaled in small batches (never the whole video in memory) and
 encoded with their original timestamps, the encoder working in the input stream's time base
 (in its default 1/frame-rate grid variable-rate timestamps would be rounded and could
-collide; see ``video_timing``), so the frame rate (an exact fraction), the frame count,
+collide; see ``video.timing``), so the frame rate (an exact fraction), the frame count,
 every frame's timestamp and the duration are kept. Audio and subtitle streams are copied
 packet by packet, never re-encoded. Stream metadata and the display rotation are copied. The
 output is written to a temporary name and renamed at the end (``atomic``): a failure, Ctrl-C
@@ -266,6 +266,6 @@ def upscale_frame_folder(frame_fn: FrameFn, source: Path, target: Path, batch: i
             if len({tuple(f.shape) for f in frames}) > 1:
                 raise VividError(f"{source}: frames differ in size near {files[start].name}")
             for offset, sr_frame in enumerate(frame_fn(torch.cat(frames))):
-                target = temp / f"{start + offset:08d}.png"
-                imagefile.write_image(target, sr_frame[None], None, info)
+                frame_path = temp / f"{start + offset:08d}.png"
+                imagefile.write_image(frame_path, sr_frame[None], None, info)
     return len(files)

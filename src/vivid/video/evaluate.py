@@ -6,7 +6,7 @@ every method upscales the sequence in order: ``bicubic``, each image model frame
 with every requested temporal mode (``MODEL+flow``), each video model (``video-x4``) through
 its recurrence. Per sequence and on average:
 PSNR / SSIM (Y channel, shave = scale, mean over frames), tOF and warping error (see
-``video_metrics``), and with a NIQE model the mean NIQE of the frames (as ``vivid eval``).
+``video.metrics``), and with a NIQE model the mean NIQE of the frames (as ``vivid eval``).
 """
 
 from __future__ import annotations

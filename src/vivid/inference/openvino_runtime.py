@@ -22,6 +22,7 @@ torch path (``vivid.device.resolve_precision``). Threads: torch's (``torch.get_n
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import io as stdio
@@ -48,6 +49,15 @@ _HINTS = {torch.bfloat16: "bf16", torch.float32: "f32"}
 def openvino_available() -> bool:
     """True when the ``openvino`` package is installed (without importing it)."""
     return importlib.util.find_spec("openvino") is not None
+
+
+@functools.cache
+def _core() -> Any:
+    """The process's one ``openvino.Core``, made on first use. A second ``Core`` in the same
+    process corrupts memory in OpenVINO 2026 (openvinotoolkit/openvino#35338; ultralytics
+    PR #25864): with a new ``Core`` per model load, the pytest run crashed with a segfault in
+    an unrelated later test."""
+    return _openvino().Core()
 
 
 def _openvino() -> ModuleType:
@@ -95,14 +105,14 @@ def read_model(name_or_path: str | Path) -> tuple[Any, int, float]:
     start = time.perf_counter()
     if path.suffix == ".onnx":
         try:
-            model = ov.Core().read_model(str(path))
+            model = _core().read_model(str(path))
             return model, int(model.get_rt_info(["framework", "scale"]).astype(str)), 0.0
         except Exception as error:  # OpenVINO raises untyped errors; no 'scale': not vivid's
             raise VividError(f"{path}: not a readable vivid ONNX model ({error})") from error
     target = _ir_path(name_or_path, ov.__version__)
     if target.is_file() and target.with_suffix(".bin").is_file():
         os.utime(target)  # most recently used: kept longest
-        model = ov.Core().read_model(str(target))
+        model = _core().read_model(str(target))
         return model, int(model.get_rt_info(["vivid", "scale"]).astype(str)), 0.0
     data, scale = _onnx_bytes(name_or_path)
     model = ov.convert_model(stdio.BytesIO(data))
@@ -126,7 +136,7 @@ class OpenVinoNetwork:
         self.model, self.scale, self.convert_seconds = read_model(name_or_path)
         self.dtype = dtype
         start = time.perf_counter()
-        compiled = _openvino().Core().compile_model(
+        compiled = _core().compile_model(
             self.model, "CPU", {"INFERENCE_PRECISION_HINT": _HINTS[dtype],
                                 "PERFORMANCE_HINT": "LATENCY",
                                 "INFERENCE_NUM_THREADS": torch.get_num_threads()})

@@ -21,11 +21,15 @@ from vivid.nets.weights_file import bundled_models, load_model
 from vivid.training.config import TrainConfig, config_dict, load_config
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = {"srresnet-x4": "vivid-srresnet-x4.toml", "srgan-x4": "vivid-srgan-vgg33.toml"}
+CONFIGS = {"srresnet-x4": "vivid-srresnet-x4.toml", "srgan-x4": "vivid-srgan-vgg33.toml",
+           "video-x4": "vivid-video-x4.toml"}
+SHAPES = {"srresnet-x4": (4, 16, 64), "srgan-x4": (4, 16, 64), "video-x4": (4, 10, 64)}
+DATA = {"srresnet-x4": "T91+BSD200", "srgan-x4": "T91+BSD200",
+        "video-x4": "T91+BSD200+VideoClips"}
 
 
-def test_both_models_ship_and_the_default_is_srgan() -> None:
-    assert bundled_models() == ["srgan-x4", "srresnet-x4"]
+def test_the_models_ship_and_the_default_is_srgan() -> None:
+    assert bundled_models() == ["srgan-x4", "srresnet-x4", "video-x4"]
     assert DEFAULT_MODEL == "srgan-x4"
 
 
@@ -44,11 +48,11 @@ def test_metadata_says_how_the_model_was_trained(name: str) -> None:
             shipped = metadata["config"][section].get(key, defaults[section][key])
             assert shipped == value, f"{section}.{key}"
     assert metadata["ema"] is True
-    assert metadata["data"] == "T91+BSD200"
+    assert metadata["data"] == DATA[name]
     assert metadata["training_hours"] > 0
     assert set(metadata["metrics"]) >= {"val_psnr", "val_ssim"}
-    assert (generator.config.scale, generator.config.blocks, generator.config.channels) == (
-        4, 16, 64)
+    config = generator.config
+    assert (config.scale, config.blocks, config.channels) == SHAPES[name]
     if name == "srgan-x4":
         assert metadata["content_layer"] == "relu3_3"
 

@@ -7,6 +7,7 @@ Usage: python benchmarks/training_curves.py runs/srresnet-x4 [-o docs/curves-srr
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import matplotlib
@@ -28,12 +29,13 @@ def binned_loss(records: list[dict], key: str, width: int = 1000) -> tuple[list,
 
 def plot(run: Path, target: Path) -> None:
     records = read_records(run / "log.jsonl")
-    losses = [k for k in ("loss_l1", "loss_mse", "loss_content", "loss_adversarial", "loss_d") if
-              any(k in r for r in records)]
+    losses = [k for k in ("loss_l1", "loss_mse", "loss_content", "loss_adversarial", "loss_d",
+                          "loss_warp", "loss_pingpong") if any(k in r for r in records)]
+    width = 1000 if records[-1]["iteration"] >= 10000 else 250  # short runs: finer bins
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     for key in losses:
-        left.plot(*binned_loss(records, key), label=key)
-    left.set(xlabel="iteration", ylabel="training loss (mean per 1000)", yscale="log")
+        left.plot(*binned_loss(records, key, width), label=key)
+    left.set(xlabel="iteration", ylabel=f"training loss (mean per {width})", yscale="log")
     left.legend(loc="center right", fontsize="small")
     rates = [r for r in records if "lr" in r]
     rate_axis = left.twinx()
@@ -45,7 +47,10 @@ def plot(run: Path, target: Path) -> None:
     if len(later) > 1 and validation[0]["val_psnr"] < min(later) - 1:
         # stage 1: the first EMA point is far below the rest: leave it off-scale
         right.set_ylim(min(later) - 0.05, max(later) + 0.05)
-    right.set(xlabel="iteration", ylabel="val Y-PSNR (dB)", title="10 held-out BSD200 images")
+    config = json.loads((run / "config.json").read_text())
+    clips = config["data"].get("validation_videos")
+    held_out = f"held-out clips: {', '.join(clips)}" if clips else "10 held-out BSD200 images"
+    right.set(xlabel="iteration", ylabel="val Y-PSNR (dB)", title=held_out)
     figure.suptitle(f"{run.name}: {records[-1]['iteration']} iterations, "
                     f"{training_hours(records):.1f} h on a 2-core CPU")
     figure.tight_layout()

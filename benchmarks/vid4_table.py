@@ -59,7 +59,7 @@ def main() -> None:
         table = markdown(report)
         print(f"{command}\n\n{table}\n")
         numbers[degradation] = {"command": command, "markdown": table, **report}
-    print(f"-> {save('vid4_table', numbers)}")
+        print(f"-> {save('vid4_table', numbers)}")  # after each degradation (a long run)
 
 
 if __name__ == "__main__":

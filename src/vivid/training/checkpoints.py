@@ -109,7 +109,8 @@ def last_validation(log: Path, iteration: int, exact: bool = False) -> dict[str,
     found: dict[str, float] = {}
     for record in read_records(log):
         logged = record["iteration"]
-        if (logged == iteration if exact else logged <= iteration) and "val_psnr" in record:
+        if (logged == iteration if exact else logged <= iteration) and any(
+                k.startswith("val_") for k in record):
             found = {k: v for k, v in record.items() if k.startswith("val_")}
     return found
 

@@ -34,7 +34,7 @@ def _one_of(*names: Any) -> Rule:
     return (lambda v: v in names), f"must be one of {', '.join(map(str, names))}"
 
 
-VIDEO_STAGES = ("video", "video-gan")  # trained on sequences, recurrent generator
+VIDEO_STAGES = ("video-flow", "video", "video-gan")  # the recurrent generator
 GAN_STAGES = ("srgan", "video-gan")  # with a discriminator and the VGG content loss
 STAGES = ("srresnet", "srgan", *VIDEO_STAGES)
 RULES: dict[str, Rule] = {

@@ -13,8 +13,11 @@ from vivid.metrics import mean_psnr_ssim
 from vivid.training.config import TrainConfig
 from vivid.training.config_checks import VIDEO_STAGES
 from vivid.training.data import PairedCrops
+from vivid.training.flow_pairs import FlowPairs
 from vivid.training.steps import StepContext
 from vivid.training.video_data import VideoCrops, load_validation_clips
+
+VALIDATION_FLOW_BATCHES = 4  # x 8 pairs
 
 
 def load_validation(config: TrainConfig) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
@@ -22,6 +25,10 @@ def load_validation(config: TrainConfig) -> list[tuple[str, torch.Tensor, torch.
     data, scale = config.data, config.model.scale
     if not data.validation:
         return []
+    if config.run.stage == "video-flow":  # fixed pairs with known motion from held-out images
+        pairs = FlowPairs.from_folders([data.validation], (), scale, data.crop,
+                                       data.degradation, only=data.validation_images)
+        return [pairs.batch(0, i, 8) for i in range(VALIDATION_FLOW_BATCHES)]
     if config.run.stage in VIDEO_STAGES:
         return load_validation_clips(data.validation, data.validation_videos, scale,
                                      data.degradation)
@@ -30,9 +37,13 @@ def load_validation(config: TrainConfig) -> list[tuple[str, torch.Tensor, torch.
     return [(p.name, *make_pair(read_image(p).rgb, scale, data.degradation)) for p in paths]
 
 
-def training_data(config: TrainConfig) -> PairedCrops | VideoCrops:
-    """The stage's training samples: image crops, or sequences for the video stages."""
+def training_data(config: TrainConfig) -> PairedCrops | VideoCrops | FlowPairs:
+    """The stage's training samples: image crops, sequences (video stages) or frame pairs
+    with known motion (video-flow)."""
     data, scale = config.data, config.model.scale
+    if config.run.stage == "video-flow":
+        return FlowPairs.from_folders(data.train, data.validation_images, scale, data.crop,
+                                      data.degradation)
     if config.run.stage in VIDEO_STAGES:
         held_out = (*data.validation_videos, *data.validation_images)
         return VideoCrops.from_folders(data.videos, data.train, held_out, scale, data.crop,

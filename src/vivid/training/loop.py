@@ -37,6 +37,8 @@ from vivid.training.config import TrainConfig, config_dict
 from vivid.training.config_checks import VIDEO_STAGES
 from vivid.training.data import PairedCrops
 from vivid.training.datasets import load_validation, to_device, training_data, validate
+from vivid.training.flow_pairs import FlowPairs
+from vivid.training.flow_steps import flow_step, validate_flow
 from vivid.training.runlog import RunLog, truncate
 from vivid.training.steps import (
     STEPS,
@@ -168,7 +170,7 @@ class _Loop:
     config: TrainConfig
     out_dir: Path
     world: distributed.World
-    pairs: PairedCrops | VideoCrops
+    pairs: PairedCrops | VideoCrops | FlowPairs
     validation: list
     nets: Nets
     optimizers: Optimizers
@@ -182,7 +184,8 @@ class _Loop:
         _set_learning_rate(self.optimizers, rate)
         lr_batch, hr_batch = self.pairs.batch(config.run.seed, iteration,
                                               config.optim.batch_size, world.rank, world.size)
-        step = {**STEPS, "video": video_step, "video-gan": video_gan_step}[config.run.stage]
+        step = {**STEPS, "video-flow": flow_step, "video": video_step,
+                "video-gan": video_gan_step}[config.run.stage]
         numbers = step(self.nets, to_device(lr_batch, world.device, config.run.channels_last),
                        to_device(hr_batch, world.device, config.run.channels_last),
                        self.optimizers, config, self.amp)
@@ -195,7 +198,9 @@ class _Loop:
         return {"iteration": iteration + 1, "lr": rate, **numbers}
 
     def validate(self, iteration: int) -> dict[str, float]:
-        score = validate_video if self.config.run.stage in VIDEO_STAGES else validate
+        stage = self.config.run.stage
+        score = (validate_flow if stage == "video-flow" else
+                 validate_video if stage in VIDEO_STAGES else validate)
         scores, samples = score(self.nets.ema or self.nets.generator, self.validation,
                                 self.config.model.scale, self.amp)
         if self.log is not None:
@@ -211,8 +216,8 @@ class _Loop:
             self.log.record(numbers)
         if self.validation and self.log is not None and iteration % config.validate_every == 0:
             scores = self.validate(iteration)
-            bar.write(f"iteration {iteration}: val PSNR {scores['val_psnr']:.2f} dB, "
-                      f"SSIM {scores['val_ssim']:.4f}")
+            bar.write(f"iteration {iteration}: " + ", ".join(
+                f"{k.removeprefix('val_')} {v:.4g}" for k, v in scores.items()))
             numbers = {**numbers, **scores}
         if iteration % config.checkpoint_every == 0:
             self.checkpoint(iteration)
@@ -269,7 +274,7 @@ def run_training(config: TrainConfig, out_dir: Path, resume: bool = False,
     if iteration % config.run.checkpoint_every:
         loop.checkpoint(iteration)
     if iteration >= total and loop.world.is_main:
-        if loop.validation and "val_psnr" not in numbers:
+        if loop.validation and not any(k.startswith("val_") for k in numbers):
             # a finished run resumed again reports what it logged instead of validating twice
             numbers = {**numbers, **(last_validation(out_dir / "log.jsonl", iteration, exact=True)
                                      or loop.validate(iteration))}

@@ -3,7 +3,8 @@
 Makes a 180x144 H.264 clip from the Vid4 'city' frames (resized to 720x576, then MATLAB
 bicubic /4), then times the whole ``vivid upscale clip.mp4 -o out.mp4`` (decode, upscale,
 encode, default settings): the default image model frame by frame and with ``--temporal
-flow``, and each bundled video model (``video-x4``) through its recurrence; best of ``--runs``,
+flow`` (engine ``auto``, and frame by frame on torch), and each bundled video model
+(``video-x4``) through its recurrence; best of ``--runs``,
 the methods taking turns so that load changes hit all of them.
 Usage: python benchmarks/video_speed.py [--runs N] [--model M ...]
 Writes benchmarks/results/video_speed.json.
@@ -47,14 +48,17 @@ def make_clip(path: Path) -> int:
     return len(frames)
 
 
-def methods(models: list[str]) -> list[tuple[str, str, str]]:
-    """(label, model, temporal mode): image models with and without flow, video models as
-    they are."""
+def methods(models: list[str]) -> list[tuple[str, str, str, str]]:
+    """(label, model, temporal mode, runtime): image models with and without flow (engine
+    ``auto``) and frame by frame on torch (what ``auto`` picks depends on the machine), video
+    models as they are (always torch)."""
     listed = []
     for model in models:
-        modes = ["none"] if is_video_model(model) else ["none", "flow"]
-        listed += [(model if mode == "none" else f"{model}+{mode}", model, mode)
-                   for mode in modes]
+        if is_video_model(model):
+            listed.append((model, model, "none", "auto"))
+            continue
+        listed += [(model, model, "none", "auto"), (f"{model}+flow", model, "flow", "auto"),
+                   (f"{model} (torch)", model, "none", "torch")]
     return listed
 
 
@@ -69,10 +73,11 @@ def main() -> None:
     numbers: dict = {"frames": count, "size": "180x144 -> 720x576", "methods": {}}
     times: dict[str, list[float]] = {}
     for _ in range(args.runs):
-        for label, model, temporal in methods(models):
+        for label, model, temporal, runtime in methods(models):
             start = time.perf_counter()
             assert vivid(["upscale", str(folder / "clip.mp4"), "-o", str(folder / "out.mp4"),
-                          "--model", model, "--temporal", temporal, "--overwrite",
+                          "--model", model, "--temporal", temporal, "--runtime", runtime,
+                          "--overwrite",
                           "--quiet"]) == 0
             times.setdefault(label, []).append(time.perf_counter() - start)
     for label, seconds in times.items():

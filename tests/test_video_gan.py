@@ -73,9 +73,12 @@ def test_one_adversarial_step_trains_both_networks(tmp_path: Path) -> None:
     assert {"loss", "loss_l1", "loss_warp", "loss_pingpong", "loss_content",
             "loss_adversarial", "loss_d", "d_real", "d_fake"} <= set(numbers)
     assert 0 < numbers["d_real"] < 1 and 0 < numbers["d_fake"] < 1
-    changed = [not torch.equal(a, b) for a, b in zip(before_g, nets.generator.parameters(),
-                                                   strict=True)]
-    assert all(changed)  # flow net, state head and SR network all get gradients
+    changed = {name for (name, p), b in zip(nets.generator.named_parameters(), before_g,
+                                            strict=True) if not torch.equal(p, b)}
+    # flow net, state head, SR network and the blend's output conv all get gradients; the
+    # blend's hidden conv gets none while the output conv is still zero (its start)
+    unchanged = {n for n, _ in nets.generator.named_parameters()} - changed
+    assert unchanged == {"blend.0.weight", "blend.0.bias"}, unchanged
     assert any(not torch.equal(a, b) for a, b in zip(before_d, nets.discriminator.parameters(),
                                                      strict=True))
 

@@ -241,3 +241,35 @@ def test_image_crops_under_bd_stay_on_the_grid(tmp_path: Path) -> None:
         lr, hr = pairs.crop_pair(0, torch.Generator().manual_seed(seed))
         remade = degrade(hr[None].float() / 255, 4, "bd")[0]
         assert (remade[:, 2:-2, 2:-2] * 255 - lr[:, 2:-2, 2:-2].float()).abs().max() <= 1.0
+
+
+def test_temporal_loss_punishes_flicker_not_offsets() -> None:
+    from vivid.training.video_steps import temporal_loss
+    hr = torch.stack([pan(smooth_image((48, 96), seed=4), frames=4, size=32, step=0)])
+    flows = torch.zeros(1, 3, 2, 8, 8)  # a static scene
+    assert temporal_loss(hr, hr, flows).item() == 0
+    assert temporal_loss(hr + 0.1, hr, flows).item() < 1e-6  # steady error: no flicker
+    flicker = hr + 0.05 * torch.tensor([1.0, -1.0, 1.0, -1.0]).view(1, 4, 1, 1, 1)
+    assert temporal_loss(flicker, hr, flows).item() == pytest.approx(0.1, rel=1e-3)
+
+
+def test_the_blend_starts_at_five_percent_of_the_warped_previous_output() -> None:
+    torch.manual_seed(0)
+    network = RecurrentGenerator(TINY).eval()
+    lr = torch.rand(1, 3, 8, 8)
+    packed = torch.rand(1, 48, 8, 8)
+    with torch.no_grad():
+        single = network.frame_output(lr, None)
+        blended = network.frame_output(lr, packed)
+    weight = torch.sigmoid(torch.tensor(-3.0))
+    expected = weight * F.pixel_shuffle(packed, 4) + (1 - weight) * single  # state_head is 0
+    assert torch.allclose(blended, expected, atol=1e-5)
+
+
+def test_weights_without_a_blend_load_without_one(tmp_path: Path) -> None:
+    network = RecurrentGenerator(TINY, blend=False)
+    save_generator(tmp_path / "old.safetensors", network)
+    loaded, _ = load_model(tmp_path / "old.safetensors")
+    assert isinstance(loaded, RecurrentGenerator) and loaded.blend is None
+    save_generator(tmp_path / "new.safetensors", RecurrentGenerator(TINY))
+    assert load_model(tmp_path / "new.safetensors")[0].blend is not None

@@ -95,9 +95,8 @@ class VideoUpscaler:
         frame), both on the CPU in fp32; returns the output tile on the CPU in fp32."""
         network = self.network
         with torch.inference_mode():
-            head = network.head(self._input(lr_tile),
-                                None if packed is None else self._input(packed))
-            return network.sr.reconstruct(head).float().cpu()
+            return network.frame_output(self._input(lr_tile), None if packed is None
+                                        else self._input(packed)).float().cpu()
 
     def estimate_flow(self, lr_frame: torch.Tensor, previous_lr: torch.Tensor) -> torch.Tensor:
         """LR flow from ``lr_frame`` to ``previous_lr`` (1 x 2 x h x w, fp32, on the CPU)."""

@@ -206,7 +206,8 @@ def _empty_network(state: dict[str, torch.Tensor], path: Path
     ``state_head``) or an SRResNet, shaped from the tensors."""
     if "state_head.weight" in state:
         sr_state = {k.removeprefix("sr."): v for k, v in state.items() if k.startswith("sr.")}
-        return RecurrentGenerator(infer_config(sr_state, path))
+        return RecurrentGenerator(infer_config(sr_state, path),
+                                  blend="blend.0.weight" in state)
     return Generator(infer_config(state, path))
 
 

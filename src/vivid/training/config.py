@@ -76,6 +76,7 @@ class LossSection:
     adversarial_weight: float = 1e-3
     warp_weight: float = 1.0  # video stages: the flow network's LR warping loss
     pingpong_weight: float = 0.5  # video stages: TecoGAN's ping-pong loss (0 = off)
+    temporal_weight: float = 0.0  # video stages: output changes vs the truth's, along motion
     pixel_weight: float = 1.0  # stage video-gan: weight of the pixel loss beside the others
 
 

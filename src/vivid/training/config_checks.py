@@ -64,6 +64,7 @@ RULES: dict[str, Rule] = {
     "loss.adversarial_weight": _at_least(0),
     "loss.warp_weight": _at_least(0),
     "loss.pingpong_weight": _at_least(0),
+    "loss.temporal_weight": _at_least(0),
     "loss.pixel_weight": _at_least(0),
     "run.stage": _one_of(*STAGES),
     "run.precision": _one_of(*PRECISIONS),

@@ -171,6 +171,10 @@ def build_video_generator(config: TrainConfig) -> RecurrentGenerator:
     if isinstance(start, RecurrentGenerator):
         if start.config != shape:
             raise VividError(f"{config.run.init}: is {start.config}, config asks for {shape}")
+        if start.blend is None and config.run.stage == "video":  # e.g. from stage video-flow
+            video = RecurrentGenerator(shape)
+            video.load_state_dict(start.state_dict(), strict=False)  # + a fresh blend
+            return video.train()
         return start.train()
     if (start.config.scale, start.config.channels) != (shape.scale, shape.channels):
         raise VividError(f"{config.run.init}: is {start.config}, config asks for {shape}")

@@ -6,7 +6,12 @@ t-1 warped with the estimated flow, as FRVSR), plus ``pingpong_weight`` x TecoGA
 loss: the sequence is run forwards and then backwards (a_1..a_n, a_{n-1}..a_1) and the two
 outputs of each frame are pulled together (mean absolute difference), which stops the
 recurrence from drifting. The backward half is also trained with the pixel loss, so it is
-extra data, not only a regulariser.
+extra data, not only a regulariser. Plus ``temporal_weight`` x a temporal loss: for each
+frame t > 1, the change from the previous output warped onto it (the estimated motion,
+upsampled, no gradient) must match the same change of the ground truth (mean absolute
+difference): flicker that the truth does not have is penalised, real change is not. It
+measures what tOF measures, along the motion, and gives the recurrence a reason to carry
+detail over; the pixel loss alone rewards it little (``benchmarks/video_diagnose.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from vivid.metrics import mean_psnr_ssim
-from vivid.nets.frvsr import warp
+from vivid.nets.frvsr import upscale_flow, warp
 from vivid.training.config import TrainConfig
 from vivid.training.losses import pixel_loss
 from vivid.training.steps import Nets, Optimizers, StepContext, apply_gradients
@@ -40,6 +45,19 @@ def pingpong_loss(sr_frames: torch.Tensor, frames: int) -> torch.Tensor:
     forward = sr_frames[:, :frames - 1].float()
     backward = sr_frames[:, frames:].flip(1).float()
     return (forward - backward).abs().mean()
+
+
+def temporal_loss(sr_frames: torch.Tensor, hr_frames: torch.Tensor, flows: torch.Tensor
+                  ) -> torch.Tensor:
+    """Mean |(sr_t - W sr_{t-1}) - (hr_t - W hr_{t-1})| over t > 1, W = warping by the LR
+    flows (N x (T-1) x 2 x h x w, frame t to t-1) upsampled to HR, without gradient."""
+    scale = sr_frames.shape[-1] // flows.shape[-1]
+    hr_flows = upscale_flow(flows.detach().flatten(0, 1), scale)
+    previous = torch.cat((sr_frames[:, :-1], hr_frames[:, :-1]), 2).flatten(0, 1)
+    warped = warp(previous, hr_flows).unflatten(0, flows.shape[:2])
+    sr_change = sr_frames[:, 1:].float() - warped[:, :, :3]
+    hr_change = hr_frames[:, 1:].float() - warped[:, :, 3:]
+    return (sr_change - hr_change).abs().mean()
 
 
 @dataclass
@@ -67,15 +85,20 @@ def sequence_losses(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
              "warp": warping_loss(lr_frames, flows)}
     if use_pingpong:
         terms["pingpong"] = pingpong_loss(sr_frames, frames)
+    if weights.temporal_weight > 0:
+        terms["temporal"] = temporal_loss(sr_frames, hr_frames, flows)
     return SequenceLosses(sr_frames, terms)
 
 
 def weighted_sum(terms: dict[str, torch.Tensor], config: TrainConfig) -> torch.Tensor:
-    """pixel_weight x pixel + warp_weight x warp + pingpong_weight x pingpong."""
+    """pixel_weight x pixel + warp_weight x warp + pingpong_weight x pingpong (+
+    temporal_weight x temporal)."""
     weights = config.loss
     total = weights.pixel_weight * terms[weights.pixel] + weights.warp_weight * terms["warp"]
     if "pingpong" in terms:
         total = total + weights.pingpong_weight * terms["pingpong"]
+    if "temporal" in terms:
+        total = total + weights.temporal_weight * terms["temporal"]
     return total
 
 

@@ -26,9 +26,8 @@ The result of a frame with a previous output is a per-pixel blend: ``w * warped 
 SR``, where ``w`` (in (0, 1), one per HR pixel) comes from a small network (``blend``) on the
 packed detail and the LR frame, starting at sigmoid(-3) = 0.05 everywhere. Why: trained from
 ``srresnet-x4``, the generator barely used its previous output through ``state_head`` alone
-(500 iterations with a working flow: +0.016 dB over dropping the state, the first
-``video-x4`` none at all), because a single-frame model that is already good gets little
-gradient towards fusing a second input; the blend weight gets a direct one wherever the warped
+(the first ``video-x4`` not at all: ``benchmarks/video_diagnose.py``), as a single-frame
+model that is already good gets little gradient towards fusing a second input; the blend weight gets a direct one wherever the warped
 previous output is closer to the truth than the new frame (the idea of the image models'
 ``--temporal flow`` filter, learned). Weights without ``blend`` (the first ``video-x4``) run
 without it.
@@ -92,9 +91,10 @@ class FlowNet(nn.Module):
 
     Initialisation: He (Kaiming) normal for the LeakyReLU convs, zero biases, and a near-zero
     last conv (the flow starts at ~0). PyTorch's default conv init shrinks the signal at each of
-    the 15 layers; with it this network stayed at zero motion through 4000 iterations of video
-    training and 1000 supervised ones, while with He init the supervised error falls from 3.2 to
-    1.4 LR pixels in 400 (stage ``video-flow``; see ``docs/MODEL_CARD.md``).
+    the 15 layers; with it this network barely learned motion in 4000 iterations of video
+    training (end-point error 2.77 LR pixels against 3.18 for zero motion,
+    ``benchmarks/flow_choice.py``); with He init stage ``video-flow`` reaches 1.86 after 500
+    iterations and 0.51 after 6000 (``runs/video-flow/log.jsonl``).
     """
 
     def __init__(self) -> None:

@@ -27,8 +27,9 @@ SR``, where ``w`` (in (0, 1), one per HR pixel) comes from a small network (``bl
 packed detail and the LR frame, starting at sigmoid(-3) = 0.05 everywhere. Why: trained from
 ``srresnet-x4``, the generator barely used its previous output through ``state_head`` alone
 (the first ``video-x4`` not at all: ``benchmarks/video_diagnose.py``), as a single-frame
-model that is already good gets little gradient towards fusing a second input; the blend weight gets a direct one wherever the warped
-previous output is closer to the truth than the new frame (the idea of the image models'
+model that is already good gets little gradient towards fusing a second input; the blend
+weight gets a direct one wherever the warped previous output is closer to the truth than the
+new frame (the idea of the image models'
 ``--temporal flow`` filter, learned). Weights without ``blend`` (the first ``video-x4``) run
 without it.
 

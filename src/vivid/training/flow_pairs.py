@@ -28,22 +28,12 @@ import torch.nn.functional as F
 
 from vivid.degrade import degrade
 from vivid.errors import VividError
-from vivid.images import imagefile
-from vivid.images.listing import list_images
 from vivid.images.pixels import quantize_8bit, to_uint8
+from vivid.training.video_data import MARGIN, draw_batch, draw_int, draw_uniform, load_stills
 
 MAX_SHIFT = 16.0  # largest pan between the two frames, HR pixels (4 LR pixels at x4)
 MAX_TURN = math.radians(2.0)
 MAX_ZOOM = 0.03
-MARGIN = 16  # HR context around the crop, so the blur sees real pixels at its border
-
-
-def _uniform(limit: float, generator: torch.Generator) -> float:
-    return float(torch.rand((), generator=generator) * 2 - 1) * limit
-
-
-def _randint(high: int, generator: torch.Generator) -> int:
-    return int(torch.randint(max(high, 1), (1,), generator=generator))
 
 
 def affine_pair(image: torch.Tensor, size: int, generator: torch.Generator
@@ -52,10 +42,10 @@ def affine_pair(image: torch.Tensor, size: int, generator: torch.Generator
     affine motion of ``image`` (3 x H x W, at least ``size`` + 2 x MAX_SHIFT a side)."""
     height, width = image.shape[-2:]
     reach = size / 2 + MAX_SHIFT + 2
-    centre = (reach + _randint(int(width - 2 * reach), generator),
-              reach + _randint(int(height - 2 * reach), generator))
-    shift = (_uniform(MAX_SHIFT, generator), _uniform(MAX_SHIFT, generator))
-    angle, zoom = _uniform(MAX_TURN, generator), 1 + _uniform(MAX_ZOOM, generator)
+    centre = (reach + draw_int(int(width - 2 * reach), generator),
+              reach + draw_int(int(height - 2 * reach), generator))
+    shift = (draw_uniform(MAX_SHIFT, generator), draw_uniform(MAX_SHIFT, generator))
+    angle, zoom = draw_uniform(MAX_TURN, generator), 1 + draw_uniform(MAX_ZOOM, generator)
     axis = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
     ys, xs = torch.meshgrid(axis, axis, indexing="ij")
     cos, sin = math.cos(angle) * zoom, math.sin(angle) * zoom
@@ -76,9 +66,9 @@ def paste_mover(frames: torch.Tensor, flow: torch.Tensor, patch: torch.Tensor,
     """A ``patch`` moving by a whole-pixel velocity between the previous and current frame,
     pasted over both; the flow inside it becomes the patch's motion."""
     size, side = frames.shape[-1], patch.shape[-1]
-    velocity = (round(_uniform(MAX_SHIFT, generator)), round(_uniform(MAX_SHIFT, generator)))
+    velocity = tuple(round(draw_uniform(MAX_SHIFT, generator)) for _ in range(2))
     # the current position, chosen so that the previous one (current - velocity) fits too
-    left, top = (max(0, v) + _randint(size - side - abs(v) + 1, generator) for v in velocity)
+    left, top = (max(0, v) + draw_int(size - side - abs(v) + 1, generator) for v in velocity)
     frames, flow = frames.clone(), flow.clone()
     frames[0, :, top:top + side, left:left + side] = patch  # current
     frames[1, :, top - velocity[1]:top - velocity[1] + side,
@@ -91,14 +81,14 @@ def paste_mover(frames: torch.Tensor, flow: torch.Tensor, patch: torch.Tensor,
 def flow_sample(stills: list[torch.Tensor], crop: int, scale: int, degradation: str,
                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """One (LR pair uint8 2 x 3 x h x w, LR flow float 2 x h x w); see the module docstring."""
-    image = stills[_randint(len(stills), generator)].float() / 255
+    image = stills[draw_int(len(stills), generator)].float() / 255
     size = crop + 2 * MARGIN
     frames, flow = affine_pair(image, size, generator)
-    if _randint(2, generator):
-        other = stills[_randint(len(stills), generator)]
-        side = min(24 + _randint(41, generator), *other.shape[-2:], size // 2)
-        top = _randint(other.shape[-2] - side + 1, generator)
-        left = _randint(other.shape[-1] - side + 1, generator)
+    if draw_int(2, generator):
+        other = stills[draw_int(len(stills), generator)]
+        side = min(24 + draw_int(41, generator), *other.shape[-2:], size // 2)
+        top = draw_int(other.shape[-2] - side + 1, generator)
+        left = draw_int(other.shape[-1] - side + 1, generator)
         frames, flow = paste_mover(frames, flow, other[:, top:top + side, left:left + side]
                                    .float() / 255, generator)
     lr = degrade(quantize_8bit(frames), scale, degradation)
@@ -125,12 +115,8 @@ class FlowPairs:
         given), large enough for a crop plus the largest motion."""
         if crop % scale:
             raise VividError(f"crop {crop} is not a multiple of the scale {scale}")
-        excluded, wanted = set(exclude), set(only)
         need = crop + 2 * MARGIN + 2 * MAX_SHIFT + 6
-        images = [to_uint8(imagefile.read_image(p).rgb[0]) for folder in stills
-                  for p in list_images(folder)
-                  if p.name not in excluded and (not wanted or p.name in wanted)]
-        images = [i for i in images if min(i.shape[-2:]) >= need]
+        images = load_stills(stills, exclude, need, only)
         if not images:
             raise VividError(f"stage video-flow needs still images of at least {need:.0f} "
                              "pixels a side in data.train")
@@ -140,9 +126,9 @@ class FlowPairs:
               world_size: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """This rank's share of batch ``iteration``: N x 2 x 3 x h x w LR pairs in [0, 1]
         (current, previous) and N x 2 x h x w flows in LR pixels."""
-        generator = torch.Generator().manual_seed(seed * 1_000_003 + iteration)
-        samples = [flow_sample(self.stills, self.crop, self.scale, self.degradation, generator)
-                   for _ in range(batch_size * world_size)]
-        mine = samples[rank * batch_size:(rank + 1) * batch_size]
+        def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+            return flow_sample(self.stills, self.crop, self.scale, self.degradation, generator)
+
+        mine = draw_batch(draw, seed, iteration, batch_size, rank, world_size)
         return (torch.stack([s[0] for s in mine]).float() / 255,
                 torch.stack([s[1] for s in mine]))

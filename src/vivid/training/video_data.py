@@ -18,9 +18,10 @@ run sees exactly the batches an uninterrupted one would.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -92,11 +93,13 @@ def _inner(lr: torch.Tensor, hr: torch.Tensor, crop: int, scale: int
     return to_uint8(lr), to_uint8(hr)
 
 
-def _randint(high: int, generator: torch.Generator) -> int:
+def draw_int(high: int, generator: torch.Generator) -> int:
+    """A random integer in [0, high)."""
     return int(torch.randint(high, (1,), generator=generator))
 
 
-def _uniform(limit: float, generator: torch.Generator) -> float:
+def draw_uniform(limit: float, generator: torch.Generator) -> float:
+    """A random float in [-limit, limit)."""
     return float(torch.rand((), generator=generator) * 2 - 1) * limit
 
 
@@ -104,12 +107,12 @@ def clip_sample(clip: Clip, frames: int, crop: int, scale: int, degradation: str
                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """``frames`` consecutive (stride 1 or 2) crops of a clip, augmented, then degraded."""
     count = clip.hr_frames.shape[0]
-    stride = 2 if count >= 2 * frames - 1 and _randint(2, generator) else 1
-    start = _randint(count - (frames - 1) * stride, generator)
+    stride = 2 if count >= 2 * frames - 1 and draw_int(2, generator) else 1
+    start = draw_int(count - (frames - 1) * stride, generator)
     indices = torch.arange(start, start + (frames - 1) * stride + 1, stride)
     size = crop + 2 * MARGIN
-    top = _randint(clip.hr_frames.shape[-2] - size + 1, generator)
-    left = _randint(clip.hr_frames.shape[-1] - size + 1, generator)
+    top = draw_int(clip.hr_frames.shape[-2] - size + 1, generator)
+    left = draw_int(clip.hr_frames.shape[-1] - size + 1, generator)
     hr = _augment(clip.hr_frames[indices, :, top:top + size, left:left + size], generator)
     hr = hr.float() / 255
     return _inner(degrade(hr, scale, degradation), hr, crop, scale)
@@ -122,10 +125,10 @@ def _motion_grid(frames: int, size: int, source: tuple[int, int], generator: tor
     # the window's centre stays half a window from the borders (reflected content would move
     # against the pan), where the image is large enough
     half = size // 2
-    centre = [half + _randint(max(width - 2 * half, 1), generator),
-              half + _randint(max(height - 2 * half, 1), generator)]
-    shift = [_uniform(MAX_SHIFT, generator), _uniform(MAX_SHIFT, generator)]
-    turn, zoom = _uniform(MAX_TURN, generator), _uniform(MAX_ZOOM, generator)
+    centre = [half + draw_int(max(width - 2 * half, 1), generator),
+              half + draw_int(max(height - 2 * half, 1), generator)]
+    shift = [draw_uniform(MAX_SHIFT, generator), draw_uniform(MAX_SHIFT, generator)]
+    turn, zoom = draw_uniform(MAX_TURN, generator), draw_uniform(MAX_ZOOM, generator)
     axis = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
     ys, xs = torch.meshgrid(axis, axis, indexing="ij")
     grids = []
@@ -142,8 +145,8 @@ def _paste_mover(frames: torch.Tensor, patch: torch.Tensor, generator: torch.Gen
                  ) -> torch.Tensor:
     """``patch`` (3 x p x p) crossing ``frames`` (T x 3 x S x S) in a straight line."""
     size, side = frames.shape[-1], patch.shape[-1]
-    start = [_randint(size - side + 1, generator), _randint(size - side + 1, generator)]
-    velocity = [_uniform(MAX_SHIFT, generator), _uniform(MAX_SHIFT, generator)]
+    start = [draw_int(size - side + 1, generator), draw_int(size - side + 1, generator)]
+    velocity = [draw_uniform(MAX_SHIFT, generator), draw_uniform(MAX_SHIFT, generator)]
     out = frames.clone()
     for t in range(frames.shape[0]):
         top = min(max(round(start[1] + velocity[1] * t), 0), size - side)
@@ -156,20 +159,40 @@ def synthetic_sample(stills: list[torch.Tensor], frames: int, crop: int, scale: 
                      degradation: str, generator: torch.Generator
                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """A synthetic-motion sequence over a random still image, uint8 LR and HR."""
-    image = stills[_randint(len(stills), generator)].float()[None] / 255
+    image = stills[draw_int(len(stills), generator)].float()[None] / 255
     size = crop + 2 * MARGIN
     grid = _motion_grid(frames, size, tuple(image.shape[-2:]), generator)
     hr = F.grid_sample(image.expand(frames, -1, -1, -1), grid, mode="bicubic",
                        padding_mode="reflection", align_corners=True).clamp(0, 1)
-    if _randint(2, generator):
-        other = stills[_randint(len(stills), generator)]
-        side = min(24 + _randint(41, generator), *other.shape[-2:], size)
-        top = _randint(other.shape[-2] - side + 1, generator)
-        left = _randint(other.shape[-1] - side + 1, generator)
+    if draw_int(2, generator):
+        other = stills[draw_int(len(stills), generator)]
+        side = min(24 + draw_int(41, generator), *other.shape[-2:], size)
+        top = draw_int(other.shape[-2] - side + 1, generator)
+        left = draw_int(other.shape[-1] - side + 1, generator)
         hr = _paste_mover(hr, other[:, top:top + side, left:left + side].float() / 255,
                           generator)
     hr = quantize_8bit(hr)  # 8-bit frames, as real ones
     return _inner(degrade(hr, scale, degradation), hr, crop, scale)
+
+
+def load_stills(folders: Iterable[str | Path], exclude: Iterable[str], min_side: float,
+                only: Iterable[str] = ()) -> list[torch.Tensor]:
+    """3 x H x W uint8 images of ``folders`` with both sides >= ``min_side``, except the names
+    in ``exclude`` (and, if ``only`` is given, only the names in it)."""
+    excluded, wanted = set(exclude), set(only)
+    images = [to_uint8(imagefile.read_image(p).rgb[0]) for folder in folders
+              for p in list_images(folder)
+              if p.name not in excluded and (not wanted or p.name in wanted)]
+    return [i for i in images if min(i.shape[-2:]) >= min_side]
+
+
+def draw_batch(draw: Callable[[torch.Generator], Any], seed: int, iteration: int,
+               batch_size: int, rank: int, world_size: int) -> list[Any]:
+    """This rank's share of global batch ``iteration``: ``batch_size x world_size`` samples
+    drawn in order from one generator seeded by (seed, iteration), then this rank's slice."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + iteration)
+    samples = [draw(generator) for _ in range(batch_size * world_size)]
+    return samples[rank * batch_size:(rank + 1) * batch_size]
 
 
 @dataclass
@@ -196,10 +219,7 @@ class VideoCrops:
                  for f in sequence_folders(videos, exclude)]
         clips = [c for c in clips if c.hr_frames.shape[0] >= frames
                  and min(c.hr_frames.shape[-2:]) >= crop + 2 * MARGIN]
-        excluded = set(exclude)
-        images = [to_uint8(imagefile.read_image(p).rgb[0]) for folder in stills
-                  for p in list_images(folder) if p.name not in excluded]
-        images = [i for i in images if min(i.shape[-2:]) >= crop]
+        images = load_stills(stills, exclude, crop)
         if synthetic < 1 and not clips:
             raise VividError(f"no clip with {frames} frames of at least {crop + 2 * MARGIN} "
                              "pixels a side")
@@ -212,16 +232,14 @@ class VideoCrops:
         if float(torch.rand((), generator=generator)) < self.synthetic:
             return synthetic_sample(self.stills, self.frames, self.crop, self.scale,
                                     self.degradation, generator)
-        clip = self.clips[_randint(len(self.clips), generator)]
+        clip = self.clips[draw_int(len(self.clips), generator)]
         return clip_sample(clip, self.frames, self.crop, self.scale, self.degradation,
                            generator)
 
     def batch(self, seed: int, iteration: int, batch_size: int, rank: int = 0,
               world_size: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """This rank's share of global batch ``iteration``: N x T x 3 x h x w floats in [0, 1]."""
-        generator = torch.Generator().manual_seed(seed * 1_000_003 + iteration)
-        samples = [self.sample(generator) for _ in range(batch_size * world_size)]
-        mine = samples[rank * batch_size:(rank + 1) * batch_size]
+        mine = draw_batch(self.sample, seed, iteration, batch_size, rank, world_size)
         lr = torch.stack([s[0] for s in mine]).float() / 255
         hr = torch.stack([s[1] for s in mine]).float() / 255
         return lr, hr

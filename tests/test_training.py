@@ -19,8 +19,9 @@ from vivid.nets.srresnet import Generator, GeneratorConfig
 from vivid.nets.weights_file import load_generator, load_model
 from vivid.training.checkpoints import list_checkpoints
 from vivid.training.config import load_config
+from vivid.training.config_checks import STAGES
 from vivid.training.data import PairedCrops
-from vivid.training.loop import run_training
+from vivid.training.loop import STAGE_FUNCTIONS, run_training
 from vivid.training.losses import content_loss
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,6 +36,11 @@ def _images(folder: Path, count: int = 6, size: int = 48) -> Path:
         small = rng.integers(0, 256, (size // 8, size // 8, 3), dtype=np.uint8)
         Image.fromarray(small).resize((size, size), Image.BICUBIC).save(folder / f"{index}.png")
     return folder
+
+
+def test_every_stage_has_a_step_and_a_validation() -> None:
+    assert sorted(STAGE_FUNCTIONS) == sorted(STAGES)
+    assert all(callable(step) and callable(score) for step, score in STAGE_FUNCTIONS.values())
 
 
 def _fixed_batch_loss(generator: torch.nn.Module, pairs: PairedCrops) -> float:
@@ -125,7 +131,8 @@ import sys, torch
 from pathlib import Path
 from vivid.training.config import load_config
 from vivid.training.distributed import unwrap
-from vivid.training.loop import run_training
+from vivid.training.config_checks import STAGES
+from vivid.training.loop import STAGE_FUNCTIONS, run_training
 out = Path(sys.argv[2])
 result = run_training(load_config(sys.argv[1], sys.argv[3:]), out, progress=False, device="cpu")
 rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else int(

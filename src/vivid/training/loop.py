@@ -34,7 +34,6 @@ from vivid.training.checkpoints import (
     set_rng_state,
 )
 from vivid.training.config import TrainConfig, config_dict
-from vivid.training.config_checks import VIDEO_STAGES
 from vivid.training.data import PairedCrops
 from vivid.training.datasets import load_validation, to_device, training_data, validate
 from vivid.training.flow_pairs import FlowPairs
@@ -55,6 +54,14 @@ from vivid.training.video_gan_steps import video_gan_step
 from vivid.training.video_steps import validate_video, video_step
 
 log = logging.getLogger(__name__)
+
+# run.stage -> (its step function, its validation function): the one place a stage is mapped.
+STAGE_FUNCTIONS = {
+    **{stage: (step, validate) for stage, step in STEPS.items()},
+    "video-flow": (flow_step, validate_flow),
+    "video": (video_step, validate_video),
+    "video-gan": (video_gan_step, validate_video),
+}
 
 
 @dataclass
@@ -184,8 +191,7 @@ class _Loop:
         _set_learning_rate(self.optimizers, rate)
         lr_batch, hr_batch = self.pairs.batch(config.run.seed, iteration,
                                               config.optim.batch_size, world.rank, world.size)
-        step = {**STEPS, "video-flow": flow_step, "video": video_step,
-                "video-gan": video_gan_step}[config.run.stage]
+        step = STAGE_FUNCTIONS[config.run.stage][0]
         numbers = step(self.nets, to_device(lr_batch, world.device, config.run.channels_last),
                        to_device(hr_batch, world.device, config.run.channels_last),
                        self.optimizers, config, self.amp)
@@ -198,9 +204,7 @@ class _Loop:
         return {"iteration": iteration + 1, "lr": rate, **numbers}
 
     def validate(self, iteration: int) -> dict[str, float]:
-        stage = self.config.run.stage
-        score = (validate_flow if stage == "video-flow" else
-                 validate_video if stage in VIDEO_STAGES else validate)
+        score = STAGE_FUNCTIONS[self.config.run.stage][1]
         scores, samples = score(self.nets.ema or self.nets.generator, self.validation,
                                 self.config.model.scale, self.amp)
         if self.log is not None:

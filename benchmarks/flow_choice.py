@@ -19,12 +19,12 @@ import numpy as np
 import torch
 
 from common import save
+from vivid.motion import flow, grey
 from vivid.nets.frvsr import RecurrentGenerator
 from vivid.nets.weights_file import load_model
 from vivid.training.config import load_config
 from vivid.training.datasets import load_validation
 from vivid.training.flow_steps import end_point_error
-from vivid.video.temporal import flow, grey
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -28,6 +28,7 @@ BAD_VALUES = [
     ("data.degradation='jpeg'", "'data.degradation' must be one of"),
     ("optim.ema=1.5", "'optim.ema' must be in [0, 1)"),
     ("data.crop=30", "'data.crop' (30) must be a multiple of 'model.scale' (4)"),
+    ("model.motion='raft'", "'model.motion' must be one of network, farneback"),
 ]
 
 
@@ -49,6 +50,11 @@ def test_every_shipped_config_passes_the_checks() -> None:
 def test_a_value_set_on_the_command_line_is_checked_too() -> None:
     with pytest.raises(VividError, match=r"'optim\.warmup' must be >= 0"):
         load_config(SMOKE, ["optim.warmup=-5"])
+
+
+def test_stage_video_flow_needs_a_flow_network() -> None:
+    with pytest.raises(VividError, match="stage video-flow trains the flow network"):
+        load_config(REPO / "configs" / "vivid-video-flow.toml", ["model.motion='farneback'"])
 
 
 def test_resume_refuses_a_different_model_shape(tmp_path: Path,

@@ -25,7 +25,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS = (
     ("vivid._version", "vivid.errors", "vivid.atomic", "vivid.device"),
     ("vivid.images",),
-    ("vivid.degrade", "vivid.metrics"),  # pure tensor functions: make LR, compare images
+    ("vivid.degrade", "vivid.metrics", "vivid.motion"),  # make LR, compare images, motion
     ("vivid.nets",),
     ("vivid.training",),
     ("vivid.inference", "vivid.video", "vivid.evaluation"),

@@ -148,6 +148,8 @@ def test_video_training_lowers_the_loss(tmp_path: Path) -> None:
                                    "--set", "run.checkpoint_every=40")
     subprocess.run(command, check=True)
     losses = logged_losses(tmp_path / "run")
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").open()]
+    assert not any("loss_warp" in r for r in records)  # the preset's Farneback: no flow net
     first, last = np.mean([losses[i] for i in range(1, 6)]), np.mean(
         [losses[i] for i in range(36, 41)])
     assert last < 0.7 * first, (first, last)

@@ -8,8 +8,9 @@ output (the recurrence), so memory does not grow with the length of the video. P
 
 1. if there is a previous frame and ``is_scene_cut`` says a new scene starts, the state is
    dropped: the frame is upscaled as a first frame, exactly as if the video started there;
-2. the flow network estimates the motion on the whole LR frame, and the whole previous output
-   is warped with it and packed space-to-depth (``scale`` x ``scale`` -> LR size);
+2. the flow network (or Farneback, for ``motion`` farneback) estimates the motion on the
+   whole LR frame, and the whole previous output is warped with it and packed space-to-depth
+   (``scale`` x ``scale`` -> LR size);
 3. the SR network runs on the LR frame and the packed state in tiles (``upscale_tiled``, the
    image models' overlap blending). The state is always the whole assembled output, so tiling
    changes the SR network's input only at tile borders, as it does for images; memory is one
@@ -99,7 +100,10 @@ class VideoUpscaler:
                                         else self._input(packed)).float().cpu()
 
     def estimate_flow(self, lr_frame: torch.Tensor, previous_lr: torch.Tensor) -> torch.Tensor:
-        """LR flow from ``lr_frame`` to ``previous_lr`` (1 x 2 x h x w, fp32, on the CPU)."""
+        """LR flow from ``lr_frame`` to ``previous_lr`` (1 x 2 x h x w, fp32, on the CPU): the
+        flow network, or Farneback on the fp32 frames as given (``motion`` farneback)."""
+        if self.network.flow is None:
+            return self.network.estimate_motion(lr_frame.float().cpu(), previous_lr.float().cpu())
         with torch.inference_mode():
             flow = self.network.flow(self._input(lr_frame), self._input(previous_lr))
         return flow.float().cpu()

@@ -46,12 +46,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vivid.motion import frame_flow
 from vivid.nets.inference_form import fold_batchnorm
 from vivid.nets.srresnet import Generator, GeneratorConfig
 
 MAX_FLOW = 24.0  # FNet's tanh output scale: the largest motion in LR pixels per frame
 FLOW_MULTIPLE = 8  # FNet pools three times: inputs are padded to a multiple of 8
 BLEND_CHANNELS = 32  # hidden channels of the blend weight network
+MOTIONS = ("network", "farneback")  # FNet, trained; or OpenCV Farneback on the LR greys
 BLEND_START = -3.0  # its initial logit: sigmoid(-3) = 0.047 of the warped previous output
 
 
@@ -140,11 +142,16 @@ class RecurrentGenerator(nn.Module):
     state keeps the output clamped to [0, 1], as the next frame would see a written frame.
     """
 
-    def __init__(self, config: GeneratorConfig | None = None, blend: bool = True) -> None:
+    def __init__(self, config: GeneratorConfig | None = None, blend: bool = True,
+                 motion: str = "network") -> None:
         super().__init__()
+        if motion not in MOTIONS:
+            raise ValueError(f"motion {motion!r}: choose one of {', '.join(MOTIONS)}")
         self.config = config or GeneratorConfig(blocks=10)
         scale, channels = self.config.scale, self.config.channels
-        self.flow = FlowNet()
+        self.motion = motion
+        # FNet for motion "network"; None for "farneback" (OpenCV, no weights)
+        self.flow: FlowNet | None = FlowNet() if motion == "network" else None
         self.sr = Generator(self.config, subpixel_tail=True, batchnorm=False)
         self.state_head = nn.Conv2d(3 * scale * scale, channels, 3, padding=1)
         nn.init.zeros_(self.state_head.weight)
@@ -163,13 +170,14 @@ class RecurrentGenerator(nn.Module):
         return self.config.scale
 
     @classmethod
-    def from_srresnet(cls, generator: Generator, blocks: int) -> RecurrentGenerator:
+    def from_srresnet(cls, generator: Generator, blocks: int, motion: str = "network"
+                      ) -> RecurrentGenerator:
         """A video generator whose SR part is ``generator`` folded, cut to ``blocks`` blocks."""
         config = GeneratorConfig(generator.config.scale, blocks, generator.config.channels)
         if blocks > generator.config.blocks:
             raise ValueError(f"cannot take {blocks} blocks from a {generator.config.blocks}-"
                              "block generator")
-        video = cls(config)
+        video = cls(config, motion=motion)
         folded = fold_batchnorm(generator).state_dict()
         wanted = video.sr.state_dict()
         video.sr.load_state_dict({k: folded[k] for k in wanted}, strict=True)
@@ -180,7 +188,7 @@ class RecurrentGenerator(nn.Module):
         scale = self.config.scale
         flow, packed = None, None
         if state is not None:
-            flow = self.flow(lr_frame, state.lr_frame)
+            flow = self.estimate_motion(lr_frame, state.lr_frame)
             warped = warp(state.sr_frame, upscale_flow(flow, scale)).to(lr_frame.dtype)
             packed = F.pixel_unshuffle(warped, scale)
             if lr_frame.is_contiguous(memory_format=torch.channels_last):
@@ -188,6 +196,13 @@ class RecurrentGenerator(nn.Module):
         sr_frame = self.frame_output(lr_frame, packed)
         # Gradients flow through the state into later frames (back-propagation through time).
         return sr_frame, flow, RecurrentState(lr_frame, sr_frame.float().clamp(0, 1))
+
+    def estimate_motion(self, lr_frame: torch.Tensor, previous_lr: torch.Tensor
+                        ) -> torch.Tensor:
+        """N x 2 x h x w LR flow from ``lr_frame`` to ``previous_lr`` (FNet or Farneback)."""
+        if self.flow is None:
+            return frame_flow(lr_frame, previous_lr)
+        return self.flow(lr_frame, previous_lr)
 
     def frame_output(self, lr_frame: torch.Tensor, packed: torch.Tensor | None
                      ) -> torch.Tensor:

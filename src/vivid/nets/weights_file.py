@@ -62,6 +62,8 @@ def save_generator(path: str | Path, generator: Generator | RecurrentGenerator,
         "metrics": {},
         "vivid_version": __version__,
     }
+    if isinstance(generator, RecurrentGenerator):
+        header["motion"] = generator.motion
     header.update(metadata)
     tensors = {
         k: v.detach().float().contiguous().cpu()
@@ -203,11 +205,13 @@ def is_video_model(name_or_path: str | Path) -> bool:
 def _empty_network(state: dict[str, torch.Tensor], path: Path
                    ) -> Generator | RecurrentGenerator:
     """The network the tensors belong to: a recurrent video generator (it has a
-    ``state_head``) or an SRResNet, shaped from the tensors."""
+    ``state_head``; with a flow network if it has its tensors, else Farneback motion) or an
+    SRResNet, shaped from the tensors."""
     if "state_head.weight" in state:
         sr_state = {k.removeprefix("sr."): v for k, v in state.items() if k.startswith("sr.")}
+        motion = "network" if any(k.startswith("flow.") for k in state) else "farneback"
         return RecurrentGenerator(infer_config(sr_state, path),
-                                  blend="blend.0.weight" in state)
+                                  blend="blend.0.weight" in state, motion=motion)
     return Generator(infer_config(state, path))
 
 

@@ -119,9 +119,11 @@ def export_checkpoint(checkpoint: Path, target: Path) -> dict[str, Any]:
     """Write inference weights (EMA when present) of a training checkpoint; its metadata."""
     state = load_checkpoint(checkpoint)
     config = json.loads(state["config"])
-    shape = GeneratorConfig(**config["model"])
+    model = dict(config["model"])
+    motion = model.pop("motion", "network")
+    shape = GeneratorConfig(**model)
     video = config["run"]["stage"] in VIDEO_STAGES
-    generator = RecurrentGenerator(shape) if video else Generator(shape)
+    generator = RecurrentGenerator(shape, motion=motion) if video else Generator(shape)
     ema = "params_ema" in state
     generator.load_state_dict(state["params_ema" if ema else "params"])
     iteration = int(state["iteration"])

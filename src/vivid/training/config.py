@@ -31,6 +31,9 @@ class ModelSection:
     scale: int = 4
     blocks: int = 16
     channels: int = 64
+    # video stages: the recurrent generator's motion estimate, "network" (FNet, trained) or
+    # "farneback" (OpenCV on the LR frames, no weights; vivid.nets.frvsr)
+    motion: str = "network"
 
 
 @dataclass(frozen=True)

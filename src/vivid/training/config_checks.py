@@ -13,6 +13,7 @@ from typing import Any
 from vivid.degrade import DEGRADATIONS
 from vivid.device import PRECISIONS
 from vivid.errors import VividError
+from vivid.nets.frvsr import MOTIONS
 from vivid.nets.vgg import VGG19_LAYERS
 
 Rule = tuple[Callable[[Any], bool], str]
@@ -41,6 +42,7 @@ RULES: dict[str, Rule] = {
     "model.scale": _one_of(2, 3, 4, 8),
     "model.blocks": _at_least(0),
     "model.channels": _at_least(1),
+    "model.motion": _one_of(*MOTIONS),
     "data.crop": _at_least(8),
     "data.frames": _at_least(3),
     "data.synthetic": ((lambda v: 0 <= v <= 1), "must be in [0, 1]"),
@@ -90,6 +92,9 @@ def check_values(config: Any, source: str) -> None:
                          f"'model.scale' ({model.scale})")
     if data.train_lr and len(data.train_lr) != len(data.train):
         raise VividError(f"{source}: 'data.train_lr' needs one folder per 'data.train' folder")
+    if config.run.stage == "video-flow" and model.motion != "network":
+        raise VividError(f"{source}: stage video-flow trains the flow network; it needs "
+                         "'model.motion' = \"network\"")
     if optim.min_learning_rate > optim.learning_rate:
         raise VividError(f"{source}: 'optim.min_learning_rate' must not exceed "
                          "'optim.learning_rate'")

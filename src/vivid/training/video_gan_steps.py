@@ -19,15 +19,20 @@ adversarial loss; D is trained with the same BCE as the image stage.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vivid.nets.frvsr import FlowNet, upscale_flow, warp
+from vivid.nets.frvsr import upscale_flow, warp
+from vivid.training import distributed
 from vivid.training.config import TrainConfig
 from vivid.training.losses import content_loss, discriminator_loss, generator_adversarial_loss
 from vivid.training.steps import Nets, Optimizers, StepContext, apply_gradients
 from vivid.training.video_steps import sequence_losses, weighted_sum
+
+MotionFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (current, previous) -> flow
 
 
 def triplet_starts(frames: int) -> list[int]:
@@ -41,12 +46,13 @@ def triplets(frames: torch.Tensor, starts: list[int]) -> torch.Tensor:
 
 
 @torch.no_grad()
-def centre_flows(flow_net: nn.Module, lr_triplets: torch.Tensor, scale: int
+def centre_flows(estimate: MotionFn, lr_triplets: torch.Tensor, scale: int
                  ) -> tuple[torch.Tensor, torch.Tensor]:
-    """HR flows from the centre frame to its previous and to its next frame."""
+    """HR flows from the centre frame to its previous and to its next frame (``estimate``:
+    the generator's motion estimate)."""
     centre = lr_triplets[:, 1]
-    to_previous = flow_net(centre, lr_triplets[:, 0]).float()
-    to_next = flow_net(centre, lr_triplets[:, 2]).float()
+    to_previous = estimate(centre, lr_triplets[:, 0]).float()
+    to_next = estimate(centre, lr_triplets[:, 2]).float()
     return upscale_flow(to_previous, scale), upscale_flow(to_next, scale)
 
 
@@ -62,8 +68,8 @@ def discriminator_input(hr_triplets: torch.Tensor, lr_triplets: torch.Tensor,
     return torch.cat((hr_triplets.flatten(1, 2), warped, upsampled.to(centre.dtype)), 1)
 
 
-def _flow_net(generator: nn.Module) -> FlowNet:
-    return getattr(generator, "module", generator).flow  # DDP wraps the generator
+def _motion(generator: nn.Module) -> MotionFn:
+    return distributed.unwrap(generator).estimate_motion  # DDP wraps the generator
 
 
 def video_gan_step(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
@@ -78,7 +84,7 @@ def video_gan_step(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
     starts = triplet_starts(frames)
     lr_triplets = triplets(lr_batch, starts)
     with amp.autocast():
-        flows = centre_flows(_flow_net(nets.generator), lr_triplets, scale)
+        flows = centre_flows(_motion(nets.generator), lr_triplets, scale)
         real = discriminator_input(triplets(hr_batch, starts), lr_triplets, flows)
         fake = discriminator_input(triplets(forward, starts), lr_triplets, flows)
         real_logits, fake_logits = nets.discriminator(real, fake.detach()).chunk(2)

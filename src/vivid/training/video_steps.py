@@ -2,16 +2,16 @@
 
 Loss over a batch of sequences: ``pixel_weight`` (1) x the pixel loss of every output frame,
 plus ``warp_weight`` x the flow network's LR warping loss (MSE between LR frame t and LR frame
-t-1 warped with the estimated flow, as FRVSR), plus ``pingpong_weight`` x TecoGAN's ping-pong
-loss: the sequence is run forwards and then backwards (a_1..a_n, a_{n-1}..a_1) and the two
-outputs of each frame are pulled together (mean absolute difference), which stops the
-recurrence from drifting. The backward half is also trained with the pixel loss, so it is
-extra data, not only a regulariser. Plus ``temporal_weight`` x a temporal loss: for each
-frame t > 1, the change from the previous output warped onto it (the estimated motion,
-upsampled, no gradient) must match the same change of the ground truth (mean absolute
-difference): flicker that the truth does not have is penalised, real change is not. It
-measures what tOF measures, along the motion, and gives the recurrence a reason to carry
-detail over; the pixel loss alone rewards it little (``benchmarks/video_diagnose.py``).
+t-1 warped with the estimated flow, as FRVSR; none with Farneback motion), plus
+``pingpong_weight`` x TecoGAN's ping-pong loss: the sequence is run forwards and then backwards
+(a_1..a_n, a_{n-1}..a_1) and the two outputs of each frame are pulled together (mean absolute
+difference), which stops the recurrence from drifting. The backward half is also trained with
+the pixel loss, so it is extra data, not only a regulariser. Plus ``temporal_weight`` x a
+temporal loss: for each frame t > 1, the change from the previous output warped onto it (the
+estimated motion, upsampled, no gradient) must match the same change of the ground truth (mean
+absolute difference): flicker that the truth does not have is penalised, real change is not. It
+measures what tOF measures, along the motion, and gives the recurrence a reason to carry detail
+over; the pixel loss alone rewards it little (``benchmarks/video_diagnose.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from vivid.metrics import mean_psnr_ssim
 from vivid.nets.frvsr import upscale_flow, warp
+from vivid.training import distributed
 from vivid.training.config import TrainConfig
 from vivid.training.losses import pixel_loss
 from vivid.training.steps import Nets, Optimizers, StepContext, apply_gradients
@@ -81,8 +82,9 @@ def sequence_losses(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
     hr_frames = pingpong(hr_batch) if use_pingpong else hr_batch
     with amp.autocast():
         sr_frames, flows = nets.generator(lr_frames)
-    terms = {weights.pixel: pixel_loss(sr_frames, hr_frames, weights.pixel),
-             "warp": warping_loss(lr_frames, flows)}
+    terms = {weights.pixel: pixel_loss(sr_frames, hr_frames, weights.pixel)}
+    if distributed.unwrap(nets.generator).flow is not None:  # a flow network to train
+        terms["warp"] = warping_loss(lr_frames, flows)
     if use_pingpong:
         terms["pingpong"] = pingpong_loss(sr_frames, frames)
     if weights.temporal_weight > 0:
@@ -91,10 +93,12 @@ def sequence_losses(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
 
 
 def weighted_sum(terms: dict[str, torch.Tensor], config: TrainConfig) -> torch.Tensor:
-    """pixel_weight x pixel + warp_weight x warp + pingpong_weight x pingpong (+
-    temporal_weight x temporal)."""
+    """pixel_weight x pixel (+ warp_weight x warp + pingpong_weight x pingpong +
+    temporal_weight x temporal, where computed)."""
     weights = config.loss
-    total = weights.pixel_weight * terms[weights.pixel] + weights.warp_weight * terms["warp"]
+    total = weights.pixel_weight * terms[weights.pixel]
+    if "warp" in terms:
+        total = total + weights.warp_weight * terms["warp"]
     if "pingpong" in terms:
         total = total + weights.pingpong_weight * terms["pingpong"]
     if "temporal" in terms:

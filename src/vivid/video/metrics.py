@@ -21,7 +21,8 @@ import itertools
 import numpy as np
 import torch
 
-from vivid.video.temporal import consistent, flow, grey, warp
+from vivid.motion import flow, grey
+from vivid.video.temporal import consistent, warp
 
 SKIPPED = 2  # frames skipped at each end of a sequence, as TecoGAN
 

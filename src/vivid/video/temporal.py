@@ -27,32 +27,10 @@ import torch
 import torch.nn.functional as F
 
 from vivid.errors import VividError
-from vivid.images.pixels import to_uint8
+from vivid.motion import cv2_module as _cv2
+from vivid.motion import flow, grey
 
 TEMPORAL_MODES = ("none", "flow")
-# TecoGAN's Farneback settings: pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags
-FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)
-
-
-def _cv2():
-    try:
-        import cv2
-    except ImportError as error:
-        raise VividError("optical flow needs OpenCV: pip install 'vivid[video]'") from error
-    return cv2
-
-
-def grey(frame: torch.Tensor) -> np.ndarray:
-    """uint8 greyscale (OpenCV's RGB2GRAY weights) of a 1 x 3 x H x W or 3 x H x W frame."""
-    rgb = to_uint8(frame.reshape(3, *frame.shape[-2:]))
-    return _cv2().cvtColor(np.ascontiguousarray(rgb.permute(1, 2, 0).numpy()),
-                           _cv2().COLOR_RGB2GRAY)
-
-
-def flow(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """Farneback flow (H x W x 2: x, y in pixels) as OpenCV defines it:
-    first(p) ~ second(p + flow(p))."""
-    return _cv2().calcOpticalFlowFarneback(first, second, None, *FARNEBACK)
 
 
 def warp(image: torch.Tensor, offsets: np.ndarray) -> torch.Tensor:

@@ -33,6 +33,14 @@ new frame (the idea of the image models'
 ``--temporal flow`` filter, learned). Weights without ``blend`` (the first ``video-x4``) run
 without it.
 
+Motion (``motion``): ``"network"`` is FRVSR's FNet (``FlowNet``, trained); ``"farneback"``
+is OpenCV's Farneback flow on the LR frames (``vivid.motion``; no weights, no gradient, run on
+the CPU). Why the second exists: the previous ground-truth frame warped with an FNet's motion
+is a worse guess of the current frame than the SR output itself on held-out clips and pans,
+while with Farneback it is far better (``benchmarks/flow_choice.py``: warp PSNR 35.3 / 43.9 dB
+against 32.1 / 30.6 for the FNet of stage ``video-flow``), so a generator can only gain from
+its previous output with the latter. Weights without ``flow.*`` tensors load with Farneback.
+
 One deviation from FRVSR/TecoGAN: their network adds its output to the upsampled LR frame
 (residual learning); ours does not, because its SR part starts as srresnet-x4, which already
 outputs the whole image (``benchmarks/video_init.py`` measures that start against a fresh one).

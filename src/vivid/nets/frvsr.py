@@ -24,14 +24,17 @@ learns to use the previous frame.
 
 The result of a frame with a previous output is a per-pixel blend: ``w * warped + (1 - w) *
 SR``, where ``w`` (in (0, 1), one per HR pixel) comes from a small network (``blend``) on the
-packed detail and the LR frame, starting at sigmoid(-3) = 0.05 everywhere. Why: trained from
+packed detail and the LR frame, starting at sigmoid(-1) = 0.27 everywhere. Why: trained from
 ``srresnet-x4``, the generator barely used its previous output through ``state_head`` alone
 (the first ``video-x4`` not at all: ``benchmarks/video_diagnose.py``), as a single-frame
 model that is already good gets little gradient towards fusing a second input; the blend
 weight gets a direct one wherever the warped previous output is closer to the truth than the
-new frame (the idea of the image models'
-``--temporal flow`` filter, learned). Weights without ``blend`` (the first ``video-x4``) run
-without it.
+new frame (the idea of the image models' ``--temporal flow`` filter, learned). Why 0.27: a
+start at 0.05 stayed there (logit -2.995 after 300 iterations of Farneback-motion training;
+the gradient scales with w(1 - w)), and on that model a constant 0.27 lowered tOF on held-out
+slow pans from 0.335 to 0.278 at +0.07 dB, for -0.04 dB and +0.010 tOF on held-out real clips
+(``benchmarks/blend_sweep.py``); 0.5 costs the clips 0.3 dB. Training then has to learn where
+to blend less. Weights without ``blend`` (the first ``video-x4``) run without it.
 
 Motion (``motion``): ``"network"`` is FRVSR's FNet (``FlowNet``, trained); ``"farneback"``
 is OpenCV's Farneback flow on the LR frames (``vivid.motion``; no weights, no gradient, run on
@@ -62,7 +65,7 @@ MAX_FLOW = 24.0  # FNet's tanh output scale: the largest motion in LR pixels per
 FLOW_MULTIPLE = 8  # FNet pools three times: inputs are padded to a multiple of 8
 BLEND_CHANNELS = 32  # hidden channels of the blend weight network
 MOTIONS = ("network", "farneback")  # FNet, trained; or OpenCV Farneback on the LR greys
-BLEND_START = -3.0  # its initial logit: sigmoid(-3) = 0.047 of the warped previous output
+BLEND_START = -1.0  # its initial logit: sigmoid(-1) = 0.27 of the warped previous output
 
 
 def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:

@@ -30,7 +30,11 @@ from vivid.inference.recurrent import VideoUpscaler
 from vivid.nets.frvsr import FlowNet, RecurrentGenerator, warp
 from vivid.nets.srresnet import GeneratorConfig
 from vivid.nets.weights_file import load_model, save_generator
+from vivid.training.config import load_config
 from vivid.training.data import PairedCrops
+from vivid.training.distributed import World
+from vivid.training.loop import _set_learning_rate, prepare
+from vivid.training.steps import learning_rate_at
 from vivid.training.video_data import Clip, clip_sample
 from vivid.training.video_steps import warping_loss
 from vivid.video.evaluate import score_sequence
@@ -175,7 +179,11 @@ from vivid.nets.weights_file import save_generator
 from vivid.nets.srresnet import GeneratorConfig
 from vivid.nets.frvsr import RecurrentGenerator
 from vivid.cli.main import main
+from vivid.training.config import load_config
 from vivid.training.data import PairedCrops
+from vivid.training.distributed import World
+from vivid.training.loop import _set_learning_rate, prepare
+from vivid.training.steps import learning_rate_at
 torch.manual_seed(0)
 save_generator('{folder}/tiny.safetensors', RecurrentGenerator(GeneratorConfig(4, 1, 8)))
 with av.open('{folder}/in.mp4', 'w') as out:
@@ -275,3 +283,19 @@ def test_weights_without_a_blend_load_without_one(tmp_path: Path) -> None:
     assert isinstance(loaded, RecurrentGenerator) and loaded.blend is None
     save_generator(tmp_path / "new.safetensors", RecurrentGenerator(TINY))
     assert load_model(tmp_path / "new.safetensors")[0].blend is not None
+
+
+def test_the_recurrence_parts_can_learn_faster_than_the_sr_network() -> None:
+    config = load_config(REPO / "configs" / "vivid-video-x4-next.toml", [
+        "model.blocks=1", "model.channels=8", "run.init=''", "optim.recurrence_lr_factor=10.0",
+        "optim.fused=false"])
+    nets, optimizers, _ = prepare(config, World(0, 1, torch.device("cpu")))
+    generator = nets.generator
+    fusing = {id(p) for p in (*generator.state_head.parameters(), *generator.blend.parameters())}
+    base, recurrence = optimizers.generator.param_groups
+    assert {id(p) for p in recurrence["params"]} == fusing
+    assert not fusing & {id(p) for p in base["params"]}
+    assert len(base["params"]) + len(recurrence["params"]) == len(list(generator.parameters()))
+    rate = learning_rate_at(config.optim, 500)
+    _set_learning_rate(optimizers, rate)
+    assert base["lr"] == pytest.approx(rate) and recurrence["lr"] == pytest.approx(10 * rate)

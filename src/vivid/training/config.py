@@ -67,6 +67,9 @@ class OptimSection:
     grad_clip: float = 0.0  # max gradient norm; 0 = off
     ema: float = 0.0  # generator EMA decay; 0 = off
     fused: bool = True  # fused Adam: one pass per tensor (3x faster on the CPU for D's dense)
+    # video stages: learning rate x this for the parts that fuse the previous output
+    # (state_head, blend), which start at zero / a constant next to a trained SR network
+    recurrence_lr_factor: float = 1.0
 
 
 @dataclass(frozen=True)

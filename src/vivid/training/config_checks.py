@@ -59,6 +59,7 @@ RULES: dict[str, Rule] = {
     "optim.warmup": _at_least(0),
     "optim.grad_clip": _at_least(0),
     "optim.ema": _within(0, 1),
+    "optim.recurrence_lr_factor": _above(0),
     "loss.pixel": _one_of("mse", "l1"),
     "loss.content_layer": _one_of(*VGG19_LAYERS),
     "loss.vgg_input": _one_of("caffe", "torchvision"),

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from common import loss_and_gradient_norm, save
-from vivid.nets.discriminator import Discriminator
+from vivid.nets.discriminator import SpatioTemporalDiscriminator
 from vivid.nets.weights_file import load_vgg
 from vivid.training.config import load_config
 from vivid.training.losses import content_loss, generator_adversarial_loss, pixel_loss
@@ -62,8 +62,8 @@ def main() -> None:
     vgg = load_vgg(REPO / config.loss.vgg_weights, "relu3_3", "caffe")
     starts, weights = triplet_starts(lr.shape[1]), config.loss
     lr_triplets = triplets(lr, starts)
-    flows = centre_flows(generator.flow, lr_triplets, 4)
-    discriminator = Discriminator(in_channels=27)
+    flows = centre_flows(generator.estimate_motion, lr_triplets, 4)
+    discriminator = SpatioTemporalDiscriminator()
     rows = {
         "pixel_l1": loss_and_gradient_norm(lambda s: pixel_loss(s, hr, "l1"), sr),
         "content_relu3_3": loss_and_gradient_norm(lambda s: content_loss(

@@ -57,6 +57,11 @@ def test_stage_video_flow_needs_a_flow_network() -> None:
         load_config(REPO / "configs" / "vivid-video-flow.toml", ["model.motion='farneback'"])
 
 
+def test_farneback_motion_has_no_flow_network_to_train_with_a_warping_loss() -> None:
+    with pytest.raises(VividError, match=r"'loss\.warp_weight' trains a flow network"):
+        load_config(REPO / "configs" / "vivid-video-gan-x4.toml", ["loss.warp_weight=1.0"])
+
+
 def test_resume_refuses_a_different_model_shape(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture) -> None:
     images = tmp_path / "hr"

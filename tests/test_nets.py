@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vivid.nets.discriminator import Discriminator
+from vivid.nets.discriminator import Discriminator, SpatioTemporalDiscriminator
 from vivid.nets.inference_form import fold_batchnorm
 from vivid.nets.srresnet import Generator, GeneratorConfig, receptive_radius
 
@@ -61,6 +61,28 @@ def test_discriminator_at_96_uses_the_paper_6x6_features() -> None:
     discriminator = Discriminator()
     assert discriminator.features(torch.rand(1, 3, 96, 96)).shape == (1, 512, 6, 6)
     assert discriminator.classifier[1].in_features == 512 * 6 * 6
+
+
+@pytest.mark.parametrize("size", [128, 96, 48, 16])
+def test_spatio_temporal_discriminator_gives_one_logit_per_sample(size: int) -> None:
+    logits = SpatioTemporalDiscriminator(channels=8)(torch.rand(2, 27, size, size))
+    assert logits.shape == (2,)
+
+
+def test_spatio_temporal_discriminator_is_tecogans_size() -> None:
+    discriminator = SpatioTemporalDiscriminator()
+    assert discriminator.features(torch.rand(1, 27, 128, 128)).shape == (1, 256, 8, 8)
+    weights = sum(p.numel() for p in discriminator.parameters())
+    assert 0.7e6 < weights < 0.9e6, weights  # SRGAN's D with 27 inputs: 33.6M at 128x128
+
+
+def test_spatio_temporal_discriminator_scores_each_batch_on_its_own() -> None:
+    torch.manual_seed(0)
+    discriminator = SpatioTemporalDiscriminator(channels=8)
+    real, fake = torch.rand(2, 27, 32, 32), torch.rand(3, 27, 32, 32) * 0.5
+    together = discriminator(real, fake)
+    apart = torch.cat((discriminator(real), discriminator(fake)))
+    assert together.shape == (5,) and torch.allclose(together, apart, atol=1e-6)
 
 
 def test_batchnorm_folding_matches_eval_mode() -> None:

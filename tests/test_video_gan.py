@@ -14,7 +14,7 @@ from video_fixtures import (
     video_data,
     video_train_command,
 )
-from vivid.nets.discriminator import Discriminator
+from vivid.nets.discriminator import SpatioTemporalDiscriminator
 from vivid.nets.frvsr import RecurrentGenerator
 from vivid.nets.srresnet import GeneratorConfig
 from vivid.nets.vgg import VGGFeatures
@@ -59,7 +59,7 @@ def _tiny_config(tmp_path: Path) -> TrainConfig:
 def test_one_adversarial_step_trains_both_networks(tmp_path: Path) -> None:
     config = _tiny_config(tmp_path)
     torch.manual_seed(0)
-    nets = Nets(RecurrentGenerator(TINY), Discriminator(channels=8, in_channels=27),
+    nets = Nets(RecurrentGenerator(TINY), SpatioTemporalDiscriminator(channels=8),
                 vgg=VGGFeatures("relu1_2"))
     optimizers = Optimizers(torch.optim.Adam(nets.generator.parameters(), 1e-3),
                             torch.optim.Adam(nets.discriminator.parameters(), 1e-3))

@@ -1,5 +1,5 @@
-"""The SRGAN discriminator (Ledig et al., Fig. 4); the video stage builds it with 27 input
-channels (TecoGAN's spatio-temporal D)."""
+"""The discriminators: SRGAN's (Ledig et al., Fig. 4) for the image GAN stage and TecoGAN's
+spatio-temporal one (Chu et al. 2020) for stage video-gan."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ class Discriminator(nn.Module):
     crops give 6x6 feature maps before the dense layers. For other crop sizes the features are
     average-pooled to 6x6 (``nn.AdaptiveAvgPool2d``), which is the identity at 96x96, so the
     paper's network is unchanged there and any crop of at least 16x16 pixels works.
-    ``in_channels`` (3) is 27 for the video GAN's spatio-temporal input (``vivid.training.
-    video_gan_steps``).
+    ``in_channels`` is 3 for images.
 
     ``discriminator(real, fake)`` scores several batches in one call: the conv part runs on
     each batch alone (BatchNorm statistics per batch, as separate calls), the dense layers once
@@ -49,8 +48,52 @@ class Discriminator(nn.Module):
         )
 
     def forward(self, image: torch.Tensor, *more_images: torch.Tensor) -> torch.Tensor:
-        features = [self.pool(self.features(batch)).float() for batch in (image, *more_images)]
         # The dense layers stay fp32 under autocast: casting the 18.9M-weight matrix to bf16 on
         # every call costs more than the matrix product itself.
-        with torch.autocast(image.device.type, enabled=False):
-            return self.classifier(torch.cat(features)).squeeze(1)
+        return _score(self, (image, *more_images))
+
+
+class SpatioTemporalDiscriminator(nn.Module):
+    """TecoGAN's spatio-temporal discriminator; returns one logit per input (no sigmoid).
+
+    Input: 27 channels per sample (``vivid.training.video_gan_steps.discriminator_input``: a
+    frame triplet, the triplet warped onto its centre frame, the upsampled LR triplet). 3x3
+    conv(64) + LeakyReLU(0.2), four 4x4 stride-2 conv-BN-LeakyReLU blocks (64, 64, 128, 256
+    channels; no conv bias before BatchNorm), then one dense layer to the logit: TecoGAN's
+    layout, 0.8M weights at 128x128 crops. Why not SRGAN's discriminator with 27 input
+    channels (what stage video-gan used first): its 1024-wide dense layer over 512 x 8 x 8
+    features at these crops is 33.6M weights, so one checkpoint with D's Adam moments was
+    ~400 MB, too big to keep a run's resume point in the repository (the only place that
+    survives between sessions here), and its dense layer dominated the step's time. Features
+    are average-pooled to ``pooled_size`` (the identity for 128x128 crops) so that any crop
+    of at least 16 pixels works. ``discriminator(real, fake)`` scores each batch on its own
+    (BatchNorm statistics per batch) and returns the logits concatenated.
+    """
+
+    def __init__(self, in_channels: int = 27, channels: int = 64, pooled_size: int = 8) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_channels, channels, 3, padding=1), nn.LeakyReLU(0.2, inplace=True)]
+        width_in = channels
+        for width in (channels, channels, channels * 2, channels * 4):
+            layers += [
+                nn.Conv2d(width_in, width, 4, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
+            width_in = width
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(pooled_size)
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(width_in * pooled_size * pooled_size, 1))
+
+    def forward(self, image: torch.Tensor, *more_images: torch.Tensor) -> torch.Tensor:
+        return _score(self, (image, *more_images))
+
+
+def _score(discriminator: Discriminator | SpatioTemporalDiscriminator,
+           batches: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Conv features of each batch on its own, then the dense layers once, in fp32."""
+    features = [discriminator.pool(discriminator.features(batch)).float() for batch in batches]
+    with torch.autocast(batches[0].device.type, enabled=False):
+        return discriminator.classifier(torch.cat(features)).squeeze(1)

@@ -96,6 +96,9 @@ def check_values(config: Any, source: str) -> None:
     if config.run.stage == "video-flow" and model.motion != "network":
         raise VividError(f"{source}: stage video-flow trains the flow network; it needs "
                          "'model.motion' = \"network\"")
+    if model.motion == "farneback" and config.loss.warp_weight > 0:
+        raise VividError(f"{source}: 'loss.warp_weight' trains a flow network; with "
+                         "'model.motion' = \"farneback\" there is none: set it to 0")
     if optim.min_learning_rate > optim.learning_rate:
         raise VividError(f"{source}: 'optim.min_learning_rate' must not exceed "
                          "'optim.learning_rate'")

@@ -18,7 +18,7 @@ from torch import nn
 
 from vivid.device import resolve_precision
 from vivid.errors import VividError
-from vivid.nets.discriminator import Discriminator
+from vivid.nets.discriminator import Discriminator, SpatioTemporalDiscriminator
 from vivid.nets.frvsr import RecurrentGenerator
 from vivid.nets.srresnet import Generator, GeneratorConfig
 from vivid.nets.vgg import VGGFeatures
@@ -201,7 +201,8 @@ def build_nets(config: TrainConfig) -> Nets:
         raise VividError(f"loss.vgg_weights: stage {stage} needs a VGG19 weights file")
     vgg = load_vgg(config.loss.vgg_weights, config.loss.content_layer, config.loss.vgg_input)
     # video-gan: D judges frame triplets, their warped copies and the upsampled LR (27 ch)
-    discriminator = Discriminator(channels=config.model.channels, in_channels=27 if video else 3)
+    discriminator: nn.Module = (SpatioTemporalDiscriminator(channels=config.model.channels)
+                                if video else Discriminator(channels=config.model.channels))
     return Nets(generator, discriminator, ema, vgg)
 
 

@@ -29,8 +29,9 @@ def binned_loss(records: list[dict], key: str, width: int = 1000) -> tuple[list,
 
 def plot(run: Path, target: Path) -> None:
     records = read_records(run / "log.jsonl")
-    losses = [k for k in ("loss_l1", "loss_mse", "loss_content", "loss_adversarial", "loss_d",
-                          "loss_warp", "loss_pingpong") if any(k in r for r in records)]
+    keys = ("loss_l1", "loss_mse", "loss_content", "loss_adversarial", "loss_d", "loss_warp",
+            "loss_pingpong", "loss_temporal")
+    losses = [k for k in keys if any(k in r for r in records)]
     width = 1000 if records[-1]["iteration"] >= 10000 else 250  # short runs: finer bins
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     for key in losses:

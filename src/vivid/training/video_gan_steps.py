@@ -1,20 +1,21 @@
 """Stage ``video-gan``: TecoGAN's spatio-temporal adversarial training of the video generator.
 
-The discriminator (vivid's SRGAN discriminator with a 27-channel input) judges triplets of
-consecutive frames. For each triplet (t-1, t, t+1) of the forward half of a ping-pong run it
-sees, stacked as channels:
+The discriminator (TecoGAN's spatio-temporal discriminator,
+``vivid.nets.discriminator.SpatioTemporalDiscriminator``) judges triplets of consecutive
+frames. For each triplet (t-1, t, t+1) of the forward half of a ping-pong run it sees, stacked
+as channels:
 
 - the three frames (real HR or generated), 9 channels;
-- the same three with frames t-1 and t+1 warped onto frame t by the motion the generator's
-  flow network estimates between the LR frames (no gradient), 9 channels: motion that does
-  not fit the content shows as a mismatch here;
+- the same three with frames t-1 and t+1 warped onto frame t by the motion the generator
+  estimates between the LR frames (its flow network or Farneback; no gradient), 9 channels:
+  motion that does not fit the content shows as a mismatch here;
 - the three LR frames upsampled bicubically, 9 channels: the condition, so that D judges
   "a plausible HR video for this LR video", not any sharp video.
 
 Real and generated triplets use the same flows. The generator's loss is the video stage's
-(``pixel_weight`` x pixel + warping + ping-pong, see ``video_steps``) plus the VGG content
-loss (the image GAN stage's layer and scale) and ``adversarial_weight`` x the non-saturating
-adversarial loss; D is trained with the same BCE as the image stage.
+(``pixel_weight`` x pixel + warping + ping-pong + temporal, see ``video_steps``) plus the VGG
+content loss (the image GAN stage's layer and scale) and ``adversarial_weight`` x the
+non-saturating adversarial loss; D is trained with the same BCE as the image stage.
 """
 
 from __future__ import annotations

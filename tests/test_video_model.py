@@ -286,7 +286,7 @@ def test_weights_without_a_blend_load_without_one(tmp_path: Path) -> None:
 
 
 def test_the_recurrence_parts_can_learn_faster_than_the_sr_network() -> None:
-    config = load_config(REPO / "configs" / "vivid-video-x4-next.toml", [
+    config = load_config(REPO / "configs" / "vivid-video-x4.toml", [
         "model.blocks=1", "model.channels=8", "run.init=''", "optim.recurrence_lr_factor=10.0",
         "optim.fused=false"])
     nets, optimizers, _ = prepare(config, World(0, 1, torch.device("cpu")))

@@ -57,7 +57,7 @@ def video_train_command(data: tuple[Path, Path], out: Path, iterations: int, *ex
     }
     values = {k: json.dumps(v) if isinstance(v, list) else v for k, v in settings.items()}
     sets = [arg for key, value in values.items() for arg in ("--set", f"{key}={value}")]
-    # the recipe in training (Farneback motion); vivid-video-x4.toml is the bundled model's
-    recipe = REPO / "configs" / "vivid-video-x4-next.toml"
+    # the bundled video-x4's recipe (Farneback motion)
+    recipe = REPO / "configs" / "vivid-video-x4.toml"
     return [sys.executable, "-m", "vivid", "train", str(recipe),
             "--out", str(out), "--quiet", *sets, *extra]

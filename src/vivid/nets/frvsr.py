@@ -1,10 +1,10 @@
 """The frame-recurrent video generator (FRVSR, Sajjadi et al. 2018; TecoGAN's generator).
 
-For frame t a small flow network (``FlowNet``, FRVSR's FNet) estimates the motion from LR
-frame t to LR frame t-1; the flow is upsampled to the HR grid, the previous *output* is warped
-with it, packed space-to-depth (scale x scale -> 3 * scale^2 channels at LR size) and fed to
-the super-resolution network beside LR frame t. The first frame (and the first frame after a
-scene cut) gets zeros instead of a warped output.
+For frame t the motion from LR frame t to LR frame t-1 is estimated (by a small flow network,
+FRVSR's FNet, or by OpenCV Farneback: see Motion below); the flow is upsampled to the HR grid,
+the previous *output* is warped with it, packed space-to-depth (scale x scale -> 3 * scale^2
+channels at LR size) and fed to the super-resolution network beside LR frame t. The first
+frame (and the first frame after a scene cut) gets zeros instead of a warped output.
 
 The super-resolution network is vivid's SRResNet without BatchNorm (``srresnet.Generator`` with
 ``batchnorm=False``; BatchNorm statistics of single frames would drift along a recurrence).

@@ -89,6 +89,29 @@ def test_video_without_audio_and_folder_output(tmp_path: Path) -> None:
     assert describe(tmp_path / "out" / "a.mkv")["frames"] == 10
 
 
+def test_videos_and_images_get_their_own_default_model(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import vivid.cli.images as cli_images
+
+    loads: list[str] = []
+    real_load = cli_images.load_upscaler
+    monkeypatch.setattr(cli_images, "load_upscaler",
+                        lambda name, **kw: loads.append(name) or real_load(name, **kw))
+    monkeypatch.setattr(cli_images, "DEFAULT_VIDEO_MODEL", "bicubic")
+    monkeypatch.setattr(cli_images, "DEFAULT_MODEL", "srresnet-x4")
+    clip = make_clip(tmp_path / "clip.mp4", frames=3, audio=False)
+    Image.new("RGB", (12, 10), (90, 140, 30)).save(tmp_path / "still.png")
+    inputs = [str(clip), str(tmp_path / "still.png")]
+    assert main(["upscale", *inputs, "-o", str(tmp_path / "a"), "--quiet"]) == 0
+    assert loads == ["bicubic", "srresnet-x4"]
+    assert describe(tmp_path / "a" / "clip.mp4")["frames"] == 3
+    assert Image.open(tmp_path / "a" / "still.png").size == (48, 40)
+    loads.clear()  # --model: one model for both, loaded once
+    assert main(["upscale", *inputs, "-o", str(tmp_path / "b"), "--model", "bicubic",
+                 "--quiet"]) == 0
+    assert loads == ["bicubic"]
+
+
 def test_frame_folder_round_trip(tmp_path: Path) -> None:
     frames = tmp_path / "frames"
     frames.mkdir()

@@ -11,10 +11,15 @@ from vivid.cli.video import add_video_options, is_video_input, upscale_videos
 from vivid.errors import VividError
 from vivid.images import imagefile
 from vivid.inference.file_jobs import plan_jobs, run_jobs
-from vivid.inference.loader import load_upscaler
+from vivid.inference.loader import DEFAULT_VIDEO_MODEL, load_upscaler
 from vivid.inference.recurrent import VideoUpscaler
 from vivid.inference.runtimes import RUNTIMES
-from vivid.inference.upscaler import DEFAULT_MODEL, DEFAULT_TILE, DEFAULT_TILE_OVERLAP
+from vivid.inference.upscaler import (
+    DEFAULT_MODEL,
+    DEFAULT_TILE,
+    DEFAULT_TILE_OVERLAP,
+    Upscaler,
+)
 
 
 def add_upscale(commands: argparse._SubParsersAction) -> None:
@@ -33,8 +38,9 @@ def add_upscale(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--model",
-        default=DEFAULT_MODEL,
-        help=f"bundled name, weights file, or 'bicubic' (default: {DEFAULT_MODEL})",
+        default=None,
+        help=f"bundled name, weights file, or 'bicubic' (default: {DEFAULT_MODEL} for images, "
+             f"{DEFAULT_VIDEO_MODEL} for videos)",
     )
     parser.add_argument(
         "--tile",
@@ -79,6 +85,17 @@ def add_upscale(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_upscale)
 
 
+def _load(args: argparse.Namespace, default: str, loaded: dict
+          ) -> Upscaler | VideoUpscaler:
+    """``--model``, else ``default`` (the image or the video default); loaded once."""
+    name = args.model or default
+    if name not in loaded:
+        loaded[name] = load_upscaler(name, device=args.device, precision=args.precision,
+                                     tile=args.tile or None, tile_overlap=args.tile_overlap,
+                                     runtime=args.runtime, tile_batch=args.tile_batch)
+    return loaded[name]
+
+
 def _upscale(args: argparse.Namespace) -> int:
     if args.tile < 0 or args.tile_overlap < 0:
         raise VividError("--tile and --tile-overlap must be >= 0")
@@ -89,13 +106,13 @@ def _upscale(args: argparse.Namespace) -> int:
     jobs = plan_jobs(images, args.output, args.format, args.recursive) if images else []
     rank, world_size = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     jobs, videos = jobs[rank::world_size], videos[rank::world_size]  # torchrun: shares
-    upscaler = load_upscaler(args.model, device=args.device, precision=args.precision,
-                             tile=args.tile or None, tile_overlap=args.tile_overlap,
-                             runtime=args.runtime, tile_batch=args.tile_batch)
-    failed = upscale_videos(upscaler, videos, args) if videos else []
-    if isinstance(upscaler, VideoUpscaler):  # images: each one a first frame
-        upscaler = upscaler.image_upscaler()
+    loaded: dict[str, Upscaler | VideoUpscaler] = {}
+    failed = (upscale_videos(_load(args, DEFAULT_VIDEO_MODEL, loaded), videos, args)
+              if videos else [])
     if images:
+        upscaler = _load(args, DEFAULT_MODEL, loaded)
+        if isinstance(upscaler, VideoUpscaler):  # images: each one a first frame
+            upscaler = upscaler.image_upscaler()
         summary = run_jobs(upscaler.upscale_decoded, jobs, overwrite=args.overwrite,
                            provenance=None if args.no_provenance else upscaler.provenance(),
                            max_pixels=args.max_pixels, progress=not args.quiet)

@@ -1,5 +1,5 @@
 """``load_upscaler``: the image ``Upscaler`` or the video ``VideoUpscaler``, whichever fits a
-model name or weights file."""
+model name or weights file; the default models for image and for video inputs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,12 @@ from vivid.errors import VividError
 from vivid.inference.recurrent import VideoUpscaler
 from vivid.inference.upscaler import DEFAULT_MODEL, DEFAULT_TILE, DEFAULT_TILE_OVERLAP, Upscaler
 from vivid.nets.weights_file import is_video_model
+
+# The default model of ``vivid upscale`` for video inputs (images: ``DEFAULT_MODEL``). A video
+# model takes this place only once it is measured sharper than the pixel-loss video-x4 and no
+# less coherent on Vid4 (docs/MODEL_CARD.md, video-gan-x4); until then videos get the image
+# default frame by frame, as before.
+DEFAULT_VIDEO_MODEL = DEFAULT_MODEL
 
 
 def load_upscaler(name_or_path: str | Path = DEFAULT_MODEL, device: str = "auto",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from run_checks import check_resume_after_kill_9
@@ -14,12 +15,14 @@ from video_fixtures import (
     video_data,
     video_train_command,
 )
+from vivid.errors import VividError
 from vivid.nets.discriminator import SpatioTemporalDiscriminator
 from vivid.nets.frvsr import RecurrentGenerator
 from vivid.nets.srresnet import GeneratorConfig
 from vivid.nets.vgg import VGGFeatures
 from vivid.nets.weights_file import save_generator
 from vivid.training.config import TrainConfig, load_config
+from vivid.training.loop import _resume
 from vivid.training.steps import Nets, Optimizers, StepContext
 from vivid.training.video_gan_steps import discriminator_input, triplet_starts, video_gan_step
 
@@ -99,3 +102,20 @@ def test_video_gan_stage_resumes_exactly_after_kill_9(tmp_path: Path) -> None:
         return video_train_command(data, out, 6, *gan)
 
     check_resume_after_kill_9(command, tmp_path, 6)
+
+
+def test_resuming_with_another_discriminator_is_a_one_line_error(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    nets = Nets(RecurrentGenerator(TINY), SpatioTemporalDiscriminator(channels=8))
+    optimizers = Optimizers(torch.optim.Adam(nets.generator.parameters()),
+                            torch.optim.Adam(nets.discriminator.parameters()))
+    other = SpatioTemporalDiscriminator(channels=16)  # e.g. a run from before a change of D
+    (tmp_path / "checkpoints").mkdir()
+    torch.save({"iteration": 10, "params": nets.generator.state_dict(),
+                "optim_g": optimizers.generator.state_dict(), "discriminator": other.state_dict(),
+                "optim_d": torch.optim.Adam(other.parameters()).state_dict()},
+               tmp_path / "checkpoints" / "iter-00000010.pt")
+    with pytest.raises(VividError, match=r"iter-00000010.pt: its networks do not fit .*"
+                                         r"another --out") as caught:
+        _resume(tmp_path, nets, optimizers)
+    assert "\n" not in str(caught.value)

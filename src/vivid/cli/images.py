@@ -39,8 +39,9 @@ def add_upscale(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--model",
         default=None,
-        help=f"bundled name, weights file, or 'bicubic' (default: {DEFAULT_MODEL} for images, "
-             f"{DEFAULT_VIDEO_MODEL} for videos)",
+        help="bundled name, weights file, or 'bicubic' (default: "
+             + (f"{DEFAULT_MODEL})" if DEFAULT_VIDEO_MODEL == DEFAULT_MODEL else
+                f"{DEFAULT_MODEL} for images, {DEFAULT_VIDEO_MODEL} for videos)"),
     )
     parser.add_argument(
         "--tile",
@@ -85,10 +86,10 @@ def add_upscale(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_upscale)
 
 
-def _load(args: argparse.Namespace, default: str, loaded: dict
-          ) -> Upscaler | VideoUpscaler:
+def _load(args: argparse.Namespace, default: str,
+          loaded: dict[str, Upscaler | VideoUpscaler]) -> Upscaler | VideoUpscaler:
     """``--model``, else ``default`` (the image or the video default); loaded once."""
-    name = args.model or default
+    name = default if args.model is None else args.model
     if name not in loaded:
         loaded[name] = load_upscaler(name, device=args.device, precision=args.precision,
                                      tile=args.tile or None, tile_overlap=args.tile_overlap,
@@ -105,12 +106,13 @@ def _upscale(args: argparse.Namespace) -> int:
     images = [item for item in args.inputs if item not in videos]
     jobs = plan_jobs(images, args.output, args.format, args.recursive) if images else []
     rank, world_size = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    loaded: dict[str, Upscaler | VideoUpscaler] = {}  # all before any work, on every rank
+    video_upscaler = _load(args, DEFAULT_VIDEO_MODEL, loaded) if videos else None
+    upscaler = _load(args, DEFAULT_MODEL, loaded) if images or not videos else None
     jobs, videos = jobs[rank::world_size], videos[rank::world_size]  # torchrun: shares
-    loaded: dict[str, Upscaler | VideoUpscaler] = {}
-    failed = (upscale_videos(_load(args, DEFAULT_VIDEO_MODEL, loaded), videos, args)
-              if videos else [])
-    if images:
-        upscaler = _load(args, DEFAULT_MODEL, loaded)
+    failed = (upscale_videos(video_upscaler, videos, args)
+              if video_upscaler is not None and videos else [])
+    if upscaler is not None and images:
         if isinstance(upscaler, VideoUpscaler):  # images: each one a first frame
             upscaler = upscaler.image_upscaler()
         summary = run_jobs(upscaler.upscale_decoded, jobs, overwrite=args.overwrite,

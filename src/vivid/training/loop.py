@@ -161,7 +161,12 @@ def _resume(out_dir: Path, nets: Nets, optimizers: Optimizers) -> int:
     if not checkpoints:
         return 0
     state = load_checkpoint(checkpoints[-1])
-    _restore(nets, optimizers, state)
+    try:
+        _restore(nets, optimizers, state)
+    except (RuntimeError, KeyError, ValueError) as error:  # e.g. another discriminator
+        reason = str(error).strip().splitlines()[0]
+        raise VividError(f"{checkpoints[-1]}: its networks do not fit this config's "
+                         f"({reason}); use another --out") from error
     iteration = int(state["iteration"])
     if (out_dir / "log.jsonl").exists():
         truncate(out_dir / "log.jsonl", iteration)

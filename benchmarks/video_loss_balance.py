@@ -4,10 +4,11 @@ For a video generator (``--generator``: video-x4 weights or a training checkpoin
 128x128 crops of the held-out validation clips (aspen_ntia, baseball_toflow; never Vid4), BD
 LR: each term's value and the norm of its gradient with respect to the generated frames —
 L1 pixel loss, VGG19 relu3_3 content loss with the image GAN stage's scale, and the
-adversarial loss of a fresh spatio-temporal discriminator (x the configured weight). The
+adversarial loss of a fresh spatio-temporal discriminator x 1e-3 (a fixed probe weight:
+the term scales linearly with the recipe's ``adversarial_weight``). The
 stage's weights should give the content and adversarial gradients the same order as the
 pixel one, as the image stage does.
-Usage: python benchmarks/video_loss_balance.py --generator runs/video-x4/generator.safetensors
+Usage: python benchmarks/video_loss_balance.py --generator src/vivid/weights/video-x4.safetensors
 Writes benchmarks/results/video_loss_balance.json.
 """
 
@@ -34,6 +35,7 @@ from vivid.training.video_gan_steps import (
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "vivid-video-gan-x4.toml"
+PROBE_WEIGHT = 1e-3  # the adversarial row's weight, whatever the recipe's
 
 
 def sequences(frames: int = 7, crop: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,8 +70,8 @@ def main() -> None:
         "pixel_l1": loss_and_gradient_norm(lambda s: pixel_loss(s, hr, "l1"), sr),
         "content_relu3_3": loss_and_gradient_norm(lambda s: content_loss(
             vgg, s.flatten(0, 1), hr.flatten(0, 1), weights.content_scale), sr),
-        f"{weights.adversarial_weight:g}_x_adversarial": loss_and_gradient_norm(
-            lambda s: weights.adversarial_weight * generator_adversarial_loss(discriminator(
+        f"{PROBE_WEIGHT:g}_x_adversarial": loss_and_gradient_norm(
+            lambda s: PROBE_WEIGHT * generator_adversarial_loss(discriminator(
                 discriminator_input(triplets(s, starts), lr_triplets, flows))), sr),
     }
     for name, (value, norm) in rows.items():

@@ -66,8 +66,10 @@ class SpatioTemporalDiscriminator(nn.Module):
     ~400 MB, too big to keep a run's resume point in the repository (the only place that
     survives between sessions here), and its dense layer dominated the step's time. Features
     are average-pooled to ``pooled_size`` (the identity for 128x128 crops) so that any crop
-    of at least 16 pixels works. ``discriminator(real, fake)`` scores each batch on its own
-    (BatchNorm statistics per batch) and returns the logits concatenated.
+    of at least 32 pixels works (16 with more than one triplet per batch: BatchNorm in
+    training needs more than one value per channel). ``discriminator(real, fake)`` scores
+    each batch on its own (BatchNorm statistics per batch) and returns the logits
+    concatenated.
     """
 
     def __init__(self, in_channels: int = 27, channels: int = 64, pooled_size: int = 8) -> None:

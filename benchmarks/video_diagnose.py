@@ -9,8 +9,8 @@ Degradation bd (Gaussian sigma 1.5, every 4th pixel). Methods:
 - ``MODEL``: the recurrence as shipped (scene-cut rule on; the cuts it fires are counted);
 - ``MODEL/reset``: the same network with its state dropped before every frame (every frame a
   first frame): what the recurrence adds;
-- ``MODEL/zero-flow``: the previous output used without motion compensation: what the motion
-  estimate adds.
+- ``MODEL/zero-flow``: the previous output carried without motion compensation: what the
+  motion estimate adds.
 
 Per method and sequence: PSNR (Y, shave 4), tOF, and the PSNR of the last frames minus that
 of the first (does detail build up along the recurrence?).
@@ -43,15 +43,10 @@ FrameFn = Callable[[torch.Tensor], torch.Tensor]
 
 
 class ZeroFlowStream(VideoStream):
-    """The recurrence with its motion estimate (flow network or Farneback) replaced by zero."""
+    """The recurrence with its motion estimate (flow network or OpenCV) replaced by zero."""
 
-    def _packed_state(self, lr_frame: torch.Tensor) -> torch.Tensor | None:
-        upscaler = self.upscaler
-        upscaler.estimate_flow = lambda a, b: torch.zeros(1, 2, *a.shape[-2:])  # type: ignore
-        try:
-            return super()._packed_state(lr_frame)
-        finally:
-            del upscaler.estimate_flow  # back to the method
+    def estimate_flow(self, lr_frame: torch.Tensor, previous_lr: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(1, 2, *lr_frame.shape[-2:])
 
 
 def sequences(pans: Path) -> list[tuple[str, list[torch.Tensor], list[torch.Tensor]]]:

@@ -19,6 +19,7 @@ from vivid.cli.main import main  # noqa: E402
 from vivid.degrade import imresize  # noqa: E402
 from vivid.errors import VividError  # noqa: E402
 from vivid.video.codec import VideoOptions, upscale_video  # noqa: E402
+from vivid.video.evaluate import protocol_psnr_ssim  # noqa: E402
 from vivid.video.metrics import tof, warping_error  # noqa: E402
 from vivid.video.temporal import TemporalBlend  # noqa: E402
 
@@ -315,3 +316,26 @@ def test_truncated_input_is_named_not_the_output(tmp_path: Path,
     assert "cut.mkv: the video stream ends after" in error and "truncated" in error
     assert str(out) not in error
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_tecogan_protocol_skips_end_frames_crops_8x8_and_keeps_y_unrounded() -> None:
+    """PSNR as TecoGAN's metrics.py: frames 2..N-3, the crop_8x8 centre, Y not rounded,
+    computed here independently in numpy."""
+    rng = np.random.default_rng(5)
+    truth = [torch.from_numpy(rng.random((1, 3, 80, 100))).float() for _ in range(7)]
+    outputs = [(t + torch.from_numpy(rng.normal(0, 0.03, t.shape)).float()).clamp(0, 1)
+               for t in truth]
+    outputs[0] = outputs[-1] = torch.zeros_like(truth[0])  # skipped: must not count
+
+    def y(frame: torch.Tensor) -> np.ndarray:
+        levels = np.round(frame[0].numpy().astype(np.float64) * 255) / 255
+        return 16 + 65.481 * levels[0] + 128.553 * levels[1] + 24.966 * levels[2]
+
+    expected = []
+    for out, gt in zip(outputs[2:-2], truth[2:-2], strict=True):
+        crop = (slice(8, 72), slice(18, 82))  # 80 -> 64 (8 px a side), 100 -> 64
+        mse = np.mean((y(out)[crop] - y(gt)[crop]) ** 2)
+        expected.append(10 * np.log10(255**2 / mse))
+    scores = protocol_psnr_ssim(outputs, truth, 4, "tecogan")
+    assert scores["psnr"] == pytest.approx(np.mean(expected), abs=1e-6)
+    assert protocol_psnr_ssim(outputs, truth, 4)["psnr"] < scores["psnr"]  # zeros counted

@@ -23,11 +23,11 @@ from video_fixtures import (
     video_train_command,
 )
 from vivid.cli.main import main
-from vivid.degrade import degrade
+from vivid.degrade import degrade, gaussian_blur
 from vivid.evaluation.evaluate import niqe_score
 from vivid.inference.loader import load_upscaler
 from vivid.inference.recurrent import VideoUpscaler
-from vivid.nets.frvsr import FlowNet, RecurrentGenerator, warp
+from vivid.nets.frvsr import FlowNet, RecurrentGenerator, bd_upsample, warp
 from vivid.nets.srresnet import GeneratorConfig
 from vivid.nets.weights_file import load_model, save_generator
 from vivid.training.config import load_config
@@ -256,7 +256,7 @@ def test_image_crops_under_bd_stay_on_the_grid(tmp_path: Path) -> None:
 def test_temporal_loss_punishes_flicker_not_offsets() -> None:
     from vivid.training.video_steps import temporal_loss
     hr = torch.stack([pan(smooth_image((48, 96), seed=4), frames=4, size=32, step=0)])
-    flows = torch.zeros(1, 3, 2, 8, 8)  # a static scene
+    flows = torch.zeros(1, 3, 2, 32, 32)  # a static scene (HR flows)
     assert temporal_loss(hr, hr, flows).item() == 0
     assert temporal_loss(hr + 0.1, hr, flows).item() < 1e-6  # steady error: no flicker
     flicker = hr + 0.05 * torch.tensor([1.0, -1.0, 1.0, -1.0]).view(1, 4, 1, 1, 1)
@@ -268,12 +268,55 @@ def test_the_blend_starts_at_a_quarter_of_the_warped_previous_output() -> None:
     network = RecurrentGenerator(TINY).eval()
     lr = torch.rand(1, 3, 8, 8)
     packed = torch.rand(1, 48, 8, 8)
+    reliability = torch.rand(1, 4, 8, 8)
     with torch.no_grad():
         single = network.frame_output(lr, None)
-        blended = network.frame_output(lr, packed)
+        blended = network.frame_output(lr, torch.cat((packed, reliability), 1))
     weight = torch.sigmoid(torch.tensor(-1.0))  # 0.27
     expected = weight * F.pixel_shuffle(packed, 4) + (1 - weight) * single  # state_head is 0
     assert torch.allclose(blended, expected, atol=1e-5)
+
+
+def test_a_perfect_state_gives_detail_without_an_edge_ridge() -> None:
+    """Version 2 places LR pixel i at HR 4i, where BD keeps it: with the truth as the carried
+    state, the reference interpolates the truth's own samples, so ``detail`` is zero on the BD
+    grid and small between; PyTorch's centred bilinear (version 1) leaves a shifted copy of
+    every edge (a ridge) in it."""
+    hr = torch.zeros(1, 3, 64, 64)
+    hr[..., :, 30:] = 1.0  # a vertical edge
+    lr = degrade(hr, 4, "bd")
+    residual = {}
+    for version in (1, 2):
+        network = RecurrentGenerator(TINY, motion="farneback", version=version)
+        carried = network.carry(hr, torch.zeros(1, 2, 16, 16), lr)
+        scale = 4
+        if version == 2:
+            reference = bd_upsample(lr, scale)
+        else:
+            reference = F.interpolate(lr, scale_factor=scale, mode="bilinear",
+                                      align_corners=False)
+        detail = F.pixel_shuffle(carried[:, :48], scale) - reference
+        residual[version] = detail[..., 8:-8, 8:-8].abs()
+        if version == 2:
+            on_grid = detail[..., 8:-8:4, 8:-8:4]  # HR pixels BD kept
+            blurred = gaussian_blur(hr, 1.5)[..., 8:-8:4, 8:-8:4]
+            assert torch.allclose(on_grid, hr[..., 8:-8:4, 8:-8:4] - blurred, atol=1 / 255)
+    # version 1 adds a shifted copy of the edge: a higher peak and more energy
+    assert residual[2].amax() < 0.7 * residual[1].amax()
+    assert residual[2].mean() < 0.8 * residual[1].mean()
+
+
+def test_carried_reliability_flags_a_wrong_warp_and_leaving_the_frame() -> None:
+    network = RecurrentGenerator(TINY, motion="farneback")
+    frame = smooth_image((64, 64), seed=5)
+    lr = degrade(frame, 4, "bd")
+    still = network.carry(frame, torch.zeros(1, 2, 16, 16), lr)
+    assert still[:, 48:51].abs().amax() < 2 / 255 and still[:, 51].amax() == 0
+    shifted = torch.zeros(1, 2, 16, 16)
+    shifted[:, 0] = 3.0  # 3 LR px off: the warp is wrong, and the right columns leave
+    wrong = network.carry(frame, shifted, lr)
+    assert wrong[:, 48:51].abs().mean() > 10 * still[:, 48:51].abs().mean()
+    assert wrong[:, 51, :, -2:].min() == 1 and wrong[:, 51, :, :12].max() == 0
 
 
 def test_weights_without_a_blend_load_without_one(tmp_path: Path) -> None:

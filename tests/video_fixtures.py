@@ -39,7 +39,7 @@ def video_data(root: Path, size: int = 64) -> tuple[Path, Path]:
             Image.fromarray(pixels).save(clips / f"clip{index}" / f"{t:08d}.png")
     stills.mkdir()
     for index in range(4):
-        pixels = (smooth_image((48, 48), seed=20 + index)[0].permute(1, 2, 0).numpy() * 255)
+        pixels = (smooth_image((64, 64), seed=20 + index)[0].permute(1, 2, 0).numpy() * 255)
         Image.fromarray(pixels.round().astype(np.uint8)).save(stills / f"{index}.png")
     return clips, stills
 

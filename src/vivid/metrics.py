@@ -20,19 +20,21 @@ from vivid.images.pixels import quantize_8bit
 _Y_WEIGHTS = (65.481, 128.553, 24.966)
 
 
-def to_y(image: torch.Tensor) -> torch.Tensor:
-    """N x 1 x H x W float64 Y channel (16..235), rounded like MATLAB on uint8 input."""
+def to_y(image: torch.Tensor, rounded: bool = True) -> torch.Tensor:
+    """N x 1 x H x W float64 Y channel (16..235) of the 8-bit levels, rounded like MATLAB on
+    uint8 input (``rounded``) or not (TecoGAN's video metrics)."""
     levels = quantize_8bit(image.double())
     weights = torch.tensor(_Y_WEIGHTS, dtype=torch.float64).reshape(1, 3, 1, 1)
-    return (16 + (levels * weights).sum(dim=1, keepdim=True)).round()
+    y = 16 + (levels * weights).sum(dim=1, keepdim=True)
+    return y.round() if rounded else y
 
 
-def _prepare(sr_image: torch.Tensor, hr_image: torch.Tensor, shave: int, y_channel: bool
-             ) -> tuple[torch.Tensor, torch.Tensor]:
+def _prepare(sr_image: torch.Tensor, hr_image: torch.Tensor, shave: int, y_channel: bool,
+             rounded_y: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     if sr_image.shape != hr_image.shape:
         raise ValueError(f"SR {tuple(sr_image.shape)} and HR {tuple(hr_image.shape)} differ")
     if y_channel:
-        sr, hr = to_y(sr_image), to_y(hr_image)
+        sr, hr = to_y(sr_image, rounded_y), to_y(hr_image, rounded_y)
     else:
         sr = quantize_8bit(sr_image.double()) * 255
         hr = quantize_8bit(hr_image.double()) * 255
@@ -42,9 +44,9 @@ def _prepare(sr_image: torch.Tensor, hr_image: torch.Tensor, shave: int, y_chann
 
 
 def psnr(sr_image: torch.Tensor, hr_image: torch.Tensor, shave: int = 4,
-         y_channel: bool = True) -> torch.Tensor:
+         y_channel: bool = True, rounded_y: bool = True) -> torch.Tensor:
     """PSNR in dB per image (N values); RGB over all channels when ``y_channel`` is False."""
-    sr, hr = _prepare(sr_image, hr_image, shave, y_channel)
+    sr, hr = _prepare(sr_image, hr_image, shave, y_channel, rounded_y)
     mse = ((sr - hr) ** 2).flatten(1).mean(dim=1)
     return 10 * torch.log10(255.0**2 / mse)
 
@@ -73,9 +75,9 @@ def _ssim_single_channel(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def ssim(sr_image: torch.Tensor, hr_image: torch.Tensor, shave: int = 4,
-         y_channel: bool = True) -> torch.Tensor:
+         y_channel: bool = True, rounded_y: bool = True) -> torch.Tensor:
     """SSIM per image (N values); RGB: the mean over the three channels."""
-    sr, hr = _prepare(sr_image, hr_image, shave, y_channel)
+    sr, hr = _prepare(sr_image, hr_image, shave, y_channel, rounded_y)
     channels = [_ssim_single_channel(sr[:, c:c + 1], hr[:, c:c + 1]) for c in range(sr.shape[1])]
     return torch.stack(channels).mean(dim=0)
 

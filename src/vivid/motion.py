@@ -1,10 +1,16 @@
-"""Dense optical flow between frames (OpenCV Farneback), the one place its settings live.
+"""Dense optical flow between frames (OpenCV), the one place its methods and settings live.
 
-Used by the temporal metric tOF (``vivid.video.metrics``), the image models' ``--temporal
-flow`` filter (``vivid.video.temporal``) and, as its motion estimate, the frame-recurrent
-generator (``vivid.nets.frvsr``, ``motion = "farneback"``). Settings: TecoGAN's (pyramid scale
-0.5, 3 levels, window 15, 3 iterations, poly_n 5, poly_sigma 1.2), on the OpenCV greyscale of
-8-bit frames.
+Two classical estimates, no weights to download:
+
+- ``farneback``: TecoGAN's settings (pyramid scale 0.5, 3 levels, window 15, 3 iterations,
+  poly_n 5, poly_sigma 1.2). The temporal metric tOF (``vivid.video.metrics``) must use this
+  one (it is the protocol), and so does the image models' ``--temporal flow`` filter.
+- ``dis``: OpenCV's Dense Inverse Search, preset MEDIUM (patch 8, stride 3, variational
+  refinement). More accurate than Farneback on real motion at similar cost; the recurrent video
+  generator's motion (``vivid.nets.frvsr``, ``motion = "dis"``).
+
+Both run on the OpenCV greyscale of 8-bit frames and return flow in OpenCV's convention:
+``first(p) ~ second(p + flow(p))``.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from vivid.images.pixels import to_uint8
 
 # TecoGAN's Farneback settings: pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags
 FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)
+METHODS = ("farneback", "dis")
 
 
 def cv2_module():
@@ -35,16 +42,23 @@ def grey(frame: torch.Tensor) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(rgb.permute(1, 2, 0).numpy()), cv2.COLOR_RGB2GRAY)
 
 
-def flow(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """Farneback flow (H x W x 2: x, y in pixels) as OpenCV defines it:
+def flow(first: np.ndarray, second: np.ndarray, method: str = "farneback") -> np.ndarray:
+    """Flow (H x W x 2: x, y in pixels) of two uint8 greys as OpenCV defines it:
     first(p) ~ second(p + flow(p))."""
-    return cv2_module().calcOpticalFlowFarneback(first, second, None, *FARNEBACK)
+    cv2 = cv2_module()
+    if method == "farneback":
+        return cv2.calcOpticalFlowFarneback(first, second, None, *FARNEBACK)
+    if method == "dis":
+        return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(
+            first, second, None)
+    raise VividError(f"motion {method!r}: choose one of {', '.join(METHODS)}")
 
 
-def frame_flow(current: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
+def frame_flow(current: torch.Tensor, previous: torch.Tensor, method: str = "farneback"
+               ) -> torch.Tensor:
     """N x 2 x H x W flow (x, y) from each ``current`` frame to its ``previous`` one (N x 3 x
     H x W in [0, 1]): where each pixel of the current frame was in the previous one, fp32 on
     the device of ``current``. No gradient (OpenCV)."""
-    flows = [flow(grey(c), grey(p)) for c, p in zip(current, previous, strict=True)]
+    flows = [flow(grey(c), grey(p), method) for c, p in zip(current, previous, strict=True)]
     stacked = torch.from_numpy(np.stack(flows)).permute(0, 3, 1, 2)
     return stacked.to(current.device, torch.float32)

@@ -18,6 +18,7 @@ from vivid.errors import VividError
 from vivid.inference.recurrent import VideoUpscaler
 from vivid.inference.upscaler import Upscaler
 from vivid.video.codec import VIDEO_SUFFIXES, VideoOptions, is_video
+from vivid.video.metrics import PROTOCOLS
 from vivid.video.temporal import TEMPORAL_MODES, make_filter, make_frame_fn
 
 COMPARE_MODES = ("split", "wipe")
@@ -121,6 +122,9 @@ def add_eval_video(commands: argparse._SubParsersAction) -> None:
                         help="temporal modes to compare with frame by frame (repeatable)")
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--degradation", choices=("bd", "bicubic"), default="bd")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="vivid",
+                        help="PSNR/SSIM as vivid eval (every frame, Y rounded, shave = scale) "
+                             "or as TecoGAN's metrics.py (frames 2..N-3, crop_8x8, Y unrounded)")
     add_evaluation_options(parser)
     parser.set_defaults(handler=_eval_video)
 
@@ -132,7 +136,8 @@ def _eval_video(args: argparse.Namespace) -> int:
     report = evaluate_video(args.model, args.dataset, args.temporal or ["flow"], args.scale,
                             args.degradation, args.device, not args.quiet,
                             precision=args.precision,
-                            niqe_model=find_niqe_model(args.niqe_model))
+                            niqe_model=find_niqe_model(args.niqe_model),
+                            protocol=args.protocol)
     print(format_video_table(report))
     if args.json:
         write_text(args.json, json.dumps(report, indent=2))

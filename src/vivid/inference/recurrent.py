@@ -8,10 +8,10 @@ output (the recurrence), so memory does not grow with the length of the video. P
 
 1. if there is a previous frame and ``is_scene_cut`` says a new scene starts, the state is
    dropped: the frame is upscaled as a first frame, exactly as if the video started there;
-2. the flow network (or Farneback, for ``motion`` farneback) estimates the motion on the
-   whole LR frame, and the whole previous output is warped with it and packed space-to-depth
-   (``scale`` x ``scale`` -> LR size);
-3. the SR network runs on the LR frame and the packed state in tiles (``upscale_tiled``, the
+2. the network's motion estimate (flow network or OpenCV) runs on the whole LR frame, and
+   ``RecurrentGenerator.carry`` (the code training uses) warps the whole previous output with
+   it and packs it to LR size, with its reliability inputs;
+3. the SR network runs on the LR frame and the carried state in tiles (``upscale_tiled``, the
    image models' overlap blending). The state is always the whole assembled output, so tiling
    changes the SR network's input only at tile borders, as it does for images; memory is one
    output frame for the state plus one tile of activations.
@@ -26,14 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from vivid.device import resolve_device, resolve_precision
 from vivid.errors import VividError
 from vivid.inference.scene_cut import is_scene_cut
 from vivid.inference.tiling import pad_small, upscale_tiled
 from vivid.inference.upscaler import DEFAULT_TILE, DEFAULT_TILE_OVERLAP, Upscaler
-from vivid.nets.frvsr import RecurrentGenerator, upscale_flow, warp
+from vivid.nets.frvsr import RecurrentGenerator
 from vivid.nets.weights_file import load_model
 
 
@@ -91,22 +90,30 @@ class VideoUpscaler:
     def provenance(self) -> str:
         return self.image_upscaler().provenance()
 
-    def run_sr(self, lr_tile: torch.Tensor, packed: torch.Tensor | None) -> torch.Tensor:
-        """The SR network on an LR tile and its packed warped previous output (None: a first
-        frame), both on the CPU in fp32; returns the output tile on the CPU in fp32."""
+    def run_sr(self, lr_tile: torch.Tensor, carried: torch.Tensor | None) -> torch.Tensor:
+        """The SR network on an LR tile and its carried state (None: a first frame), both on
+        the CPU in fp32; returns the output tile on the CPU in fp32. The carried state stays
+        in fp32 (the blend mixes it in fp32; bf16 would round it every frame)."""
         network = self.network
         with torch.inference_mode():
-            return network.frame_output(self._input(lr_tile), None if packed is None
-                                        else self._input(packed)).float().cpu()
+            state = None if carried is None else carried.to(self.device, torch.float32)
+            return network.frame_output(self._input(lr_tile), state).float().cpu()
 
     def estimate_flow(self, lr_frame: torch.Tensor, previous_lr: torch.Tensor) -> torch.Tensor:
         """LR flow from ``lr_frame`` to ``previous_lr`` (1 x 2 x h x w, fp32, on the CPU): the
-        flow network, or Farneback on the fp32 frames as given (``motion`` farneback)."""
+        flow network, or OpenCV on the fp32 frames as given."""
         if self.network.flow is None:
             return self.network.estimate_motion(lr_frame.float().cpu(), previous_lr.float().cpu())
         with torch.inference_mode():
             flow = self.network.flow(self._input(lr_frame), self._input(previous_lr))
         return flow.float().cpu()
+
+    def carry(self, previous_sr: torch.Tensor, flow: torch.Tensor, lr_frame: torch.Tensor
+              ) -> torch.Tensor:
+        """``RecurrentGenerator.carry`` on the CPU in fp32."""
+        with torch.inference_mode():
+            return self.network.carry(previous_sr.float(), flow.float(), lr_frame.float()
+                                      ).float().cpu()
 
 
 class VideoStream:
@@ -144,15 +151,17 @@ class VideoStream:
         return sr_frame
 
     def _packed_state(self, lr_frame: torch.Tensor) -> torch.Tensor | None:
-        """The previous output warped onto this frame and packed to LR size (None: none)."""
+        """The previous output carried onto this frame (None: none)."""
         if self.previous_lr is None or self.previous_sr is None:
             return None
         if self.previous_lr.shape != lr_frame.shape:
             return None  # a new size is a new scene (is_scene_cut says so too)
-        scale = self.upscaler.scale
-        flow = self.upscaler.estimate_flow(lr_frame, self.previous_lr)
-        warped = warp(self.previous_sr, upscale_flow(flow, scale))
-        return F.pixel_unshuffle(warped, scale)
+        flow = self.estimate_flow(lr_frame, self.previous_lr)
+        return self.upscaler.carry(self.previous_sr, flow, lr_frame)
+
+    def estimate_flow(self, lr_frame: torch.Tensor, previous_lr: torch.Tensor) -> torch.Tensor:
+        """The motion the state is carried by: the model's (a diagnosis may replace it)."""
+        return self.upscaler.estimate_flow(lr_frame, previous_lr)
 
     def _tile_model(self, channels: int) -> Callable[[torch.Tensor], torch.Tensor]:
         run_sr = self.upscaler.run_sr

@@ -1,52 +1,32 @@
 """The frame-recurrent video generator (FRVSR, Sajjadi et al. 2018; TecoGAN's generator).
 
-For frame t the motion from LR frame t to LR frame t-1 is estimated (by a small flow network,
-FRVSR's FNet, or by OpenCV Farneback: see Motion below); the flow is upsampled to the HR grid,
-the previous *output* is warped with it, packed space-to-depth (scale x scale -> 3 * scale^2
-channels at LR size) and fed to the super-resolution network beside LR frame t. The first
-frame (and the first frame after a scene cut) gets zeros instead of a warped output.
+For frame t the motion from LR frame t to LR frame t-1 is estimated (``motion``: FRVSR's flow
+network ``FlowNet``, trained; or OpenCV's Farneback or DIS flow on the LR frames, no weights,
+``vivid.motion``). ``carry`` upsamples it to the HR grid, warps the previous *output* with it
+and packs it space-to-depth (scale x scale -> 3 * scale^2 channels at LR size); the SR network
+sees it beside LR frame t. The first frame (and the first after a scene cut) has no carried
+state. Training (``step``) and inference (``vivid.inference.recurrent``) call the same
+``carry`` and ``frame_output``.
 
-The super-resolution network is vivid's SRResNet without BatchNorm (``srresnet.Generator`` with
-``batchnorm=False``; BatchNorm statistics of single frames would drift along a recurrence).
-The packed previous output enters through its own 3x3 conv (``state_head``) whose result is
-added to the SRResNet head's before its PReLU (a first frame gets the conv of zeros, i.e. its
-bias, as TecoGAN feeds zeros). Deviation: ``state_head`` sees the warped output *minus* the
-bilinear upsampled current LR frame (packed the same way), i.e. what the previous output adds
-to this frame. FRVSR feeds the warped output itself; its mean level (~0.5 in all 48 channels)
-makes every weight of a zero-started ``state_head`` move the features like a bias, and Adam's
-equal-size first steps on all 432 inputs of each filter then shift them far more than any
-detail could gain: trained that way from ``srresnet-x4``, the first ``video-x4`` kept
-``state_head`` at ~1e-4 and upscaled every frame as if it were the first
-(``benchmarks/video_diagnose.py``). ``state_head`` starts at zero, so a fresh
-``RecurrentGenerator.from_srresnet(g)`` computes exactly ``fold_batchnorm(g)`` on every frame
-(its first ``blocks`` residual blocks): training starts from a working single-image model and
-learns to use the previous frame.
+The SR network is vivid's SRResNet without BatchNorm (``srresnet.Generator``,
+``batchnorm=False``). The carried state enters through its own 3x3 conv (``state_head``,
+started at zero) added to the SRResNet head's features; it sees the warped output minus the
+upsampled current LR frame (``detail``: what the previous output adds to this frame). The
+result is a per-pixel blend ``w * warped + (1 - w) * SR`` with ``w`` from a small network
+(``blend``), started at sigmoid(``BLEND_START``) everywhere. A fresh
+``RecurrentGenerator.from_srresnet(g)`` computes ``fold_batchnorm(g)`` on a first frame.
 
-The result of a frame with a previous output is a per-pixel blend: ``w * warped + (1 - w) *
-SR``, where ``w`` (in (0, 1), one per HR pixel) comes from a small network (``blend``) on the
-packed detail and the LR frame, starting at sigmoid(-1) = 0.27 everywhere. Why: trained from
-``srresnet-x4``, the generator barely used its previous output through ``state_head`` alone
-(the first ``video-x4`` not at all: ``benchmarks/video_diagnose.py``), as a single-frame
-model that is already good gets little gradient towards fusing a second input; the blend
-weight gets a direct one wherever the warped previous output is closer to the truth than the
-new frame (the idea of the image models' ``--temporal flow`` filter, learned). Why 0.27: a
-start at 0.05 stayed there (logit -2.995 after 300 iterations of Farneback-motion training;
-the gradient scales with w(1 - w)), and on that model a constant 0.27 lowered tOF on held-out
-slow pans from 0.335 to 0.278 at +0.07 dB, for -0.04 dB and +0.010 tOF on held-out real clips
-(``benchmarks/blend_sweep.py``); 0.5 costs the clips 0.3 dB. Training then has to learn where
-to blend less. Weights without ``blend`` (the first ``video-x4``) run without it.
+Two versions (``version``; weights say which by their shapes):
 
-Motion (``motion``): ``"network"`` is FRVSR's FNet (``FlowNet``, trained); ``"farneback"``
-is OpenCV's Farneback flow on the LR frames (``vivid.motion``; no weights, no gradient, run on
-the CPU). Why the second exists: the previous ground-truth frame warped with an FNet's motion
-is a worse guess of the current frame than the SR output itself on held-out clips and pans,
-while with Farneback it is far better (``benchmarks/flow_choice.py``: warp PSNR 35.3 / 43.9 dB
-against 32.1 / 30.6 for the FNet of stage ``video-flow``), so a generator can only gain from
-its previous output with the latter. Weights without ``flow.*`` tensors load with Farneback.
-
-One deviation from FRVSR/TecoGAN: their network adds its output to the upsampled LR frame
-(residual learning); ours does not, because its SR part starts as srresnet-x4, which already
-outputs the whole image (``benchmarks/video_init.py`` measures that start against a fresh one).
+1. the bundled models up to v5: ``detail`` and the flow placed by PyTorch's bilinear
+   ``align_corners=False`` upsampling (LR pixel i at HR 4i + 1.5), bilinear warp, the blend
+   seeing only ``detail`` and the LR frame;
+2. BD-grid placement (LR pixel i at HR ``scale * i``, where BD keeps its pixel, so a perfect
+   state gives a ``detail`` without an edge ridge), bicubic warp of the state (a bilinear one
+   blurs the carried detail again every frame), and two reliability inputs for ``state_head``
+   and the blend, made on the whole frame by ``carry``: the warped output degraded like the
+   input (Gaussian blur sigma 1.5, every ``scale``-th pixel) minus LR frame t (large where the
+   warp is wrong: occlusion, bad motion), and where the motion points out of the frame.
 """
 
 from __future__ import annotations
@@ -57,19 +37,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vivid.motion import frame_flow
+from vivid.degrade import BD_SIGMA, gaussian_blur
+from vivid.motion import METHODS, frame_flow
 from vivid.nets.inference_form import fold_batchnorm
 from vivid.nets.srresnet import Generator, GeneratorConfig
 
 MAX_FLOW = 24.0  # FNet's tanh output scale: the largest motion in LR pixels per frame
 FLOW_MULTIPLE = 8  # FNet pools three times: inputs are padded to a multiple of 8
 BLEND_CHANNELS = 32  # hidden channels of the blend weight network
-MOTIONS = ("network", "farneback")  # FNet, trained; or OpenCV Farneback on the LR greys
+MOTIONS = ("network", *METHODS)  # FNet (trained), or an OpenCV flow on the LR greys
 BLEND_START = -1.0  # its initial logit: sigmoid(-1) = 0.27 of the warped previous output
+RELIABILITY_CHANNELS = 4  # version 2: degraded warped output minus LR (3), out of frame (1)
+VERSIONS = (1, 2)
 
 
-def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """``image`` sampled at ``x + flow(x)`` (bilinear, borders replicated), in fp32.
+def warp(image: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """``image`` sampled at ``x + flow(x)`` (``mode`` bilinear or bicubic, borders
+    replicated), in fp32.
 
     ``flow`` is N x 2 x H x W in pixels of ``image`` (x then y): where each pixel of the
     current frame was in ``image``.
@@ -80,14 +64,37 @@ def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     x = xs.view(1, 1, width) + flow[:, 0].float()
     y = ys.view(1, height, 1) + flow[:, 1].float()
     grid = torch.stack((2 * x / max(width - 1, 1) - 1, 2 * y / max(height - 1, 1) - 1), dim=-1)
-    return F.grid_sample(image.float(), grid, mode="bilinear", padding_mode="border",
+    return F.grid_sample(image.float(), grid, mode=mode, padding_mode="border",
                          align_corners=True)
 
 
-def upscale_flow(flow: torch.Tensor, scale: int) -> torch.Tensor:
-    """LR flow to the HR grid: bilinear x ``scale`` and the vectors times ``scale``."""
+def bd_upsample(image: torch.Tensor, scale: int) -> torch.Tensor:
+    """Bilinear x ``scale`` on the BD grid: LR pixel i lands on HR pixel ``scale * i`` (BD
+    keeps every ``scale``-th pixel from the first); the last ``scale - 1`` rows and columns
+    repeat the edge."""
+    height, width = image.shape[-2:]
+    padded = F.pad(image, (0, 1, 0, 1), mode="replicate")
+    up = F.interpolate(padded, size=(scale * height + 1, scale * width + 1), mode="bilinear",
+                       align_corners=True)
+    return up[..., :scale * height, :scale * width]
+
+
+def upscale_flow(flow: torch.Tensor, scale: int, bd_grid: bool = False) -> torch.Tensor:
+    """LR flow to the HR grid: bilinear x ``scale`` (on the BD grid if ``bd_grid``, else
+    PyTorch's ``align_corners=False`` placement) and the vectors times ``scale``."""
+    if bd_grid:
+        return bd_upsample(flow.float(), scale) * scale
     return F.interpolate(flow.float(), scale_factor=scale, mode="bilinear",
                          align_corners=False) * scale
+
+
+def out_of_frame(flow: torch.Tensor) -> torch.Tensor:
+    """N x 1 x H x W: 1 where ``flow`` points outside the frame (no previous content)."""
+    height, width = flow.shape[-2:]
+    x = torch.arange(width, device=flow.device).view(1, width) + flow[:, 0]
+    y = torch.arange(height, device=flow.device).view(height, 1) + flow[:, 1]
+    outside = (x < -0.5) | (x > width - 0.5) | (y < -0.5) | (y > height - 0.5)
+    return outside.float()[:, None]
 
 
 def _conv_pair(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -154,25 +161,28 @@ class RecurrentGenerator(nn.Module):
     """
 
     def __init__(self, config: GeneratorConfig | None = None, blend: bool = True,
-                 motion: str = "network") -> None:
+                 motion: str = "network", version: int = 2) -> None:
         super().__init__()
         if motion not in MOTIONS:
             raise ValueError(f"motion {motion!r}: choose one of {', '.join(MOTIONS)}")
+        if version not in VERSIONS:
+            raise ValueError(f"version {version!r}: choose one of {VERSIONS}")
         self.config = config or GeneratorConfig(blocks=10)
         scale, channels = self.config.scale, self.config.channels
-        self.motion = motion
-        # FNet for motion "network"; None for "farneback" (OpenCV, no weights)
+        self.motion, self.version = motion, version
+        # FNet for motion "network"; None for the OpenCV flows (no weights)
         self.flow: FlowNet | None = FlowNet() if motion == "network" else None
         self.sr = Generator(self.config, subpixel_tail=True, batchnorm=False)
-        self.state_head = nn.Conv2d(3 * scale * scale, channels, 3, padding=1)
+        extra = RELIABILITY_CHANNELS if version >= 2 else 0
+        self.state_head = nn.Conv2d(3 * scale * scale + extra, channels, 3, padding=1)
         nn.init.zeros_(self.state_head.weight)
         nn.init.zeros_(self.state_head.bias)
         # per-HR-pixel weight of the warped previous output in the result (see the docstring)
         self.blend: nn.Sequential | None = None
         if blend:
             self.blend = nn.Sequential(
-                nn.Conv2d(3 * scale * scale + 3, BLEND_CHANNELS, 3, padding=1), nn.ReLU(),
-                nn.Conv2d(BLEND_CHANNELS, scale * scale, 3, padding=1))
+                nn.Conv2d(3 * scale * scale + 3 + extra, BLEND_CHANNELS, 3, padding=1),
+                nn.ReLU(), nn.Conv2d(BLEND_CHANNELS, scale * scale, 3, padding=1))
             nn.init.zeros_(self.blend[-1].weight)
             nn.init.constant_(self.blend[-1].bias, BLEND_START)
 
@@ -181,58 +191,85 @@ class RecurrentGenerator(nn.Module):
         return self.config.scale
 
     @classmethod
-    def from_srresnet(cls, generator: Generator, blocks: int, motion: str = "network"
-                      ) -> RecurrentGenerator:
+    def from_srresnet(cls, generator: Generator, blocks: int, motion: str = "network",
+                      version: int = 2) -> RecurrentGenerator:
         """A video generator whose SR part is ``generator`` folded, cut to ``blocks`` blocks."""
         config = GeneratorConfig(generator.config.scale, blocks, generator.config.channels)
         if blocks > generator.config.blocks:
             raise ValueError(f"cannot take {blocks} blocks from a {generator.config.blocks}-"
                              "block generator")
-        video = cls(config, motion=motion)
+        video = cls(config, motion=motion, version=version)
         folded = fold_batchnorm(generator).state_dict()
         wanted = video.sr.state_dict()
         video.sr.load_state_dict({k: folded[k] for k in wanted}, strict=True)
         return video
 
+    def recurrence_parameters(self) -> list[nn.Parameter]:
+        """The weights that fuse the carried state (``state_head``, the blend)."""
+        parts = [self.state_head, *([self.blend] if self.blend is not None else [])]
+        return [p for part in parts for p in part.parameters()]
+
     def step(self, lr_frame: torch.Tensor, state: RecurrentState | None
              ) -> tuple[torch.Tensor, torch.Tensor | None, RecurrentState]:
-        scale = self.config.scale
-        flow, packed = None, None
+        flow, carried = None, None
         if state is not None:
             flow = self.estimate_motion(lr_frame, state.lr_frame)
-            warped = warp(state.sr_frame, upscale_flow(flow, scale)).to(lr_frame.dtype)
-            packed = F.pixel_unshuffle(warped, scale)
-            if lr_frame.is_contiguous(memory_format=torch.channels_last):
-                packed = packed.contiguous(memory_format=torch.channels_last)
-        sr_frame = self.frame_output(lr_frame, packed)
+            carried = self.carry(state.sr_frame, flow, lr_frame)
+        sr_frame = self.frame_output(lr_frame, carried)
         # Gradients flow through the state into later frames (back-propagation through time).
         return sr_frame, flow, RecurrentState(lr_frame, sr_frame.float().clamp(0, 1))
 
     def estimate_motion(self, lr_frame: torch.Tensor, previous_lr: torch.Tensor
                         ) -> torch.Tensor:
-        """N x 2 x h x w LR flow from ``lr_frame`` to ``previous_lr`` (FNet or Farneback)."""
+        """N x 2 x h x w LR flow from ``lr_frame`` to ``previous_lr`` (FNet or OpenCV; the
+        OpenCV flows read 8-bit greys of the frames as given)."""
         if self.flow is None:
-            return frame_flow(lr_frame, previous_lr)
+            return frame_flow(lr_frame.float(), previous_lr.float(), self.motion)
         return self.flow(lr_frame, previous_lr)
 
-    def frame_output(self, lr_frame: torch.Tensor, packed: torch.Tensor | None
+    def upscale_flow(self, flow: torch.Tensor) -> torch.Tensor:
+        """LR flow on this model's HR grid (the BD grid from version 2)."""
+        return upscale_flow(flow, self.scale, bd_grid=self.version >= 2)
+
+    def carry(self, previous_sr: torch.Tensor, flow: torch.Tensor, lr_frame: torch.Tensor
+              ) -> torch.Tensor:
+        """The previous output warped onto this frame and packed to LR size (N x 3 scale^2
+        x h x w), with the reliability inputs after it from version 2, fp32. Made on whole
+        frames: ``frame_output`` may then run on tiles of it."""
+        scale = self.scale
+        mode = "bicubic" if self.version >= 2 else "bilinear"
+        warped = warp(previous_sr, self.upscale_flow(flow), mode)
+        packed = F.pixel_unshuffle(warped, scale)
+        if self.version < 2:
+            return packed
+        degraded = gaussian_blur(warped, BD_SIGMA)[..., ::scale, ::scale]
+        return torch.cat((packed, degraded - lr_frame.float(), out_of_frame(flow)), 1)
+
+    def frame_output(self, lr_frame: torch.Tensor, carried: torch.Tensor | None
                      ) -> torch.Tensor:
-        """The output for an LR frame (tile) and its packed warped previous output (None: a
-        first frame); not clamped."""
-        if packed is None:
+        """The output for an LR frame (tile) and its ``carry`` (None: a first frame); not
+        clamped. The convs run in ``lr_frame``'s dtype, the blend in fp32."""
+        if carried is None:
             features = self.sr.head(lr_frame)
             bias = self.state_head.bias.to(features.dtype).view(1, -1, 1, 1)
             return self.sr.reconstruct(features + bias)
-        scale = self.config.scale
-        reference = F.interpolate(lr_frame, scale_factor=scale, mode="bilinear",
-                                  align_corners=False)
-        detail = packed - F.pixel_unshuffle(reference, scale).to(packed.dtype)
+        scale, dtype = self.scale, lr_frame.dtype
+        packed, reliability = carried[:, :3 * scale * scale], carried[:, 3 * scale * scale:]
+        if self.version >= 2:
+            reference = bd_upsample(lr_frame.float(), scale)
+        else:
+            reference = F.interpolate(lr_frame.float(), scale_factor=scale, mode="bilinear",
+                                      align_corners=False)
+        detail = torch.cat((packed.float() - F.pixel_unshuffle(reference, scale),
+                            reliability.float()), 1).to(dtype)
+        if lr_frame.is_contiguous(memory_format=torch.channels_last):
+            detail = detail.contiguous(memory_format=torch.channels_last)
         sr_frame = self.sr.reconstruct(self.sr.head(lr_frame) + self.state_head(detail))
         if self.blend is None:
             return sr_frame
-        logits = self.blend(torch.cat((detail, lr_frame.to(detail.dtype)), 1))
+        logits = self.blend(torch.cat((detail, lr_frame), 1))
         weight = torch.sigmoid(F.pixel_shuffle(logits, scale).float())
-        warped = F.pixel_shuffle(packed, scale).float()
+        warped = F.pixel_shuffle(packed.float(), scale)
         return (weight * warped + (1 - weight) * sr_frame.float()).to(sr_frame.dtype)
 
     def forward(self, lr_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -22,7 +22,7 @@ from safetensors.torch import save_file
 from vivid._version import __version__
 from vivid.atomic import temp_path
 from vivid.errors import VividError
-from vivid.nets.frvsr import RecurrentGenerator
+from vivid.nets.frvsr import MOTIONS, RELIABILITY_CHANNELS, RecurrentGenerator
 from vivid.nets.srresnet import Generator, GeneratorConfig
 from vivid.nets.vgg import VGG19_LAYERS, VGGFeatures
 
@@ -64,6 +64,7 @@ def save_generator(path: str | Path, generator: Generator | RecurrentGenerator,
     }
     if isinstance(generator, RecurrentGenerator):
         header["motion"] = generator.motion
+        header["frvsr_version"] = generator.version
     header.update(metadata)
     tensors = {
         k: v.detach().float().contiguous().cpu()
@@ -202,16 +203,22 @@ def is_video_model(name_or_path: str | Path) -> bool:
         raise VividError(f"{path}: corrupt or truncated safetensors file ({error})") from error
 
 
-def _empty_network(state: dict[str, torch.Tensor], path: Path
+def _empty_network(state: dict[str, torch.Tensor], metadata: dict[str, Any], path: Path
                    ) -> Generator | RecurrentGenerator:
     """The network the tensors belong to: a recurrent video generator (it has a
-    ``state_head``; with a flow network if it has its tensors, else Farneback motion) or an
+    ``state_head``; with a flow network if it has its tensors, else the OpenCV motion its
+    metadata names, Farneback if none; its version from ``state_head``'s inputs) or an
     SRResNet, shaped from the tensors."""
     if "state_head.weight" in state:
         sr_state = {k.removeprefix("sr."): v for k, v in state.items() if k.startswith("sr.")}
+        config = infer_config(sr_state, path)
         motion = "network" if any(k.startswith("flow.") for k in state) else "farneback"
-        return RecurrentGenerator(infer_config(sr_state, path),
-                                  blend="blend.0.weight" in state, motion=motion)
+        if motion == "farneback" and metadata.get("motion") in MOTIONS[1:]:
+            motion = metadata["motion"]
+        plain = 3 * config.scale * config.scale
+        version = 2 if state["state_head.weight"].shape[1] == plain + RELIABILITY_CHANNELS else 1
+        return RecurrentGenerator(config, blend="blend.0.weight" in state, motion=motion,
+                                  version=version)
     return Generator(infer_config(state, path))
 
 
@@ -226,7 +233,7 @@ def load_model(name_or_path: str | Path
     else:
         state, metadata = _read_torch(path), {}
     state = _strip_prefixes(state)
-    generator = _empty_network(state, path)
+    generator = _empty_network(state, metadata, path)
     config = generator.config
     for key in ("scale", "blocks", "channels"):
         if key in metadata and metadata[key] != getattr(config, key):

@@ -50,6 +50,9 @@ class DataSection:
     frames: int = 7  # frames per training sequence
     synthetic: float = 0.5  # fraction of sequences made by moving over `train` stills
     degradation: str = "bicubic"  # how LR is made: bicubic | bd (stage video: bd, as TecoGAN)
+    # video stages: HR pixels per side around each crop that the generator sees and the
+    # losses do not (motion estimated with context; a multiple of the scale)
+    context: int = 0
 
 
 @dataclass(frozen=True)

@@ -91,14 +91,17 @@ def check_values(config: Any, source: str) -> None:
     if data.crop % model.scale:
         raise VividError(f"{source}: 'data.crop' ({data.crop}) must be a multiple of "
                          f"'model.scale' ({model.scale})")
+    if data.context % model.scale or data.context < 0:
+        raise VividError(f"{source}: 'data.context' ({data.context}) must be a multiple of "
+                         f"'model.scale' ({model.scale}), >= 0")
     if data.train_lr and len(data.train_lr) != len(data.train):
         raise VividError(f"{source}: 'data.train_lr' needs one folder per 'data.train' folder")
     if config.run.stage == "video-flow" and model.motion != "network":
         raise VividError(f"{source}: stage video-flow trains the flow network; it needs "
                          "'model.motion' = \"network\"")
-    if model.motion == "farneback" and config.loss.warp_weight > 0:
+    if model.motion != "network" and config.loss.warp_weight > 0:
         raise VividError(f"{source}: 'loss.warp_weight' trains a flow network; with "
-                         "'model.motion' = \"farneback\" there is none: set it to 0")
+                         f"'model.motion' = \"{model.motion}\" there is none: set it to 0")
     if optim.min_learning_rate > optim.learning_rate:
         raise VividError(f"{source}: 'optim.min_learning_rate' must not exceed "
                          "'optim.learning_rate'")

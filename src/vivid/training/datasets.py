@@ -47,7 +47,8 @@ def training_data(config: TrainConfig) -> PairedCrops | VideoCrops | FlowPairs:
     if config.run.stage in VIDEO_STAGES:
         held_out = (*data.validation_videos, *data.validation_images)
         return VideoCrops.from_folders(data.videos, data.train, held_out, scale, data.crop,
-                                       data.frames, data.synthetic, data.degradation)
+                                       data.frames, data.synthetic, data.degradation,
+                                       data.context)
     if not data.train:
         raise VividError("data.train: no training folders given")
     return PairedCrops.from_folders(data.train, scale, data.crop, data.validation_images,

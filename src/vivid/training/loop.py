@@ -84,23 +84,20 @@ class Stop:
             signal.signal(number, handler)
 
 
-RECURRENCE_PARTS = ("state_head.", "blend.")  # what fuses the previous output (nets/frvsr.py)
-
-
 def _generator_groups(generator: torch.nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
     """Adam's parameter groups for the generator: one, or (video stages with
-    ``optim.recurrence_lr_factor`` != 1) the SR network and flow, then the recurrence parts,
-    whose rate is the schedule's x the factor (``lr_factor``, see ``_set_learning_rate``).
-    Why: Adam moves a weight by about the learning rate per step, so parts that start at zero
-    (``state_head``) or at a constant (the blend, 27%) beside a trained SR network move little
-    in a CPU-sized run at the SR network's rate (runs/video-x4-v4: the blend's bias went from
-    -1 to -1.013 in 600 iterations at 1e-4)."""
-    named = list(distributed.unwrap(generator).named_parameters())
+    ``optim.recurrence_lr_factor`` != 1) the SR network and flow, then the parts that fuse the
+    carried state (``recurrence_parameters``), whose rate is the schedule's x the factor
+    (``lr_factor``, see ``_set_learning_rate``): they start at zero or a constant beside a
+    trained SR network."""
+    network = distributed.unwrap(generator)
+    everything = list(network.parameters())
     factor = config.optim.recurrence_lr_factor
     if factor == 1.0 or config.run.stage not in VIDEO_STAGES:
-        return [{"params": [p for _, p in named], "lr_factor": 1.0}]
-    fusing = [p for n, p in named if n.startswith(RECURRENCE_PARTS)]
-    rest = [p for n, p in named if not n.startswith(RECURRENCE_PARTS)]
+        return [{"params": everything, "lr_factor": 1.0}]
+    fusing = network.recurrence_parameters()
+    chosen = {id(p) for p in fusing}
+    rest = [p for p in everything if id(p) not in chosen]
     return [{"params": rest, "lr_factor": 1.0}, {"params": fusing, "lr_factor": factor}]
 
 

@@ -1,15 +1,21 @@
 """Training data for the video generator: real clips plus synthetic motion over still images.
 
 Real clips are folders of frames (``../shared/data/VideoClips/NAME/%08d.png``); each frame is
-cropped to a multiple of the scale and its LR made once (``degrade``, BD by default, as
-TecoGAN), both kept in memory as uint8. A sample is ``frames`` consecutive frames (every
-frame or every second one), one aligned random crop, a flip / 90-degree turn and, half the
-time, played backwards.
+cropped to a multiple of the scale and kept in memory as uint8. A sample is ``frames``
+consecutive frames (every frame or every second one; a clip shorter than that is played on
+backwards from its end, as a camera that turns back), one aligned random crop, a flip / 90-degree
+turn and, half the time, played backwards; its LR is made from the augmented HR (``degrade``,
+BD by default, as TecoGAN).
 
-Synthetic samples move a window over a still training image: a smooth random pan, zoom and
-rotation per frame (bicubic resampling of the HR image), and half the time a patch of another
-image crossing it with its own velocity, so the model meets occlusion and disocclusion. Their
-LR is made from HR frames with a margin, so the blur sees real context at the crop border.
+Synthetic samples pan a window over a still training image by a whole number of HR pixels per
+frame (at most ``MAX_PAN`` per axis: TecoGAN's moving first frames), so every frame is an exact
+crop of the still and the truth stays consistent along the motion; half the time a patch of
+another image crosses it with its own whole-pixel velocity (occlusion and disocclusion).
+
+Every crop is taken with ``MARGIN`` HR pixels more per side, so the degradation's blur sees
+real content, and those are cut off after degrading. ``context`` HR pixels per side are kept
+around the ``crop``: the generator sees them (motion estimated with context, content entering
+at the border already there), the losses do not (``inner``).
 
 As for images (``training.data``), batch ``i`` is a pure function of (seed, i, rank): a resumed
 run sees exactly the batches an uninterrupted one would.
@@ -17,25 +23,21 @@ run sees exactly the batches an uninterrupted one would.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from vivid.degrade import crop_to_multiple, degrade
 from vivid.errors import VividError
 from vivid.images import imagefile
 from vivid.images.listing import list_images
-from vivid.images.pixels import quantize_8bit, to_uint8
+from vivid.images.pixels import to_uint8
 
-MARGIN = 16  # HR pixels of context around a synthetic crop (a multiple of every scale)
-MAX_SHIFT = 10.0  # largest synthetic pan per frame, HR pixels
-MAX_TURN = math.radians(1.5)  # largest synthetic rotation per frame
-MAX_ZOOM = 0.02  # largest synthetic zoom change per frame
+MARGIN = 16  # HR pixels degraded with a crop and cut off after (a multiple of every scale)
+MAX_PAN = 4  # largest synthetic pan per frame and axis, whole HR pixels (1 LR pixel at x4)
 
 
 @dataclass
@@ -84,13 +86,27 @@ def _augment(hr: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return hr.flip(0) if backwards else hr
 
 
-def _inner(lr: torch.Tensor, hr: torch.Tensor, crop: int, scale: int
-           ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The ``crop`` x ``crop`` HR centre of a crop made with ``MARGIN`` and its LR, uint8."""
+def _inner(lr: torch.Tensor, hr: torch.Tensor, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A crop made with ``MARGIN`` and its LR without the margin, uint8."""
     inner = MARGIN // scale
-    lr = lr[..., inner:inner + crop // scale, inner:inner + crop // scale]
-    hr = hr[..., MARGIN:MARGIN + crop, MARGIN:MARGIN + crop]
-    return to_uint8(lr), to_uint8(hr)
+    return to_uint8(lr[..., inner:-inner, inner:-inner]), to_uint8(hr[..., MARGIN:-MARGIN,
+                                                                       MARGIN:-MARGIN])
+
+
+def inner(frames: torch.Tensor, context: int) -> torch.Tensor:
+    """``frames`` (... x H x W) without ``context`` pixels per side: what the losses see."""
+    return frames[..., context:frames.shape[-2] - context, context:frames.shape[-1] - context]
+
+
+def frame_indices(count: int, frames: int, stride: int, start: int) -> torch.Tensor:
+    """``frames`` indices from ``start`` every ``stride``, turned back at a clip end (a clip of
+    ``count`` frames plays 0, 1, ..., count - 1, count - 2, ...)."""
+    steps = torch.arange(frames) * stride + start
+    if count == 1:
+        return torch.zeros_like(steps)
+    period = 2 * (count - 1)
+    steps = steps % period
+    return torch.where(steps < count, steps, period - steps)
 
 
 def draw_int(high: int, generator: torch.Generator) -> int:
@@ -104,75 +120,74 @@ def draw_uniform(limit: float, generator: torch.Generator) -> float:
 
 
 def clip_sample(clip: Clip, frames: int, crop: int, scale: int, degradation: str,
-                generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+                generator: torch.Generator, context: int = 0
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     """``frames`` consecutive (stride 1 or 2) crops of a clip, augmented, then degraded."""
     count = clip.hr_frames.shape[0]
-    stride = 2 if count >= 2 * frames - 1 and draw_int(2, generator) else 1
-    start = draw_int(count - (frames - 1) * stride, generator)
-    indices = torch.arange(start, start + (frames - 1) * stride + 1, stride)
-    size = crop + 2 * MARGIN
+    wide = draw_int(2, generator)  # always drawn: the random stream does not depend on clips
+    stride = 2 if wide and count >= 2 * frames - 1 else 1
+    start = draw_int(max(count - (frames - 1) * stride, 1), generator)
+    indices = frame_indices(count, frames, stride, start)
+    size = crop + 2 * (context + MARGIN)
     top = draw_int(clip.hr_frames.shape[-2] - size + 1, generator)
     left = draw_int(clip.hr_frames.shape[-1] - size + 1, generator)
     hr = _augment(clip.hr_frames[indices, :, top:top + size, left:left + size], generator)
     hr = hr.float() / 255
-    return _inner(degrade(hr, scale, degradation), hr, crop, scale)
+    return _inner(degrade(hr, scale, degradation), hr, scale)
 
 
-def _motion_grid(frames: int, size: int, source: tuple[int, int], generator: torch.Generator
-                 ) -> torch.Tensor:
-    """Sampling grids (frames x size x size x 2, grid_sample units) of a smooth camera path."""
-    height, width = source
-    # the window's centre stays half a window from the borders (reflected content would move
-    # against the pan), where the image is large enough
-    half = size // 2
-    centre = [half + draw_int(max(width - 2 * half, 1), generator),
-              half + draw_int(max(height - 2 * half, 1), generator)]
-    shift = [draw_uniform(MAX_SHIFT, generator), draw_uniform(MAX_SHIFT, generator)]
-    turn, zoom = draw_uniform(MAX_TURN, generator), draw_uniform(MAX_ZOOM, generator)
-    axis = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
-    ys, xs = torch.meshgrid(axis, axis, indexing="ij")
-    grids = []
-    for t in range(frames):
-        angle, factor = turn * t, (1 + zoom) ** t
-        cos, sin = math.cos(angle) * factor, math.sin(angle) * factor
-        x = centre[0] + shift[0] * t + cos * xs - sin * ys
-        y = centre[1] + shift[1] * t + sin * xs + cos * ys
-        grids.append(torch.stack((2 * x / (width - 1) - 1, 2 * y / (height - 1) - 1), -1))
-    return torch.stack(grids)
+def pan_frames(image: torch.Tensor, frames: int, size: int, generator: torch.Generator
+               ) -> torch.Tensor:
+    """``frames`` exact ``size`` x ``size`` crops of ``image`` (3 x H x W) along a straight
+    path of a whole number of pixels per frame, at most ``MAX_PAN`` per axis (the image must
+    have ``size + MAX_PAN * (frames - 1)`` pixels a side)."""
+    velocity = [draw_int(2 * MAX_PAN + 1, generator) - MAX_PAN for _ in range(2)]
+    travel = [abs(v) * (frames - 1) for v in velocity]
+    left = draw_int(image.shape[-1] - size - travel[0] + 1, generator)
+    top = draw_int(image.shape[-2] - size - travel[1] + 1, generator)
+    # a path to the left (up) starts at the right (bottom) end of its travel
+    left += travel[0] if velocity[0] < 0 else 0
+    top += travel[1] if velocity[1] < 0 else 0
+    return torch.stack([image[:, top + velocity[1] * t:top + velocity[1] * t + size,
+                              left + velocity[0] * t:left + velocity[0] * t + size]
+                        for t in range(frames)])
 
 
-def _paste_mover(frames: torch.Tensor, patch: torch.Tensor, generator: torch.Generator
-                 ) -> torch.Tensor:
-    """``patch`` (3 x p x p) crossing ``frames`` (T x 3 x S x S) in a straight line."""
+def paste_mover(frames: torch.Tensor, patch: torch.Tensor, generator: torch.Generator
+                ) -> torch.Tensor:
+    """``patch`` (3 x p x p) crossing ``frames`` (T x 3 x S x S) in a straight line at a
+    whole-pixel velocity (at most ``2 * MAX_PAN`` per axis), clipped at the borders."""
     size, side = frames.shape[-1], patch.shape[-1]
     start = [draw_int(size - side + 1, generator), draw_int(size - side + 1, generator)]
-    velocity = [draw_uniform(MAX_SHIFT, generator), draw_uniform(MAX_SHIFT, generator)]
+    velocity = [draw_int(4 * MAX_PAN + 1, generator) - 2 * MAX_PAN for _ in range(2)]
     out = frames.clone()
     for t in range(frames.shape[0]):
-        top = min(max(round(start[1] + velocity[1] * t), 0), size - side)
-        left = min(max(round(start[0] + velocity[0] * t), 0), size - side)
+        top = min(max(start[1] + velocity[1] * t, 0), size - side)
+        left = min(max(start[0] + velocity[0] * t, 0), size - side)
         out[t, :, top:top + side, left:left + side] = patch
     return out
 
 
+def still_side(crop: int, frames: int, context: int = 0) -> int:
+    """The smallest side of a still that a synthetic sequence can pan over."""
+    return crop + 2 * (context + MARGIN) + MAX_PAN * (frames - 1)
+
+
 def synthetic_sample(stills: list[torch.Tensor], frames: int, crop: int, scale: int,
-                     degradation: str, generator: torch.Generator
+                     degradation: str, generator: torch.Generator, context: int = 0
                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """A synthetic-motion sequence over a random still image, uint8 LR and HR."""
-    image = stills[draw_int(len(stills), generator)].float()[None] / 255
-    size = crop + 2 * MARGIN
-    grid = _motion_grid(frames, size, tuple(image.shape[-2:]), generator)
-    hr = F.grid_sample(image.expand(frames, -1, -1, -1), grid, mode="bicubic",
-                       padding_mode="reflection", align_corners=True).clamp(0, 1)
+    image = stills[draw_int(len(stills), generator)]
+    size = crop + 2 * (context + MARGIN)
+    hr = pan_frames(image, frames, size, generator).float() / 255
     if draw_int(2, generator):
         other = stills[draw_int(len(stills), generator)]
         side = min(24 + draw_int(41, generator), *other.shape[-2:], size)
         top = draw_int(other.shape[-2] - side + 1, generator)
         left = draw_int(other.shape[-1] - side + 1, generator)
-        hr = _paste_mover(hr, other[:, top:top + side, left:left + side].float() / 255,
-                          generator)
-    hr = quantize_8bit(hr)  # 8-bit frames, as real ones
-    return _inner(degrade(hr, scale, degradation), hr, crop, scale)
+        hr = paste_mover(hr, other[:, top:top + side, left:left + side].float() / 255,
+                         generator)
+    return _inner(degrade(hr, scale, degradation), hr, scale)
 
 
 def load_stills(folders: Iterable[str | Path], exclude: Iterable[str], min_side: float,
@@ -202,43 +217,47 @@ class VideoCrops:
     clips: list[Clip]
     stills: list[torch.Tensor]  # 3 x H x W uint8, for synthetic motion
     scale: int
-    crop: int  # HR crop side
+    crop: int  # HR crop side the losses see
     frames: int  # frames per sequence
     synthetic: float  # fraction of synthetic sequences
     degradation: str
+    context: int = 0  # HR pixels around the crop that the generator sees too
 
     @classmethod
     def from_folders(cls, videos: Iterable[str | Path], stills: Iterable[str | Path],
                      exclude: Iterable[str], scale: int, crop: int, frames: int,
-                     synthetic: float, degradation: str) -> VideoCrops:
+                     synthetic: float, degradation: str, context: int = 0) -> VideoCrops:
         """Clips of the sequence folders in ``videos`` and stills of ``stills``, except the
         sequence and image names in ``exclude`` (held out for validation)."""
-        if crop % scale:
-            raise VividError(f"crop {crop} is not a multiple of the scale {scale}")
+        if crop % scale or context % scale:
+            raise VividError(f"crop {crop} and context {context} must be multiples of the "
+                             f"scale {scale}")
+        size = crop + 2 * (context + MARGIN)
         clips = [Clip(f.name, to_uint8(read_frames(f, scale)))
                  for f in sequence_folders(videos, exclude)]
-        clips = [c for c in clips if c.hr_frames.shape[0] >= frames
-                 and min(c.hr_frames.shape[-2:]) >= crop + 2 * MARGIN]
-        images = load_stills(stills, exclude, crop)
+        clips = [c for c in clips if c.hr_frames.shape[0] >= 2
+                 and min(c.hr_frames.shape[-2:]) >= size]
+        side = still_side(crop, frames, context)
+        images = load_stills(stills, exclude, side)
         if synthetic < 1 and not clips:
-            raise VividError(f"no clip with {frames} frames of at least {crop + 2 * MARGIN} "
-                             "pixels a side")
+            raise VividError(f"no clip with 2 frames of at least {size} pixels a side")
         if synthetic > 0 and not images:
             raise VividError(f"data.synthetic = {synthetic} needs still images of at least "
-                             f"{crop}x{crop} in data.train")
-        return cls(clips, images, scale, crop, frames, synthetic, degradation)
+                             f"{side}x{side} in data.train")
+        return cls(clips, images, scale, crop, frames, synthetic, degradation, context)
 
     def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         if float(torch.rand((), generator=generator)) < self.synthetic:
             return synthetic_sample(self.stills, self.frames, self.crop, self.scale,
-                                    self.degradation, generator)
+                                    self.degradation, generator, self.context)
         clip = self.clips[draw_int(len(self.clips), generator)]
         return clip_sample(clip, self.frames, self.crop, self.scale, self.degradation,
-                           generator)
+                           generator, self.context)
 
     def batch(self, seed: int, iteration: int, batch_size: int, rank: int = 0,
               world_size: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-        """This rank's share of global batch ``iteration``: N x T x 3 x h x w floats in [0, 1]."""
+        """This rank's share of global batch ``iteration``: N x T x 3 x h x w floats in [0, 1]
+        (with ``context``; ``inner`` cuts it off)."""
         mine = draw_batch(self.sample, seed, iteration, batch_size, rank, world_size)
         lr = torch.stack([s[0] for s in mine]).float() / 255
         hr = torch.stack([s[1] for s in mine]).float() / 255

@@ -22,11 +22,12 @@ import torch
 import torch.nn.functional as F
 
 from vivid.metrics import mean_psnr_ssim
-from vivid.nets.frvsr import upscale_flow, warp
+from vivid.nets.frvsr import warp
 from vivid.training import distributed
 from vivid.training.config import TrainConfig
 from vivid.training.losses import pixel_loss
 from vivid.training.steps import Nets, Optimizers, StepContext, apply_gradients
+from vivid.training.video_data import inner
 
 
 def pingpong(frames: torch.Tensor) -> torch.Tensor:
@@ -48,17 +49,16 @@ def pingpong_loss(sr_frames: torch.Tensor, frames: int) -> torch.Tensor:
     return (forward - backward).abs().mean()
 
 
-def temporal_loss(sr_frames: torch.Tensor, hr_frames: torch.Tensor, flows: torch.Tensor
-                  ) -> torch.Tensor:
-    """Mean |(sr_t - W sr_{t-1}) - (hr_t - W hr_{t-1})| over t > 1, W = warping by the LR
-    flows (N x (T-1) x 2 x h x w, frame t to t-1) upsampled to HR, without gradient."""
-    scale = sr_frames.shape[-1] // flows.shape[-1]
-    hr_flows = upscale_flow(flows.detach().flatten(0, 1), scale)
+def temporal_loss(sr_frames: torch.Tensor, hr_frames: torch.Tensor, hr_flows: torch.Tensor,
+                  context: int = 0) -> torch.Tensor:
+    """Mean |(sr_t - W sr_{t-1}) - (hr_t - W hr_{t-1})| over t > 1 and the pixels within
+    ``context`` of the border left out; W = warping by ``hr_flows`` (N x (T-1) x 2 x H x W,
+    frame t to t-1, on the HR grid), without gradient through the flows."""
     previous = torch.cat((sr_frames[:, :-1], hr_frames[:, :-1]), 2).flatten(0, 1)
-    warped = warp(previous, hr_flows).unflatten(0, flows.shape[:2])
+    warped = warp(previous, hr_flows.detach().flatten(0, 1)).unflatten(0, hr_flows.shape[:2])
     sr_change = sr_frames[:, 1:].float() - warped[:, :, :3]
     hr_change = hr_frames[:, 1:].float() - warped[:, :, 3:]
-    return (sr_change - hr_change).abs().mean()
+    return inner(sr_change - hr_change, context).abs().mean()
 
 
 @dataclass
@@ -75,20 +75,24 @@ class SequenceLosses:
 def sequence_losses(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
                     config: TrainConfig, amp: StepContext) -> SequenceLosses:
     """Run the recurrence (forwards, then backwards with ping-pong) and compute the pixel
-    loss, the LR warping loss and the ping-pong loss."""
-    frames, weights = lr_batch.shape[1], config.loss
+    loss, the LR warping loss, the ping-pong loss and the temporal loss, each without the
+    ``data.context`` border (the generator sees it, the losses do not)."""
+    frames, weights, context = lr_batch.shape[1], config.loss, config.data.context
     use_pingpong = weights.pingpong_weight > 0
     lr_frames = pingpong(lr_batch) if use_pingpong else lr_batch
     hr_frames = pingpong(hr_batch) if use_pingpong else hr_batch
     with amp.autocast():
         sr_frames, flows = nets.generator(lr_frames)
-    terms = {weights.pixel: pixel_loss(sr_frames, hr_frames, weights.pixel)}
-    if distributed.unwrap(nets.generator).flow is not None:  # a flow network to train
+    network = distributed.unwrap(nets.generator)
+    terms = {weights.pixel: pixel_loss(inner(sr_frames, context), inner(hr_frames, context),
+                                       weights.pixel)}
+    if network.flow is not None:  # a flow network to train
         terms["warp"] = warping_loss(lr_frames, flows)
     if use_pingpong:
-        terms["pingpong"] = pingpong_loss(sr_frames, frames)
+        terms["pingpong"] = pingpong_loss(inner(sr_frames, context), frames)
     if weights.temporal_weight > 0:
-        terms["temporal"] = temporal_loss(sr_frames, hr_frames, flows)
+        hr_flows = network.upscale_flow(flows.flatten(0, 1)).unflatten(0, flows.shape[:2])
+        terms["temporal"] = temporal_loss(sr_frames, hr_frames, hr_flows, context)
     return SequenceLosses(sr_frames, terms)
 
 

@@ -5,8 +5,15 @@ scale and degraded (``bd`` by default: Gaussian sigma 1.5, every 4th pixel, as T
 every method upscales the sequence in order: ``bicubic``, each image model frame by frame and
 with every requested temporal mode (``MODEL+flow``), each video model (``video-x4``) through
 its recurrence. Per sequence and on average:
-PSNR / SSIM (Y channel, shave = scale, mean over frames), tOF and warping error (see
-``video.metrics``), and with a NIQE model the mean NIQE of the frames (as ``vivid eval``).
+PSNR / SSIM, tOF and warping error (see ``video.metrics``), and with a NIQE model the mean
+NIQE of the frames (as ``vivid eval``). PSNR / SSIM per ``protocol``:
+
+- ``vivid``: Y channel rounded like MATLAB, shave = scale, mean over every frame (as ``vivid
+  eval`` for images);
+- ``tecogan``: as TecoGAN's ``metrics.py``, so numbers compare with its tables: frames 2 to
+  N-3 (the first and last two skipped, as for tOF), the central crop of ``crop_8x8`` (sides a
+  multiple of 32, at least 8 pixels off each border), Y not rounded. SSIM keeps vivid's
+  Gaussian window.
 """
 
 from __future__ import annotations
@@ -25,9 +32,9 @@ from vivid.images.pixels import quantize_8bit
 from vivid.inference.loader import load_upscaler
 from vivid.inference.recurrent import VideoUpscaler
 from vivid.inference.upscaler import Upscaler
-from vivid.metrics import mean_psnr_ssim
+from vivid.metrics import mean_psnr_ssim, psnr, ssim
 from vivid.video.codec import frame_files
-from vivid.video.metrics import tof, warping_error
+from vivid.video.metrics import PROTOCOLS, SKIPPED, central_crop, tof, warping_error
 from vivid.video.temporal import make_filter, make_frame_fn
 
 BATCH = 4
@@ -56,10 +63,26 @@ def run_method(upscaler: Upscaler | VideoUpscaler, temporal: str,
     return outputs
 
 
+def protocol_psnr_ssim(outputs: list[torch.Tensor], truth: list[torch.Tensor], scale: int,
+                       protocol: str = "vivid") -> dict[str, float]:
+    """Mean PSNR / SSIM over the frames as ``protocol`` takes them (module docstring)."""
+    if protocol == "vivid":
+        return mean_psnr_ssim(zip(outputs, truth, strict=True), shave=scale)
+    if protocol != "tecogan":
+        raise VividError(f"protocol {protocol!r}: choose one of {', '.join(PROTOCOLS)}")
+    rows, cols = central_crop(*truth[0].shape[-2:])
+    pairs = [(o[..., rows, cols], t[..., rows, cols])
+             for o, t in zip(outputs[SKIPPED:-SKIPPED], truth[SKIPPED:-SKIPPED], strict=True)]
+    psnrs = [float(psnr(o, t, shave=0, rounded_y=False)) for o, t in pairs]
+    ssims = [float(ssim(o, t, shave=0, rounded_y=False)) for o, t in pairs]
+    return {"psnr": sum(psnrs) / len(psnrs), "ssim": sum(ssims) / len(ssims)}
+
+
 def score_sequence(outputs: list[torch.Tensor], truth: list[torch.Tensor], scale: int,
-                   niqe_model: Path | None = None) -> dict[str, float]:
-    """PSNR/SSIM (mean over frames), tOF, warping error and, with a model, mean NIQE."""
-    numbers = {**mean_psnr_ssim(zip(outputs, truth, strict=True), shave=scale),
+                   niqe_model: Path | None = None, protocol: str = "vivid"
+                   ) -> dict[str, float]:
+    """PSNR/SSIM (per ``protocol``), tOF, warping error and, with a model, mean NIQE."""
+    numbers = {**protocol_psnr_ssim(outputs, truth, scale, protocol),
                "tof": tof(outputs, truth), "warping_error": warping_error(outputs, truth)}
     if niqe_model is not None:
         values = [v for v in (niqe_score(f, scale, niqe_model) for f in outputs)
@@ -84,7 +107,7 @@ def methods(models: list[str], temporal_modes: list[str], video_models: set[str]
 def evaluate_video(models: list[str], dataset: Path, temporal_modes: list[str],
                    scale: int = 4, degradation: str = "bd", device: str = "auto",
                    progress: bool = True, precision: str = "fp32",
-                   niqe_model: Path | None = None) -> dict[str, Any]:
+                   niqe_model: Path | None = None, protocol: str = "vivid") -> dict[str, Any]:
     sequences = sorted(p for p in dataset.iterdir() if p.is_dir())
     if not sequences:
         raise VividError(f"{dataset}: no sequence folders")
@@ -100,11 +123,12 @@ def evaluate_video(models: list[str], dataset: Path, temporal_modes: list[str],
                                        leave=False):
             outputs = run_method(upscalers[model], mode, lr_frames)
             results.setdefault(label, {})[folder.name] = score_sequence(
-                outputs, hr_frames, scale, niqe_model)
+                outputs, hr_frames, scale, niqe_model, protocol)
     for table in results.values():
         keys = next(iter(table.values())).keys()
         table["mean"] = {k: sum(v[k] for v in table.values()) / len(table) for k in keys}
-    return {"scale": scale, "degradation": degradation, "results": results}
+    return {"scale": scale, "degradation": degradation, "protocol": protocol,
+            "results": results}
 
 
 def format_video_table(report: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ from vivid.motion import flow, grey
 from vivid.video.temporal import consistent, warp
 
 SKIPPED = 2  # frames skipped at each end of a sequence, as TecoGAN
+PROTOCOLS = ("vivid", "tecogan")  # how eval-video takes PSNR / SSIM (vivid.video.evaluate)
 
 
 def central_crop(height: int, width: int) -> tuple[slice, slice]:

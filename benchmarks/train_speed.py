@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 from common import save
+from vivid.training.build import prepare
 from vivid.training.config import load_config
 from vivid.training.distributed import World
-from vivid.training.loop import prepare
 from vivid.training.steps import STEPS
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,5 +1,10 @@
 """The training loop around the step functions of ``vivid.training.steps``: data, validation,
-logging, checkpoints, resume, signals and DDP.
+logging, checkpoints, resume, signals and DDP (networks and optimisers: ``training.build``).
+
+Invariants: batch ``i`` and the learning rate at ``i`` are functions of ``i`` alone, so a
+resumed run continues exactly; a checkpoint holds everything a resume needs (networks,
+optimisers, EMA, RNG state, config); a non-finite loss stops the run with the last good
+checkpoint kept.
 
 Output folder layout: ``config.json`` (the resolved config), ``log.jsonl`` (one JSON object
 per logged iteration and per validation), ``checkpoints/iter-*.pt``, and
@@ -10,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +27,7 @@ from vivid.atomic import write_text
 from vivid.errors import VividError
 from vivid.nets.weights_file import save_generator
 from vivid.training import distributed
+from vivid.training.build import prepare
 from vivid.training.checkpoints import (
     check_same_model,
     export_metadata,
@@ -34,27 +39,15 @@ from vivid.training.checkpoints import (
     set_rng_state,
 )
 from vivid.training.config import TrainConfig, config_dict
-from vivid.training.config_checks import VIDEO_STAGES
 from vivid.training.data import PairedCrops
 from vivid.training.datasets import load_validation, to_device, training_data, validate
 from vivid.training.flow_pairs import FlowPairs
 from vivid.training.flow_steps import flow_step, validate_flow
 from vivid.training.runlog import RunLog, truncate
-from vivid.training.steps import (
-    STEPS,
-    Nets,
-    Optimizers,
-    StepContext,
-    build_nets,
-    learning_rate_at,
-    training_dtype,
-    update_ema,
-)
+from vivid.training.steps import STEPS, Nets, Optimizers, StepContext, learning_rate_at, update_ema
 from vivid.training.video_data import VideoCrops
 from vivid.training.video_gan_steps import video_gan_step
 from vivid.training.video_steps import validate_video, video_step
-
-log = logging.getLogger(__name__)
 
 # run.stage -> (its step function, its validation function): the one place a stage is mapped.
 STAGE_FUNCTIONS = {
@@ -84,29 +77,6 @@ class Stop:
             signal.signal(number, handler)
 
 
-def _generator_groups(generator: torch.nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
-    """Adam's parameter groups for the generator: one, or (video stages with
-    ``optim.recurrence_lr_factor`` != 1) the SR network and flow, then the parts that fuse the
-    carried state (``recurrence_parameters``), whose rate is the schedule's x the factor
-    (``lr_factor``, see ``_set_learning_rate``): they start at zero or a constant beside a
-    trained SR network."""
-    network = distributed.unwrap(generator)
-    everything = list(network.parameters())
-    factor = config.optim.recurrence_lr_factor
-    if factor == 1.0 or config.run.stage not in VIDEO_STAGES:
-        return [{"params": everything, "lr_factor": 1.0}]
-    fusing = network.recurrence_parameters()
-    chosen = {id(p) for p in fusing}
-    rest = [p for p in everything if id(p) not in chosen]
-    return [{"params": rest, "lr_factor": 1.0}, {"params": fusing, "lr_factor": factor}]
-
-
-def _adam(params, config: TrainConfig) -> torch.optim.Adam:
-    optim = config.optim
-    return torch.optim.Adam(params, lr=optim.learning_rate, betas=(optim.beta1, optim.beta2),
-                            fused=optim.fused)
-
-
 def _state(nets: Nets, optimizers: Optimizers, config: TrainConfig) -> dict[str, Any]:
     state = {"params": distributed.unwrap(nets.generator).state_dict(),
              "optim_g": optimizers.generator.state_dict(), "rng": rng_state(),
@@ -128,28 +98,6 @@ def _restore(nets: Nets, optimizers: Optimizers, state: dict[str, Any]) -> None:
     if nets.ema is not None:
         nets.ema.load_state_dict(state["params_ema"])
     set_rng_state(state["rng"])
-
-
-def prepare(config: TrainConfig, world: distributed.World
-             ) -> tuple[Nets, Optimizers, StepContext]:
-    torch.manual_seed(config.run.seed)
-    nets = build_nets(config)
-    memory = torch.channels_last if config.run.channels_last else torch.contiguous_format
-    for net in (nets.generator, nets.discriminator, nets.ema, nets.vgg):
-        if net is not None:
-            net.to(world.device, memory_format=memory)
-    nets.generator = distributed.wrap(nets.generator, world, config.run.sync_batchnorm)
-    optimizers = Optimizers(_adam(_generator_groups(nets.generator, config), config))
-    if nets.discriminator is not None:
-        nets.discriminator = distributed.wrap(nets.discriminator, world,
-                                              config.run.sync_batchnorm)
-        optimizers.discriminator = _adam(nets.discriminator.parameters(), config)
-    if config.run.compile:
-        nets.generator = torch.compile(nets.generator)
-    amp = StepContext.create(world.device, training_dtype(config.run.precision, world.device))
-    log.debug("training on %s (rank %d of %d), autocast %s", world.device, world.rank,
-              world.size, amp.dtype)
-    return nets, optimizers, amp
 
 
 def _resume(out_dir: Path, nets: Nets, optimizers: Optimizers) -> int:

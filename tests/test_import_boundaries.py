@@ -5,9 +5,14 @@ inside a function, is read from the source and checked against these rules:
   -> inference / video / evaluation -> cli): a module imports its own layer and earlier ones,
   so networks import nothing from training or inference and nothing imports the command line;
 - the MOS study app imports neither PyTorch nor vivid's model stack, and only the command line
-  imports it.
+  imports it;
+- no import circle: following the imports that run (module level or inside a function, as a
+  deferred import only hides a circle; ``if TYPE_CHECKING:`` blocks never run), no module
+  reaches itself;
+- no module of the package, the benchmarks or the scripts is over ``MAX_LINES`` lines.
 
-Adding a forbidden import anywhere makes this test fail, naming the file and the import.
+Adding a forbidden import anywhere makes this test fail, naming the file and the import; a
+circle is named module by module.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+REPO = Path(__file__).resolve().parents[1]
+SRC = REPO / "src"
+MAX_LINES = 300
 
 # Data flows one way (README, "Layout"): a module may import its own layer and those above it.
 LAYERS = (
@@ -34,8 +41,8 @@ LAYERS = (
 MOS_MAY_IMPORT = ("vivid.mos", "vivid.errors", "vivid._version", "vivid.atomic")
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(SRC).with_suffix("").parts
+def _module_name(path: Path, root: Path = SRC) -> str:
+    parts = path.relative_to(root).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -87,6 +94,117 @@ def violations(modules: dict[str, list[str]]) -> list[str]:
 
 def _all_modules() -> dict[str, list[str]]:
     return {_module_name(p): _imports(p) for p in sorted((SRC / "vivid").rglob("*.py"))}
+
+
+def _runtime_imports(path: Path, known: set[str], root: Path = SRC) -> set[str]:
+    """The package's modules that ``path`` imports when its code runs: ``from a import b``
+    counts as ``a.b`` when that is a module, else as ``a``; ``TYPE_CHECKING`` blocks are
+    skipped."""
+    def nodes(body: list[ast.stmt]) -> list[ast.stmt]:
+        found = []
+        for node in body:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                found += nodes(node.orelse)
+                continue
+            found.append(node)
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.stmt):
+                    found += nodes([child])
+                elif isinstance(child, ast.ExceptHandler):
+                    found += nodes(child.body)
+        return found
+
+    tree = ast.parse(path.read_text())
+    imported = set()
+    for node in nodes(tree.body):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            single = ast.Module(body=[node], type_ignores=[])
+            for name in _names(single, _module_name(path, root), path.name == "__init__.py"):
+                imported.add(name if name in known else name.rsplit(".", 1)[0])
+    return {name for name in imported if name in known and name != _module_name(path, root)}
+
+
+def _names(tree: ast.Module, module: str, is_package: bool) -> list[str]:
+    """Absolute ``a.b`` names of ``from a import b`` / ``import a.b`` statements in ``tree``."""
+    names, package = [], module if is_package else module.rsplit(".", 1)[0]
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join([*parts[:len(parts) - node.level + 1], *([base] if base else [])])
+            names += [f"{base}.{alias.name}" for alias in node.names]
+    return names
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the package's modules it imports when it runs."""
+    paths = {_module_name(p): p for p in sorted((SRC / "vivid").rglob("*.py"))}
+    return {name: _runtime_imports(path, set(paths)) for name, path in paths.items()}
+
+
+def find_circle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle as ``[a, b, ..., a]``, or None (depth-first search)."""
+    state: dict[str, str] = {}  # "open" while on the path, "done" after
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        state[module] = "open"
+        for name in sorted(graph.get(module, ())):
+            if state.get(name) == "open":
+                return [*path[path.index(name):], name]
+            if name not in state and (circle := visit(name, [*path, name])):
+                return circle
+        state[module] = "done"
+        return None
+
+    for module in sorted(graph):
+        if module not in state and (circle := visit(module, [module])):
+            return circle
+    return None
+
+
+def long_modules(paths: list[Path], limit: int = MAX_LINES, root: Path = REPO) -> list[str]:
+    """``path: N lines`` for each file over ``limit`` lines."""
+    return [f"{p.relative_to(root)}: {n} lines" for p in paths
+            if (n := len(p.read_text().splitlines())) > limit]
+
+
+def test_no_import_circle() -> None:
+    circle = find_circle(import_graph())
+    assert circle is None, "import circle: " + " -> ".join(circle or [])
+
+
+def test_an_import_circle_is_caught() -> None:
+    graph = import_graph()
+    graph["vivid.images.pixels"] = {*graph["vivid.images.pixels"], "vivid.images.imagefile"}
+    assert find_circle(graph) is not None
+    assert find_circle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+    assert find_circle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_a_deferred_import_counts_and_type_checking_does_not(tmp_path: Path) -> None:
+    known = {"vivid.images.pixels", "vivid.nets.srresnet", "vivid.degrade"}
+    code = ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import vivid.degrade\n"
+            "def f():\n    from vivid.nets import srresnet\n")
+    fake = tmp_path / "src" / "vivid" / "images" / "pixels.py"
+    fake.parent.mkdir(parents=True)
+    fake.write_text(code)
+    assert _runtime_imports(fake, known, tmp_path / "src") == {"vivid.nets.srresnet"}
+
+
+def test_no_module_is_over_the_line_limit() -> None:
+    paths = [*sorted((SRC / "vivid").rglob("*.py")), *sorted((REPO / "benchmarks").glob("*.py")),
+             *sorted((REPO / "scripts").glob("*.py"))]
+    assert long_modules(paths) == []
+
+
+def test_a_long_module_is_caught(tmp_path: Path) -> None:
+    long = tmp_path / "long.py"
+    long.write_text("x = 1\n" * (MAX_LINES + 1))
+    assert long_modules([long], root=tmp_path) == [f"long.py: {MAX_LINES + 1} lines"]
+    assert long_modules([long], MAX_LINES + 1, tmp_path) == []
 
 
 def test_the_package_keeps_its_layers() -> None:

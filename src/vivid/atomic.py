@@ -6,7 +6,9 @@ when the ``with`` block ends without an error; on any error, Ctrl-C, or SIGTERM 
 do that for a whole file at once. Every file vivid writes goes through here, except what is
 appended to (a run's ``log.jsonl``), TensorBoard's own event files, and the OpenVINO IR pair
 (.xml + .bin, renamed .bin first: ``inference.openvino_runtime``).
-``check_writable`` finds an unwritable output folder before any work is spent on the output.
+``check_writable`` finds an unwritable output folder before any work is spent on the output;
+``no_new_empty_folders`` removes the output folders a failed or interrupted run made but left
+empty.
 """
 
 from __future__ import annotations
@@ -75,6 +77,24 @@ def check_writable(folder: Path) -> None:
                          ) from error
     os.close(descriptor)
     os.unlink(probe)
+
+
+@contextlib.contextmanager
+def no_new_empty_folders(output: Path) -> Iterator[None]:
+    """Folders at or above ``output`` that did not exist before the block and hold no file
+    after it (whether it succeeded, failed or was interrupted) are removed again."""
+    first_new = None
+    for folder in (output, *output.parents):
+        if folder.exists():
+            break
+        first_new = folder
+    try:
+        yield
+    finally:
+        if first_new is not None and first_new.is_dir():
+            for folder, _, _ in os.walk(first_new, topdown=False):  # deepest first
+                with contextlib.suppress(OSError):  # not empty: it stays
+                    os.rmdir(folder)
 
 
 def _replace(temp: Path, target: Path) -> None:

@@ -31,7 +31,8 @@ def cv2_module():
     try:
         import cv2
     except ImportError as error:
-        raise VividError("optical flow needs OpenCV: pip install 'vivid[video]'") from error
+        raise VividError('optical flow needs OpenCV: run pip install -e ".[video]" in the '
+                         "vivid folder") from error
     return cv2
 
 

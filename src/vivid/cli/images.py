@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import textwrap
 from pathlib import Path
 
+from vivid.atomic import no_new_empty_folders
 from vivid.cli.options import add_device_options, add_output_options
-from vivid.cli.video import add_video_options, is_video_input, upscale_videos
+from vivid.cli.video import add_video_options, engine, is_video_input, upscale_videos
 from vivid.errors import VividError
 from vivid.images import imagefile
 from vivid.inference.file_jobs import plan_jobs, run_jobs
-from vivid.inference.loader import DEFAULT_VIDEO_MODEL, load_upscaler
+from vivid.inference.loader import DEFAULT_VIDEO_MODEL, MODEL_GUIDE, load_upscaler
 from vivid.inference.recurrent import VideoUpscaler
 from vivid.inference.runtimes import RUNTIMES
 from vivid.inference.upscaler import (
@@ -20,15 +23,40 @@ from vivid.inference.upscaler import (
     DEFAULT_TILE_OVERLAP,
     Upscaler,
 )
+from vivid.nets.weights_file import bundled_models
+
+log = logging.getLogger(__name__)
+
+
+def models_epilog() -> str:
+    """The ``--model`` choices (bundled models and ``bicubic``), each with when to use it."""
+    bundled = bundled_models()
+    names = [*(n for n in MODEL_GUIDE if n in bundled), *(n for n in bundled
+                                                          if n not in MODEL_GUIDE), "bicubic"]
+    width = max(map(len, names))
+
+    def note(name: str) -> str:
+        roles = [role for role, default in (("images", DEFAULT_MODEL),
+                                            ("videos", DEFAULT_VIDEO_MODEL)) if name == default]
+        return f" (default for {' and '.join(roles)})" if roles else ""
+
+    lines = [textwrap.fill(MODEL_GUIDE.get(name, "") + note(name), 78,
+                           initial_indent=f"  {name:<{width}}  ",
+                           subsequent_indent=" " * (width + 4)) for name in names]
+    return ("models (--model NAME; or a .safetensors, .pt/.pth or .onnx file):\n"
+            + "\n".join(lines) + "\nmodel cards: docs/models/image.md, docs/models/video.md")
 
 
 def add_upscale(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "upscale",
-        help="upscale images",
-        description="Upscale images (files, folders or globs) with an SRGAN/SRResNet model.",
+        help="upscale images and videos 4x",
+        description="Upscale images (files, folders or globs) and videos (files, or frame "
+                    "folders with --frames) 4x.",
+        epilog=models_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, globs")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="image or video files, folders, globs")
     parser.add_argument(
         "-o",
         "--output",
@@ -39,7 +67,7 @@ def add_upscale(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--model",
         default=None,
-        help="bundled name, weights file, or 'bicubic' (default: "
+        help="a model below or a weights file (default: "
              + (f"{DEFAULT_MODEL})" if DEFAULT_VIDEO_MODEL == DEFAULT_MODEL else
                 f"{DEFAULT_MODEL} for images, {DEFAULT_VIDEO_MODEL} for videos)"),
     )
@@ -94,10 +122,20 @@ def _load(args: argparse.Namespace, default: str,
         loaded[name] = load_upscaler(name, device=args.device, precision=args.precision,
                                      tile=args.tile or None, tile_overlap=args.tile_overlap,
                                      runtime=args.runtime, tile_batch=args.tile_batch)
+        log.debug("%s runs with %s (--runtime %s) on %s", name, engine(loaded[name]),
+                  args.runtime, loaded[name].device)
+    if isinstance(loaded[name], VideoUpscaler) and args.temporal != "none":
+        raise VividError(f"--temporal {args.temporal} is for image models; {name} is a video "
+                         "model and needs none")
     return loaded[name]
 
 
 def _upscale(args: argparse.Namespace) -> int:
+    with no_new_empty_folders(args.output):  # a failed run leaves no empty output folder
+        return _upscale_all(args)
+
+
+def _upscale_all(args: argparse.Namespace) -> int:
     if args.tile < 0 or args.tile_overlap < 0:
         raise VividError("--tile and --tile-overlap must be >= 0")
     if args.tile_batch is not None and args.tile_batch < 1:
@@ -158,6 +196,7 @@ def _degrade(args: argparse.Namespace) -> int:
         return lr_rgb, alpha
 
     jobs = plan_jobs(args.inputs, args.output, "png", args.recursive)
-    summary = run_jobs(transform, jobs, overwrite=args.overwrite, progress=not args.quiet)
+    with no_new_empty_folders(args.output):  # a failed run leaves no empty output folder
+        summary = run_jobs(transform, jobs, overwrite=args.overwrite, progress=not args.quiet)
     print(summary.line("degraded", f"/{args.scale} ({args.method})", args.output))
     return 1 if summary.failed else 0

@@ -1,4 +1,5 @@
-"""The ``vivid`` command line. Each subcommand maps its flags onto the library's own API."""
+"""The ``vivid`` command line. Each subcommand maps its flags onto the library's own API;
+errors are one line on stderr, exit code 2 for bad options or models, 1 for failed inputs."""
 
 from __future__ import annotations
 
@@ -22,7 +23,10 @@ log = logging.getLogger("vivid")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vivid", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="vivid", description="Photo-realistic 4x super-resolution of images and videos "
+        "(SRGAN). 'vivid COMMAND --help' shows a command's options; 'vivid upscale --help' "
+        "lists the models.")
     parser.add_argument("--version", action="version", version=f"vivid {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (add_upscale, add_degrade, add_eval, add_train, add_export, add_mos_commands,

@@ -7,12 +7,14 @@ from pathlib import Path
 
 from vivid.cli.options import add_device_options, add_output_options
 from vivid.errors import VividError
+from vivid.training.config_checks import STAGES
 
 
 def add_train(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "train", help="train a generator (one stage per run)",
-        description="Train stage srresnet, srgan or video from a TOML config (see configs/).",
+        description=f"Train one stage ({', '.join(STAGES)}; run.stage of the config) from a "
+                    "TOML config (presets in configs/).",
     )
     parser.add_argument("config", type=Path, help="TOML config file")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

@@ -78,14 +78,19 @@ def is_video_input(item: str, frames: bool) -> bool:
     return (path.is_file() and is_video(path)) or (frames and path.is_dir())
 
 
+def engine(upscaler: Upscaler | VideoUpscaler) -> str:
+    """What runs a model, e.g. 'auto -> openvino bf16' (what ``--runtime auto`` chose)."""
+    return (upscaler.image_upscaler() if isinstance(upscaler, VideoUpscaler)
+            else upscaler).describe()
+
+
 def upscale_videos(upscaler: Upscaler | VideoUpscaler, inputs: list[str], args: argparse.Namespace
                    ) -> list[str]:
     """Upscale each video/frame-folder input; returns the error messages (others go on)."""
     from vivid.video.codec import upscale_frame_folder, upscale_video
 
     failed = []
-    engine = (upscaler.image_upscaler() if isinstance(upscaler, VideoUpscaler)
-              else upscaler).describe()  # e.g. 'auto -> torch bf16'
+    how = f"x{upscaler.scale} with {upscaler.name} ({engine(upscaler)})"
     single = len(inputs) == 1 and args.output.suffix.lower() in VIDEO_SUFFIXES
     for item in inputs:
         source = Path(item)
@@ -97,13 +102,13 @@ def upscale_videos(upscaler: Upscaler | VideoUpscaler, inputs: list[str], args: 
             frame_fn = frame_function(upscaler, args)
             if source.is_dir():
                 count = upscale_frame_folder(frame_fn, source, target, progress=not args.quiet)
-                print(f"upscaled {count} frames x{upscaler.scale} ({engine}) -> {target}")
+                print(f"upscaled {count} frames {how} -> {target}")
                 continue
             options = VideoOptions(args.codec, args.crf, args.pix_fmt)
             summary = upscale_video(frame_fn, upscaler.scale, source, target, options,
                                     not args.quiet)
             note = f" ({summary.note})" if summary.note else ""
-            print(f"upscaled {summary.frames} frames x{upscaler.scale} ({engine}) at "
+            print(f"upscaled {summary.frames} frames {how} at "
                   f"{summary.rate_text()} "
                   f"({summary.codec}, {summary.size[0]}x{summary.size[1]}){note} -> {target}")
         except VividError as error:
@@ -115,12 +120,17 @@ def upscale_videos(upscaler: Upscaler | VideoUpscaler, inputs: list[str], args: 
 def add_eval_video(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "eval-video", help="video SR metrics (PSNR/SSIM/tOF/warping error) on sequences",
-        description="DIR holds a folder of ground-truth frames per sequence (e.g. Vid4/GT).",
+        description="Scores bicubic and each --model on every sequence of --dataset (a folder "
+                    "holding one folder of ground-truth frames per sequence, e.g. Vid4/GT): "
+                    "image models frame by frame and with each --temporal mode, video models "
+                    "through their recurrence. One progress step per frame.",
     )
-    parser.add_argument("--model", action="append", default=[], help="weights (repeatable)")
+    parser.add_argument("--model", action="append", default=[],
+                        help="a bundled name or weights file (repeatable)")
     parser.add_argument("--temporal", action="append", default=[], choices=TEMPORAL_MODES,
                         help="temporal modes to compare with frame by frame (repeatable)")
-    parser.add_argument("--dataset", type=Path, required=True)
+    parser.add_argument("--dataset", type=Path, required=True,
+                        help="folder of sequence folders of ground-truth frames")
     parser.add_argument("--degradation", choices=("bd", "bicubic"), default="bd")
     parser.add_argument("--protocol", choices=PROTOCOLS, default="vivid",
                         help="PSNR/SSIM as vivid eval (every frame, Y rounded, shave = scale) "

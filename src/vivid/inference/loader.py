@@ -19,6 +19,18 @@ from vivid.nets.weights_file import is_video_model
 # videos without --model: they are for image models.)
 DEFAULT_VIDEO_MODEL = DEFAULT_MODEL
 
+# When to use each bundled model, one line each (``vivid upscale --help`` lists them; a test
+# checks that every bundled model has a line). The reasons are in docs/models/*.md.
+MODEL_GUIDE = {
+    "srgan-x4": "photos: sharp, natural-looking texture, partly invented",
+    "srresnet-x4": "faithful and smoother (higher PSNR): when closeness to the original "
+                   "matters more than crispness",
+    "video-x4": "videos: steadier than frame by frame, soft; for blurry (camera-like) "
+                "low-res video; worse than bicubic on MATLAB-bicubic-downscaled frames",
+    "video-gan-x4": "videos: video-x4 with sharper, partly invented detail; as steady",
+    "bicubic": "plain interpolation, nothing invented: a reference",
+}
+
 
 def load_upscaler(name_or_path: str | Path = DEFAULT_MODEL, device: str = "auto",
                   precision: str = "auto", tile: int | None = DEFAULT_TILE,

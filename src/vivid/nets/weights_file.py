@@ -89,7 +89,21 @@ def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, An
     return tensors, metadata
 
 
+def _looks_like_torch_file(path: Path) -> bool:
+    """A PyTorch file is a zip archive (torch.save since 1.6) or a pickle (protocol 2+)."""
+    try:
+        with path.open("rb") as file:
+            start = file.read(4)
+    except OSError as error:
+        raise VividError(f"{path}: cannot read ({error.strerror or error})") from error
+    return start.startswith(b"PK\x03\x04") or start[:1] == b"\x80"
+
+
 def _read_torch(path: Path) -> dict[str, torch.Tensor]:
+    if not _looks_like_torch_file(path):
+        raise VividError(f"{path}: not a weights file; give a bundled model name "
+                         f"({', '.join(bundled_models())}), 'bicubic', a .safetensors file or "
+                         "a PyTorch .pt/.pth state dict")
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except (

@@ -1,7 +1,7 @@
 """Where a training run's numbers go: ``log.jsonl`` always, TensorBoard when installed.
 
 ``log.jsonl`` holds one JSON object per logged iteration and per validation (the model card's
-curves are drawn from it). TensorBoard (``pip install vivid[train]``) gets the same scalars
+curves are drawn from it). TensorBoard (``pip install -e ".[train]"``) gets the same scalars
 plus a few validation images (SR next to HR).
 """
 
@@ -31,7 +31,7 @@ class RunLog:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
-                log.warning("TensorBoard is not installed (pip install 'vivid[train]'); "
+                log.warning('TensorBoard is not installed (pip install -e ".[train]"); '
                             "numbers still go to %s", self.path)
             else:
                 self.writer = SummaryWriter(str(out_dir / "tensorboard"))

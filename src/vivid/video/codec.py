@@ -88,12 +88,19 @@ def choose_codec(requested: str | None) -> str:
     return requested
 
 
+def _reason(error: Exception) -> str:
+    """FFmpeg's message without its ``[Errno N]`` prefix and the file name it repeats."""
+    return getattr(error, "strerror", None) or str(error).strip().splitlines()[0]
+
+
 def _open(path: Path):
     av = _av()
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as error:
-        raise VividError(f"{path}: not a readable video ({error})") from error
+        empty = path.is_file() and path.stat().st_size == 0
+        raise VividError(f"{path}: not a readable video "
+                         f"({'an empty file' if empty else _reason(error)})") from error
     if not container.streams.video:
         container.close()
         raise VividError(f"{path}: has no video stream")
@@ -111,9 +118,9 @@ def _remux(packet, copy: dict, output, source: Path) -> None:
     try:
         output.mux(packet)
     except _av().error.FFmpegError as error:
-        raise VividError(f"{source}: cannot copy its {kind} stream into the output ({error}; "
-                         "a corrupt input, or a stream this output format cannot hold)"
-                         ) from error
+        raise VividError(f"{source}: cannot copy its {kind} stream into the output "
+                         f"({_reason(error)}; a corrupt input, or a stream this output "
+                         "format cannot hold)") from error
 
 
 def _frames(container, path: Path, copy: dict, output) -> Iterator[tuple[np.ndarray, int]]:
@@ -128,7 +135,7 @@ def _frames(container, path: Path, copy: dict, output) -> Iterator[tuple[np.ndar
         except StopIteration:
             return
         except av.error.FFmpegError as error:
-            raise VividError(f"{path}: corrupt video data ({error})") from error
+            raise VividError(f"{path}: corrupt video data ({_reason(error)})") from error
         if packet.stream is not stream and packet.dts is not None:
             _remux(packet, copy, output, path)
         for frame in frames:
@@ -176,7 +183,7 @@ def rotation(path: Path) -> int:
             for frame in container.decode(video=0):
                 return int(frame.rotation or 0)
     except av.error.FFmpegError as error:
-        raise VividError(f"{path}: corrupt video data ({error})") from error
+        raise VividError(f"{path}: corrupt video data ({_reason(error)})") from error
     return 0
 
 
@@ -240,7 +247,7 @@ def upscale_video(frame_fn: FrameFn, scale: int, source: Path, target: Path,
             return _transcode(container, output, frame_fn, scale, codec, options, source,
                               progress)
     except (av.error.FFmpegError, OSError) as error:
-        raise VividError(f"{target}: cannot write the video ({error})") from error
+        raise VividError(f"{target}: cannot write the video ({_reason(error)})") from error
     finally:
         container.close()
 

@@ -1,10 +1,11 @@
 """``vivid eval-video``: video SR on sequences of ground-truth frames (e.g. Vid4).
 
-DIR holds one folder of frames per sequence. Each frame is cropped to a multiple of the
-scale and degraded (``bd`` by default: Gaussian sigma 1.5, every 4th pixel, as TecoGAN);
-every method upscales the sequence in order: ``bicubic``, each image model frame by frame and
-with every requested temporal mode (``MODEL+flow``), each video model (``video-x4``) through
-its recurrence. Per sequence and on average:
+The dataset folder holds one folder of frames per sequence. Each frame is cropped to a
+multiple of the scale and degraded (``bd`` by default: Gaussian sigma 1.5, every 4th pixel,
+as TecoGAN); every method upscales the sequence in order: ``bicubic``, each image model frame
+by frame and with every requested temporal mode (``MODEL+flow``), each video model
+(``video-x4``) through its recurrence; the progress bar counts frames over all of them. Per
+sequence and on average:
 PSNR / SSIM, tOF and warping error (see ``video.metrics``), and with a NIQE model the mean
 NIQE of the frames (as ``vivid eval``). PSNR / SSIM per ``protocol``:
 
@@ -18,6 +19,7 @@ NIQE of the frames (as ``vivid eval``). PSNR / SSIM per ``protocol``:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +51,10 @@ def load_sequence(folder: Path, scale: int, degradation: str
 
 
 def run_method(upscaler: Upscaler | VideoUpscaler, temporal: str,
-               lr_frames: list[torch.Tensor]) -> list[torch.Tensor]:
+               lr_frames: list[torch.Tensor], on_frames: Callable[[int], object] | None = None
+               ) -> list[torch.Tensor]:
     """Every frame upscaled in order: a video model's recurrence, or an image model frame by
-    frame through the temporal filter."""
+    frame through the temporal filter; ``on_frames(n)`` after each batch of ``n`` frames."""
     if isinstance(upscaler, VideoUpscaler):
         frame_fn = upscaler.stream()
     else:
@@ -60,6 +63,8 @@ def run_method(upscaler: Upscaler | VideoUpscaler, temporal: str,
     for start in range(0, len(lr_frames), BATCH):
         sr_batch = frame_fn(torch.cat(lr_frames[start:start + BATCH]))
         outputs += [quantize_8bit(sr_batch[i:i + 1]) for i in range(sr_batch.shape[0])]
+        if on_frames is not None:
+            on_frames(sr_batch.shape[0])
     return outputs
 
 
@@ -115,15 +120,17 @@ def evaluate_video(models: list[str], dataset: Path, temporal_modes: list[str],
                                   runtime="torch")  # as vivid eval: engine-independent
                  for m in {"bicubic", *models}}
     video_models = {m for m, u in upscalers.items() if isinstance(u, VideoUpscaler)}
+    listed = methods(models, temporal_modes, video_models)
+    total = len(listed) * sum(len(frame_files(folder)) for folder in sequences)
     results: dict[str, dict[str, dict[str, float]]] = {}
-    for folder in sequences:
-        lr_frames, hr_frames = load_sequence(folder, scale, degradation)
-        listed = methods(models, temporal_modes, video_models)
-        for label, model, mode in tqdm(listed, desc=folder.name, disable=not progress,
-                                       leave=False):
-            outputs = run_method(upscalers[model], mode, lr_frames)
-            results.setdefault(label, {})[folder.name] = score_sequence(
-                outputs, hr_frames, scale, niqe_model, protocol)
+    with tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
+        for folder in sequences:
+            lr_frames, hr_frames = load_sequence(folder, scale, degradation)
+            for label, model, mode in listed:
+                bar.set_description(f"{folder.name}: {label}")
+                outputs = run_method(upscalers[model], mode, lr_frames, bar.update)
+                results.setdefault(label, {})[folder.name] = score_sequence(
+                    outputs, hr_frames, scale, niqe_model, protocol)
     for table in results.values():
         keys = next(iter(table.values())).keys()
         table["mean"] = {k: sum(v[k] for v in table.values()) / len(table) for k in keys}

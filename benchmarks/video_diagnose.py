@@ -14,7 +14,7 @@ Degradation bd (Gaussian sigma 1.5, every 4th pixel). Methods:
 
 Per method and sequence: PSNR (Y, shave 4), tOF, and the PSNR of the last frames minus that
 of the first (does detail build up along the recurrence?).
-Usage: python benchmarks/video_diagnose.py [--model video-x4] [--save-as NAME]
+Usage: python benchmarks/video_diagnose.py [--model video-x4] [--save-as NAME] [--quick]
 Writes benchmarks/results/NAME.json (default video_diagnose) and prints a Markdown table.
 """
 
@@ -70,7 +70,7 @@ def score(outputs: list[torch.Tensor], truth: list[torch.Tensor]) -> dict[str, f
             "psnr_gain": sum(values[-third:]) / third - sum(values[:third]) / third}
 
 
-def methods(model: str) -> dict[str, Callable[[], FrameFn]]:
+def methods(model: str, quick: bool = False) -> dict[str, Callable[[], FrameFn]]:
     video = load_upscaler(model, precision="fp32", runtime="torch")
     assert isinstance(video, VideoUpscaler) and isinstance(video.network, RecurrentGenerator)
     image = {m: load_upscaler(m, precision="fp32", runtime="torch")
@@ -80,9 +80,11 @@ def methods(model: str) -> dict[str, Callable[[], FrameFn]]:
         stream = video.stream()
         return lambda frame: (stream.reset(), stream(frame))[1]
 
+    listed = {model: video.stream, f"{model}/reset": reset_each}
+    if quick:
+        return listed
     return {"bicubic": lambda: image["bicubic"].upscale_tensor,
-            "srresnet-x4": lambda: image["srresnet-x4"].upscale_tensor,
-            model: video.stream, f"{model}/reset": reset_each,
+            "srresnet-x4": lambda: image["srresnet-x4"].upscale_tensor, **listed,
             f"{model}/zero-flow": lambda: ZeroFlowStream(video)}
 
 
@@ -90,10 +92,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="video-x4")
     parser.add_argument("--save-as", default="video_diagnose", help="results/NAME.json")
+    parser.add_argument("--quick", action="store_true",
+                        help="only the model as run and reset (what the recurrence adds)")
     args = parser.parse_args()
     torch.manual_seed(0)
     results: dict[str, dict[str, dict[str, float]]] = {}
-    listed = methods(args.model)
+    listed = methods(args.model, args.quick)
     with tempfile.TemporaryDirectory() as folder:
         for name, lr_frames, hr_frames in sequences(write_pans(Path(folder))):
             for label, make in listed.items():
@@ -111,7 +115,7 @@ def main() -> None:
     table = "\n".join(rows)
     print(table)
     command = (f"python benchmarks/video_diagnose.py --model {args.model} "
-               f"--save-as {args.save_as}")
+               f"--save-as {args.save_as}" + (" --quick" if args.quick else ""))
     record = {"command": command, "markdown": table, "results": results}
     print(f"-> {save(args.save_as, record)}")
 

@@ -35,7 +35,7 @@ from vivid.training.data import PairedCrops
 from vivid.training.distributed import World
 from vivid.training.loop import _set_learning_rate, prepare
 from vivid.training.steps import learning_rate_at
-from vivid.training.video_data import Clip, clip_sample
+from vivid.training.video_data import Clip, VideoCrops, clip_sample, frame_indices, pan_frames
 from vivid.training.video_steps import warping_loss
 from vivid.video.evaluate import score_sequence
 
@@ -342,3 +342,46 @@ def test_the_recurrence_parts_can_learn_faster_than_the_sr_network() -> None:
     rate = learning_rate_at(config.optim, 500)
     _set_learning_rate(optimizers, rate)
     assert base["lr"] == pytest.approx(rate) and recurrence["lr"] == pytest.approx(10 * rate)
+
+
+def test_precondition_check_on_a_tiny_sample() -> None:
+    """benchmarks/video_precondition.py on two small pans drawn as training draws them: the
+    truth carried by DIS motion beats an upsampled single frame, and every number is there."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from video_precondition import draw, measure
+
+    frames = pan(smooth_image((120, 200), seed=42), frames=8, size=112, step=2)
+    clip = Clip("pan", (frames * 255).round().to(torch.uint8))
+    stills = [(smooth_image((120, 120), seed=43)[0] * 255).round().to(torch.uint8)]
+    crops = VideoCrops([clip], stills, 4, 48, 4, 0.5, "bd", context=8)
+    samples = draw(crops, False, 2, seed=0) + draw(crops, True, 2, seed=1)
+    assert samples[0][0].shape == (4, 3, 16, 16) and samples[0][1].shape == (4, 3, 64, 64)
+    numbers = measure(samples, crops.context, 4, lambda lr: bd_upsample(lr, 4))
+    assert numbers["dis: warped GT"] > numbers["single frame"]
+    for method in ("farneback", "dis"):
+        assert 0 < numbers[f"{method}: mean |flow| (LR px)"] < 3
+        assert f"{method}: warped GT, no context" in numbers
+
+
+def test_short_clips_play_on_backwards_from_their_end() -> None:
+    assert frame_indices(7, 10, 1, 0).tolist() == [0, 1, 2, 3, 4, 5, 6, 5, 4, 3]
+    assert frame_indices(4, 8, 1, 0).tolist() == [0, 1, 2, 3, 2, 1, 0, 1]
+    assert frame_indices(20, 5, 2, 3).tolist() == [3, 5, 7, 9, 11]
+
+
+def test_synthetic_pans_are_exact_whole_pixel_crops() -> None:
+    """Every synthetic frame is the still itself, moved by the same whole-pixel step per frame
+    (no resampling: the truth stays consistent along the motion)."""
+    still = (smooth_image((160, 160), seed=44)[0] * 255).round().to(torch.uint8)
+    for seed in range(6):
+        frames = pan_frames(still, 5, 64, torch.Generator().manual_seed(seed))
+        first = frames[0]
+        hits = [(y, x) for y in range(97) for x in range(97)
+                if torch.equal(still[:, y:y + 64, x:x + 64], first)]
+        (y, x), = hits[:1]
+        step = next((dy, dx) for dy in range(-4, 5) for dx in range(-4, 5)
+                    if 0 <= y + dy <= 96 and 0 <= x + dx <= 96
+                    and torch.equal(still[:, y + dy:y + dy + 64, x + dx:x + dx + 64], frames[1]))
+        for t in range(5):
+            top, left = y + step[0] * t, x + step[1] * t
+            assert torch.equal(frames[t], still[:, top:top + 64, left:left + 64])

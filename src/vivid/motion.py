@@ -24,6 +24,7 @@ from vivid.images.pixels import to_uint8
 # TecoGAN's Farneback settings: pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags
 FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)
 METHODS = ("farneback", "dis")
+DIS_MIN_SIDE = 12  # OpenCV's DIS needs this many pixels a side: smaller frames are padded
 
 
 def cv2_module():
@@ -50,8 +51,13 @@ def flow(first: np.ndarray, second: np.ndarray, method: str = "farneback") -> np
     if method == "farneback":
         return cv2.calcOpticalFlowFarneback(first, second, None, *FARNEBACK)
     if method == "dis":
-        return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(
-            first, second, None)
+        height, width = first.shape
+        pad_h, pad_w = max(DIS_MIN_SIDE - height, 0), max(DIS_MIN_SIDE - width, 0)
+        if pad_h or pad_w:
+            first, second = (cv2.copyMakeBorder(g, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
+                             for g in (first, second))
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        return dis.calc(first, second, None)[:height, :width]
     raise VividError(f"motion {method!r}: choose one of {', '.join(METHODS)}")
 
 

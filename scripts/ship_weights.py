@@ -5,7 +5,7 @@ python scripts/ship_weights.py runs/srgan-x4 srgan-x4
 
 Writes src/vivid/weights/NAME.safetensors (fp32, the run's EMA generator) with the run's
 metadata plus: the name, the resolved training config, the training wall hours (from
-log.jsonl, pauses between sessions left out) and where the model card is.
+log.jsonl, pauses between sessions left out) and where its family's model card is.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ def ship(run: Path, name: str) -> Path:
         name=name,
         config=config,
         training_hours=round(training_hours(read_records(run / "log.jsonl")), 2),
-        model_card="docs/MODEL_CARD.md",
+        model_card="docs/models/video.md" if metadata.get("architecture") == "frvsr"
+        else "docs/models/image.md",
         license="MIT",
     )
     PACKAGE_WEIGHTS.mkdir(parents=True, exist_ok=True)

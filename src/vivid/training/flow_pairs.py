@@ -1,14 +1,9 @@
 """Training pairs with known motion for the flow network of the video generator (stage
-``video-flow``).
-
-Why: trained only through the LR warping loss inside the video stage, FRVSR's flow network
-(``vivid.nets.frvsr.FlowNet``) learned almost no motion in 4000 iterations (a 3-pixel pan was
-estimated as 0.6 px), so the warped previous output was misaligned and the generator learned to
-ignore it (``benchmarks/video_diagnose.py``). This stage teaches the flow first, with the true
-motion as the target, in the manner of FlyingChairs: a still training image moved by a random
+``video-flow``), in the manner of FlyingChairs: a still training image moved by a random
 affine motion (pan, rotation, zoom) and, half the time, a patch of another image crossing it
 with its own velocity (occlusion). Both frames are degraded as the video stage degrades them
-(BD by default), so the flow is learned on the LR frames it will see.
+(BD by default), so the flow is learned on the LR frames it will see, with the true motion as
+the target (why the flow network needs this: docs/models/video.md, "How we got here").
 
 A sample is (LR pair, flow): 2 x 3 x h x w (current frame, previous frame) and 2 x h x w, the
 motion from the current LR frame to the previous one in LR pixels (x then y): where each

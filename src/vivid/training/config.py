@@ -91,7 +91,7 @@ class LossSection:
 
 @dataclass(frozen=True)
 class RunSection:
-    stage: str = "srresnet"  # srresnet | srgan | video | video-gan
+    stage: str = "srresnet"  # srresnet | srgan | video-flow | video | video-gan
     # generator weights to start from (srgan: stage 1; video: an SRResNet; video-gan: video)
     init: str = ""
     seed: int = 0

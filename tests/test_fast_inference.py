@@ -87,7 +87,7 @@ def _paper_generator_flops(height: int, width: int) -> int:
     return 2 * macs
 
 
-def test_vivid_bench_measures_every_path_against_fp32_eager(
+def test_vivid_bench_measures_every_path_against_fp32_eager_and_its_raw_engine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import json
@@ -102,19 +102,27 @@ def test_vivid_bench_measures_every_path_against_fp32_eager(
     engines = bench._engines
     monkeypatch.setattr(bench, "_engines", lambda weights: {**engines(weights),
                                                             "sleeps 0.2 s": slow_path})
-    monkeypatch.setattr(bench, "SIZES", {"24x16": (16, 24)})
+    monkeypatch.setattr(bench, "SIZES", {"24x16": (16, 24), "32x20": (20, 32)})
+    monkeypatch.setattr(bench, "FULL_TABLE", ("24x16",))
+    monkeypatch.setattr(bench, "MEMORY_SIDE", 64)
     monkeypatch.setattr(runtimes, "CALIBRATION_SIZE", 16)
     monkeypatch.setattr(bench, "matmul_peak", lambda dtype, repeats: 1e11)
-    assert main(["bench", "--repeats", "1", "--no-memory", "--json",
-                 str(tmp_path / "b.json")]) == 0
+    assert main(["bench", "--repeats", "1", "--json", str(tmp_path / "b.json")]) == 0
     results = json.loads((tmp_path / "b.json").read_text())
     rows = results["24x16"]
-    assert {"fp32 eager", "vivid default", "torch"} <= set(rows)
+    precision = "bf16" if cpu_has_native_bf16() else "fp32"
+    assert {"fp32 eager", "vivid default", f"torch {precision}", f"raw torch {precision}"} \
+        <= set(rows)
     assert results["cpu"] == runtimes.cpu_model()
     assert results["default_runtime"].startswith("auto -> ")
     if openvino_available():
-        assert "openvino fp32" in rows
+        assert {"openvino fp32", "raw openvino fp32"} <= set(rows)
         assert ("openvino bf16" in rows) == cpu_has_native_bf16()
+    default = rows["vivid default"]
+    assert default["raw"] in rows and default["raw"].startswith("raw ")
+    assert default["ratio_to_raw"] == pytest.approx(default["seconds"]
+                                                    / rows[default["raw"]]["seconds"])
+    assert set(results["32x20"]) == {"vivid default", default["raw"]}  # beyond FULL_TABLE
     eager = rows["fp32 eager"]["seconds"]
     assert bench.generator_flops(Generator().eval(), 16, 24) == _paper_generator_flops(16, 24)
     assert 0.2 <= rows["sleeps 0.2 s"]["seconds"] < 1.0  # the time is really measured
@@ -123,3 +131,4 @@ def test_vivid_bench_measures_every_path_against_fp32_eager(
         assert row["output_mpix_s"] == pytest.approx(16 * 24 * 16 / row["seconds"] / 1e6)
         flops = row["fraction_of_bf16_peak"] * 1e11 * row["seconds"]
         assert flops == pytest.approx(_paper_generator_flops(16, 24))
+    assert 100 < results["peak_memory_2000px_mib"] < 4096  # a real child process's VmHWM

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vivid.errors import VividError
-from vivid.inference.tiling import split, upscale_tiled
+from vivid.inference.tile_plan import split
+from vivid.inference.tiling import upscale_tiled
 from vivid.inference.upscaler import DEFAULT_TILE_OVERLAP, Upscaler
 from vivid.nets.inference_form import fold_batchnorm
 from vivid.nets.srresnet import Generator, GeneratorConfig, receptive_radius

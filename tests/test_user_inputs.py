@@ -4,6 +4,7 @@ duplicate inputs, and messages that name the file and the cause."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import warnings
@@ -169,7 +170,7 @@ def test_a_real_collision_fails_only_that_file(tmp_path: Path,
 # 7. Messages
 
 
-def _out_of_memory(*args: object) -> torch.Tensor:
+def _out_of_memory(*args: object, **kwargs: object) -> torch.Tensor:
     raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
 
@@ -179,7 +180,7 @@ def test_out_of_memory_that_tiles_cannot_help_names_file_and_cause(
     source = _image(tmp_path / "a.png", (40, 40))
     assert _upscale(str(source), "-o", str(tmp_path / "out")) == 1
     [error] = capsys.readouterr().err.splitlines()
-    assert "a.png: out of memory even with 24-pixel tiles one at a time" in error
+    assert re.search(r"a\.png: out of memory even with \d+-pixel tiles one at a time", error)
     assert "model itself does not fit" in error
 
 

@@ -1,5 +1,5 @@
-"""``vivid bench``: inference speed against this machine's practical peak (see
-``vivid.evaluation.bench``)."""
+"""``vivid bench``: inference speed against the raw engines and this machine's practical
+peak, and the peak memory of a 2000x2000 upscale (see ``vivid.evaluation.bench``)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from vivid.evaluation import bench
 
 
 def add_bench(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("bench", help="inference speed vs this machine's peak",
+    parser = commands.add_parser("bench", help="inference speed vs the raw engines and the "
+                                 "machine's peak; peak memory",
                                  description=bench.__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--no-memory", action="store_true", help="skip the 2000x2000 run")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="skip the 2000x2000 peak-memory run")
     parser.add_argument("--compile", action="store_true",
                         help="also time the torch path under torch.compile")
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here")

@@ -18,6 +18,7 @@ from vivid.inference.loader import DEFAULT_VIDEO_MODEL, MODEL_GUIDE, load_upscal
 from vivid.inference.recurrent import VideoUpscaler
 from vivid.inference.runtimes import RUNTIMES
 from vivid.inference.upscaler import (
+    DEFAULT_MEMORY_BUDGET,
     DEFAULT_MODEL,
     DEFAULT_TILE,
     DEFAULT_TILE_OVERLAP,
@@ -72,10 +73,20 @@ def add_upscale(commands: argparse._SubParsersAction) -> None:
                 f"{DEFAULT_MODEL} for images, {DEFAULT_VIDEO_MODEL} for videos)"),
     )
     parser.add_argument(
+        "--memory-budget",
+        type=int,
+        default=None,
+        metavar="MIB",
+        help="memory for the result and one model call; images that fit run whole, larger "
+        f"ones in the fewest tiles that fit (default: {DEFAULT_MEMORY_BUDGET} on the CPU, "
+        "half the free memory on a GPU)",
+    )
+    parser.add_argument(
         "--tile",
         type=int,
-        default=DEFAULT_TILE,
-        help=f"largest tile side in input pixels, 0 = no tiling (default: {DEFAULT_TILE})",
+        default=None,
+        help="largest tile side in input pixels instead of --memory-budget, 0 = no tiling "
+        f"(default: by --memory-budget; video models: {DEFAULT_TILE})",
     )
     parser.add_argument(
         "--tile-overlap",
@@ -120,8 +131,9 @@ def _load(args: argparse.Namespace, default: str,
     name = default if args.model is None else args.model
     if name not in loaded:
         loaded[name] = load_upscaler(name, device=args.device, precision=args.precision,
-                                     tile=args.tile or None, tile_overlap=args.tile_overlap,
-                                     runtime=args.runtime, tile_batch=args.tile_batch)
+                                     tile=args.tile, tile_overlap=args.tile_overlap,
+                                     runtime=args.runtime, tile_batch=args.tile_batch,
+                                     memory_budget=args.memory_budget)
         log.debug("%s runs with %s (--runtime %s) on %s", name, engine(loaded[name]),
                   args.runtime, loaded[name].device)
     if isinstance(loaded[name], VideoUpscaler) and args.temporal != "none":
@@ -136,8 +148,10 @@ def _upscale(args: argparse.Namespace) -> int:
 
 
 def _upscale_all(args: argparse.Namespace) -> int:
-    if args.tile < 0 or args.tile_overlap < 0:
+    if (args.tile or 0) < 0 or args.tile_overlap < 0:
         raise VividError("--tile and --tile-overlap must be >= 0")
+    if args.memory_budget is not None and args.memory_budget < 1:
+        raise VividError("--memory-budget must be >= 1 (MiB)")
     if args.tile_batch is not None and args.tile_batch < 1:
         raise VividError("--tile-batch must be >= 1")
     videos = [item for item in args.inputs if is_video_input(item, args.frames)]

@@ -1,16 +1,20 @@
-"""``vivid bench``: inference speed of the x4 generator against this machine's practical peak.
+"""``vivid bench``: inference speed of the x4 generator against the raw engines and this
+machine's practical peak, and the peak memory of a large upscale.
 
 In one run, on the CPU named in the output: a 4096x4096 fp32 and bf16 matmul (the practical
-peak); then the paper-size x4 generator (fixed random weights, BatchNorm included) on a
-128x128 and a 480x270 input through plain fp32 eager (the network as written, the reference
-every peer runs), vivid's default path (``Upscaler`` with default settings: ``--runtime
-auto``, whose choice is measured again and printed), the torch path, optionally that under
-``torch.compile``, OpenVINO (bf16 where the CPU has native bf16, and f32) and ONNX Runtime
-(fp32) when installed. For each: seconds (best of ``repeats`` after a warm-up, the paths
-timed alternately), output megapixels/s, the ratio to fp32 eager and the fraction of the
-bf16 matmul peak (network FLOPs / time / peak), and the default's time over OpenVINO bf16's.
-Last, the peak memory (VmHWM) of a child process upscaling a 2000x2000 photo x4 with default
-settings.
+peak); then the paper-size x4 generator (fixed random weights, BatchNorm included) on
+128x128, 270x480 and 540x960 inputs. Paths: plain fp32 eager (the network as written, the
+reference every peer runs), vivid's default (``Upscaler`` with default settings: ``--runtime
+auto``, whose choice is measured again and printed), vivid on each engine (torch, optionally
+under ``torch.compile``, OpenVINO bf16 where the CPU has native bf16 and f32, ONNX Runtime
+fp32, those installed), and each engine called directly on the same graph (``raw ...``: the
+torch network on an input already in its precision and layout; OpenVINO compiled with its
+defaults and the precision; an ONNX Runtime session with its defaults). At 540x960 only the
+default and its raw engine run (the others need several GiB). For each: the median seconds
+of ``repeats`` runs after a warm-up, the paths taking turns, output megapixels/s, the ratio
+to fp32 eager, the fraction of the bf16 matmul peak (network FLOPs / time / peak), and for
+vivid's paths the ratio to their raw engine. Last, the peak memory (VmHWM) of a child
+process running ``vivid upscale`` with default settings on a 2000x2000 JPEG photo.
 """
 
 from __future__ import annotations
@@ -25,27 +29,28 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 
 from vivid.device import PRECISION_NAMES, cpu_has_native_bf16, resolve_precision
 from vivid.errors import VividError
-from vivid.inference.runtimes import best_times, cpu_model, forget_choice
+from vivid.evaluation.raw_engines import raw_call
+from vivid.inference.runtimes import cpu_model, forget_choice, median_times
 from vivid.inference.upscaler import Upscaler
 from vivid.nets.srresnet import Generator
 from vivid.nets.weights_file import save_generator
 
 log = logging.getLogger(__name__)
-SIZES = {"128x128": (128, 128), "480x270": (270, 480)}
+SIZES = {"128x128": (128, 128), "270x480": (270, 480), "540x960": (540, 960)}
+FULL_TABLE = ("128x128", "270x480")  # larger sizes: the default and its raw engine only
+MEMORY_SIDE = 2000
 _MEMORY_CHILD = """
-import sys, torch
-from vivid.nets.srresnet import Generator
-from vivid.nets.weights_file import save_generator
-from vivid.inference.upscaler import Upscaler
-torch.manual_seed(0)
-save_generator(sys.argv[1], Generator().eval())
-Upscaler.from_pretrained(sys.argv[1])(torch.rand(1, 3, 2000, 2000))
+import sys
+from vivid.cli.main import main
+code = main(["upscale", sys.argv[1], "-o", sys.argv[2], "--model", sys.argv[3], "--quiet"])
 # VmHWM: getrusage's ru_maxrss survives exec and would report the parent's size.
-print([line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")][0])
+print(code, [line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")][0])
 """
+PathFn = Callable[[torch.Tensor], Any]
 
 
 def best_of(function: Callable[[], Any], repeats: int) -> float:
@@ -83,15 +88,29 @@ def generator_flops(generator: torch.nn.Module, height: int, width: int) -> floa
     return float(total)
 
 
-def peak_memory_mib(folder: Path) -> float:
-    """Peak resident memory of a child process upscaling a 2000x2000 image with defaults."""
-    output = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(folder / "m.safetensors")],
+def _photo(path: Path, side: int) -> None:
+    """A smooth random ``side`` x ``side`` JPEG (a stand-in for a photo)."""
+    torch.manual_seed(0)
+    coarse = torch.rand(1, 3, side // 32, side // 32)
+    image = torch.nn.functional.interpolate(coarse, size=(side, side), mode="bicubic")
+    samples = (image[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    Image.fromarray(samples).save(path, quality=95)
+
+
+def peak_memory_mib(folder: Path, weights: str) -> float:
+    """Peak resident memory of ``vivid upscale`` (defaults, ``weights``) on a 2000x2000 photo."""
+    _photo(folder / "photo.jpg", MEMORY_SIDE)
+    output = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(folder / "photo.jpg"),
+                             str(folder / "photo-x4.jpg"), weights],
                             capture_output=True, text=True, check=True).stdout
-    return int(output.strip().splitlines()[-1]) / 1024
+    code, kib = output.strip().splitlines()[-1].split()
+    if code != "0":
+        raise VividError(f"vivid upscale of the {MEMORY_SIDE}x{MEMORY_SIDE} photo failed")
+    return int(kib) / 1024
 
 
 def _engines(weights: str) -> dict[str, Upscaler]:
-    """OpenVINO (bf16 where native, f32) and ONNX Runtime, those installed."""
+    """vivid on OpenVINO (bf16 where native, f32) and ONNX Runtime, those installed."""
     engines = {"openvino bf16": ("openvino", "bf16"), "openvino fp32": ("openvino", "fp32"),
                "onnxruntime": ("onnx", "fp32")}
     if not cpu_has_native_bf16():
@@ -105,43 +124,61 @@ def _engines(weights: str) -> dict[str, Upscaler]:
     return paths
 
 
-def _paths(generator: Generator, folder: Path, compile: bool, say: Callable[[str], Any]
-           ) -> dict[str, Callable[[torch.Tensor], Any]]:
-    weights = str(folder / "g.safetensors")
-    save_generator(weights, generator)
+def _paths(generator: Generator, weights: str, compile: bool, say: Callable[[str], Any]
+           ) -> dict[str, PathFn]:
     forget_choice(weights, PRECISION_NAMES[resolve_precision("auto", torch.device("cpu"))])
     default = Upscaler.from_pretrained(weights)  # measures the auto choice again
     say(f"vivid default: {default.describe()}")
-    paths: dict[str, Callable[[torch.Tensor], Any]] = {
-        "fp32 eager": generator, "vivid default": default,
-        "torch": Upscaler.from_pretrained(weights, runtime="torch")}
+    torch_path = Upscaler.from_pretrained(weights, runtime="torch")
+    paths: dict[str, PathFn] = {"fp32 eager": generator, "vivid default": default,
+                               f"torch {PRECISION_NAMES[torch_path.dtype]}": torch_path}
     if compile:
         paths["torch+compile"] = Upscaler.from_pretrained(weights, runtime="torch",
                                                           compile=True)
     return {**paths, **_engines(weights)}
 
 
-def _rows(paths: dict[str, Callable[[torch.Tensor], Any]], size: str, shape: tuple[int, int],
-          peak_seconds: float, repeats: int, say: Callable[[str], Any]
-          ) -> dict[str, dict[str, float]]:
-    """Every path on one input size, timed alternately (best of ``repeats`` after a warm-up);
-    ``peak_seconds``: the network's FLOPs at the bf16 matmul peak."""
-    lr_image = torch.rand(1, 3, *shape)
-    with torch.inference_mode():
-        times = best_times({name: (lambda p=path: p(lr_image)) for name, path in paths.items()},
-                           repeats)
-    rows = {}
+def _raw_name(path: PathFn) -> str | None:
+    """The raw engine row a vivid path is compared with (None: not a vivid engine path)."""
+    if not isinstance(path, Upscaler) or path.network is None:
+        return None
+    return f"raw {path.runtime.split()[-1]} {PRECISION_NAMES[path.dtype]}"
+
+
+def _candidates(paths: dict[str, PathFn], size: str, lr_image: torch.Tensor, weights: str
+                ) -> dict[str, Callable[[], Any]]:
+    """The zero-argument calls timed at one size: vivid's paths and their raw engines."""
+    if size not in FULL_TABLE:
+        paths = {"vivid default": paths["vivid default"]}
+    calls = {name: (lambda p=path: p(lr_image)) for name, path in paths.items()}
+    for path in paths.values():
+        raw = _raw_name(path)
+        if raw is not None and raw not in calls:
+            calls[raw] = raw_call(path.network, weights, lr_image)
+    return calls
+
+
+def _rows(paths: dict[str, PathFn], size: str, weights: str, flops: float,
+          peak: float, repeats: int, say: Callable[[str], Any]) -> dict[str, dict[str, Any]]:
+    """Every path at one input size (median of ``repeats`` alternating runs)."""
+    height, width = SIZES[size]
+    lr_image = torch.rand(1, 3, height, width)
+    times = median_times(_candidates(paths, size, lr_image, weights), repeats)
+    eager = times.get("fp32 eager")
+    rows: dict[str, dict[str, Any]] = {}
     for name, seconds in times.items():
-        rows[name] = {"seconds": seconds, "output_mpix_s": 16 * shape[0] * shape[1] / seconds / 1e6,
-                      "ratio_to_fp32_eager": seconds / times["fp32 eager"],
-                      "fraction_of_bf16_peak": peak_seconds / seconds}
-        say(f"{size} {name:14s} {seconds:7.3f} s  {rows[name]['output_mpix_s']:6.2f} MP/s  "
-            f"x{rows[name]['ratio_to_fp32_eager']:.2f} of fp32 eager  "
-            f"{rows[name]['fraction_of_bf16_peak']:.2f} of bf16 peak")
-    if "openvino bf16" in times:
-        ratio = times["vivid default"] / times["openvino bf16"]
-        rows["vivid default"]["ratio_to_openvino_bf16"] = ratio
-        say(f"{size} vivid default / openvino bf16: {ratio:.2f}")
+        row = rows[name] = {"seconds": seconds,
+                            "output_mpix_s": 16 * height * width / seconds / 1e6,
+                            "fraction_of_bf16_peak": flops / peak / seconds}
+        if eager is not None:
+            row["ratio_to_fp32_eager"] = seconds / eager
+        raw = _raw_name(paths.get(name))
+        if raw is not None:
+            row["raw"], row["ratio_to_raw"] = raw, seconds / times[raw]
+        say(f"{size} {name:20s} {seconds:7.3f} s  {row['output_mpix_s']:6.2f} MP/s  "
+            + (f"x{row['ratio_to_fp32_eager']:.2f} of fp32 eager  " if eager else "")
+            + f"{row['fraction_of_bf16_peak']:.2f} of bf16 peak"
+            + (f"  x{row['ratio_to_raw']:.3f} of {raw}" if raw else ""))
     return rows
 
 
@@ -156,16 +193,17 @@ def run(repeats: int = 5, memory: bool = True, compile: bool = False,
     torch.manual_seed(0)
     generator = Generator().eval()  # BatchNorm in eval mode, as a peer would run it
     results: dict[str, Any] = {"cpu": cpu_model(), "threads": torch.get_num_threads(),
-                               "peak_flops": peak}
+                               "peak_flops": peak, "timing": f"median of {repeats} runs"}
     with tempfile.TemporaryDirectory() as folder:
-        paths = _paths(generator, Path(folder), compile, say)
+        weights = str(Path(folder) / "g.safetensors")
+        save_generator(weights, generator)
+        paths = _paths(generator, weights, compile, say)
         results["default_runtime"] = paths["vivid default"].describe()
         for size, (height, width) in SIZES.items():
             flops = generator_flops(generator, height, width)
-            results[size] = _rows(paths, size, (height, width), flops / peak["bf16"], repeats,
-                                  say)
+            results[size] = _rows(paths, size, weights, flops, peak["bf16"], repeats, say)
         if memory:
-            results["peak_memory_2000px_mib"] = peak_memory_mib(Path(folder))
-            say(f"peak memory, 2000x2000 x4 with defaults: "
-                f"{results['peak_memory_2000px_mib']:.0f} MiB")
+            results["peak_memory_2000px_mib"] = peak_memory_mib(Path(folder), weights)
+            say(f"peak memory, vivid upscale of a {MEMORY_SIDE}x{MEMORY_SIDE} photo x4 with "
+                f"defaults: {results['peak_memory_2000px_mib']:.0f} MiB")
     return results

@@ -34,6 +34,7 @@ _PILLOW_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP", "tif": "TIFF", "
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb limit
 _ORIENTATION, _SOFTWARE, _DESCRIPTION = 0x0112, 0x0131, 0x010E
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as Pillow's "L"
+_STRIP_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -191,10 +192,33 @@ def from_pil(image: Image.Image) -> DecodedImage:
 
 
 def to_pil(rgb: torch.Tensor, alpha: torch.Tensor | None, info: ImageInfo) -> Image.Image:
-    """An 8-bit Pillow image in the source's mode family (L, LA, RGB, RGBA or CMYK)."""
-    samples = (_to_array(rgb, alpha, info.greyscale) * 255).round().astype(np.uint8)
+    """An 8-bit Pillow image in the source's mode family (L, LA, RGB, RGBA or CMYK).
+    ``rgb``: float in [0, 1], or 8-bit samples (uint8, as the upscaler returns them)."""
+    if rgb.dtype == torch.uint8 and alpha is None:
+        samples = _uint8_samples(rgb, info.greyscale)
+    else:
+        pixels = _to_array(_float_rgb(rgb), alpha, info.greyscale)
+        samples = (pixels * 255).round().astype(np.uint8)
     image = Image.fromarray(samples[..., 0] if samples.shape[2] == 1 else samples)
     return image.convert("CMYK") if info.mode == "CMYK" and alpha is None else image
+
+
+def _float_rgb(rgb: torch.Tensor) -> torch.Tensor:
+    """RGB as float in [0, 1] (uint8 samples divided by 255)."""
+    return rgb.float() / 255 if rgb.dtype == torch.uint8 else rgb
+
+
+def _uint8_samples(rgb: torch.Tensor, greyscale: bool) -> np.ndarray:
+    """H x W x C uint8 samples of 1 x 3 x H x W uint8 RGB: a view when it is stored
+    channels-last; grey is computed in strips of rows, never as a float copy of the whole."""
+    colour = rgb[0].permute(1, 2, 0).numpy()
+    if not greyscale:
+        return colour
+    grey = np.empty((*colour.shape[:2], 1), np.uint8)
+    for top in range(0, colour.shape[0], _STRIP_ROWS):
+        luma = colour[top:top + _STRIP_ROWS].astype(np.float32) @ _LUMA
+        grey[top:top + _STRIP_ROWS, :, 0] = np.clip(luma.round(), 0, 255)
+    return grey
 
 
 def _to_array(rgb: torch.Tensor, alpha: torch.Tensor | None, greyscale: bool) -> np.ndarray:
@@ -249,8 +273,8 @@ def write_image(
     info: ImageInfo,
     provenance: str | None = None,
 ) -> None:
-    """Write atomically (temp file, then rename) in the format given by the suffix of ``path``
-    (PNG, JPEG, WebP, TIFF or BMP).
+    """Write ``rgb`` (float in [0, 1], or uint8 samples) atomically (temp file, then rename) in
+    the format given by the suffix of ``path`` (PNG, JPEG, WebP, TIFF or BMP).
 
     16-bit sources stay 16-bit when written as PNG; ``provenance`` goes into a PNG text chunk
     and the EXIF Software/ImageDescription tags (BMP has no room for either).
@@ -261,11 +285,11 @@ def write_image(
         raise VividError(f"{path}: unsupported output format (use "
                          f"{', '.join(OUTPUT_FORMATS.values())})")
     if fmt in ("jpg", "bmp") and alpha is not None:  # no alpha there: composite onto white
-        rgb, alpha = rgb * alpha + (1 - alpha), None
+        rgb, alpha = _float_rgb(rgb) * alpha + (1 - alpha), None
     try:
         with temp_path(path) as temp, open(temp, "wb") as file:
             if info.bit_depth == 16 and fmt == "png":
-                pixels = _to_array(rgb, alpha, info.greyscale)
+                pixels = _to_array(_float_rgb(rgb), alpha, info.greyscale)
                 samples = (pixels * 65535).round().astype(np.uint16)
                 text = {"Software": f"vivid {__version__}", "Description": provenance}
                 write_png16(file, samples, text if provenance else {}, info.icc_profile)

@@ -33,17 +33,20 @@ MODEL_GUIDE = {
 
 
 def load_upscaler(name_or_path: str | Path = DEFAULT_MODEL, device: str = "auto",
-                  precision: str = "auto", tile: int | None = DEFAULT_TILE,
+                  precision: str = "auto", tile: int | None = None,
                   tile_overlap: int = DEFAULT_TILE_OVERLAP, scale: int = 4,
-                  runtime: str = "auto", tile_batch: int | None = None
-                  ) -> Upscaler | VideoUpscaler:
-    """A ``VideoUpscaler`` for video weights (``video-x4``), else an ``Upscaler``."""
+                  runtime: str = "auto", tile_batch: int | None = None,
+                  memory_budget: int | None = None) -> Upscaler | VideoUpscaler:
+    """A ``VideoUpscaler`` for video weights (``video-x4``), else an ``Upscaler``.
+    ``tile`` None: image models tile by ``memory_budget``, video models by ``DEFAULT_TILE``."""
     name = str(name_or_path)
     if name == "bicubic" or name.endswith(".onnx") or not is_video_model(name):
         return Upscaler.from_pretrained(name, device=device, precision=precision, tile=tile,
                                         tile_overlap=tile_overlap, scale=scale,
-                                        runtime=runtime, tile_batch=tile_batch)
+                                        runtime=runtime, tile_batch=tile_batch,
+                                        memory_budget=memory_budget)
     if runtime not in ("auto", "torch"):  # auto: torch, the only runtime of video models
         raise VividError(f"{name}: video models run with --runtime torch only")
-    return VideoUpscaler.from_pretrained(name, device=device, precision=precision, tile=tile,
+    return VideoUpscaler.from_pretrained(name, device=device, precision=precision,
+                                         tile=DEFAULT_TILE if tile is None else tile,
                                          tile_overlap=tile_overlap)

@@ -5,7 +5,7 @@ converted to OpenVINO. Measured on a 2-core AMD EPYC with AVX512-BF16 (bf16, 270
 the sub-pixel tail runs in 2.9 s against 4.1 s for the plain tail; the ONNX route converts
 in 4.5 s against 18 s for ``openvino.convert_model`` on the torch module, and its graph is
 as fast. The converted model is kept as OpenVINO IR in the user's cache directory
-(``runtimes.cache_dir``), named by the SHA-256 of the weights file, so conversion is paid
+(``engine.cache_dir``), named by the SHA-256 of the weights file, so conversion is paid
 once per model file; the newest ``IR_KEEP`` models are kept.
 
 It is compiled once per ``OpenVinoNetwork`` with dynamic batch, height and width (the compile
@@ -18,6 +18,11 @@ interleaved: the dynamic model 0.9x the static one's time), while each specialis
 holds its own ~350 MB of buffers (a 2000x2000 image has 4 tile shapes). Precision: bf16
 (``INFERENCE_PRECISION_HINT``) where the CPU has native bf16, else f32; the same rule as the
 torch path (``vivid.device.resolve_precision``). Threads: torch's (``torch.get_num_threads``).
+
+A call hands the LR tensor's memory to OpenVINO (``share_inputs``) and gets the output as an
+array of its own (``share_outputs=False``: the request's buffer is overwritten by the next
+call), as a direct ``infer`` call does. The request keeps its working buffers between calls;
+``release_memory`` frees them (``Upscaler`` does after an image that needed tiles).
 """
 
 from __future__ import annotations
@@ -38,12 +43,18 @@ import torch
 
 from vivid._version import __version__
 from vivid.errors import VividError
+from vivid.inference.engine import cache_dir, working_bytes
+from vivid.inference.onnx_runtime import onnx_bytes
 from vivid.nets.weights_file import resolve_weights
 
 log = logging.getLogger(__name__)
 
 IR_KEEP = 8  # converted models kept in the cache
 _HINTS = {torch.bfloat16: "bf16", torch.float32: "f32"}
+# Peak memory above the process's own of a call, per LR pixel, x4 64-channel generator (VmHWM,
+# 64x64 and 128x128 inputs, OpenVINO 2026.4, AMD EPYC): 3.4 KiB in bf16, 6.4-7.5 KiB in f32;
+# +5%.
+PAPER_BYTES_PER_PIXEL = {torch.bfloat16: 3_700, torch.float32: 8_000}
 
 
 def openvino_available() -> bool:
@@ -70,8 +81,6 @@ def _openvino() -> ModuleType:
 
 
 def _ir_path(name_or_path: str | Path, openvino_version: str) -> Path:
-    from vivid.inference.runtimes import cache_dir
-
     digest = hashlib.sha256(resolve_weights(name_or_path).read_bytes()).hexdigest()[:24]
     release = openvino_version.split("-")[0]
     return cache_dir() / "openvino" / f"{digest}-vivid{__version__}-ov{release}.xml"
@@ -98,8 +107,6 @@ def _save_ir(ov: ModuleType, model: Any, target: Path) -> None:
 def read_model(name_or_path: str | Path) -> tuple[Any, int, float]:
     """The OpenVINO model of a ``.onnx`` file or of any weights (converted once and cached);
     returns it, its scale and the seconds conversion took (0 when read from the cache)."""
-    from vivid.inference.onnx_runtime import _onnx_bytes
-
     ov = _openvino()
     path = Path(name_or_path)
     start = time.perf_counter()
@@ -114,7 +121,7 @@ def read_model(name_or_path: str | Path) -> tuple[Any, int, float]:
         os.utime(target)  # most recently used: kept longest
         model = _core().read_model(str(target))
         return model, int(model.get_rt_info(["vivid", "scale"]).astype(str)), 0.0
-    data, scale = _onnx_bytes(name_or_path)
+    data, scale = onnx_bytes(name_or_path)
     model = ov.convert_model(stdio.BytesIO(data))
     model.set_rt_info(scale, ["vivid", "scale"])
     _save_ir(ov, model, target)
@@ -122,6 +129,12 @@ def read_model(name_or_path: str | Path) -> tuple[Any, int, float]:
     log.info("converted %s to OpenVINO in %.1f s (once; kept in %s)", name_or_path, seconds,
              target)
     return model, scale, seconds
+
+
+def compile_plain(model: Any, dtype: torch.dtype) -> Any:
+    """``model`` compiled for the CPU with OpenVINO's defaults and only the precision set, as
+    a direct user of OpenVINO would (``vivid bench`` compares vivid against it)."""
+    return _core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": _HINTS[dtype]})
 
 
 class OpenVinoNetwork:
@@ -135,19 +148,24 @@ class OpenVinoNetwork:
             raise VividError(f"--runtime openvino runs bf16 or fp32 on the CPU, not {dtype}")
         self.model, self.scale, self.convert_seconds = read_model(name_or_path)
         self.dtype = dtype
+        self.bytes_per_pixel = working_bytes(PAPER_BYTES_PER_PIXEL[dtype], self.scale)
         start = time.perf_counter()
-        compiled = _core().compile_model(
+        self.compiled = _core().compile_model(
             self.model, "CPU", {"INFERENCE_PRECISION_HINT": _HINTS[dtype],
                                 "PERFORMANCE_HINT": "LATENCY",
                                 "INFERENCE_NUM_THREADS": torch.get_num_threads()})
-        self.request = compiled.create_infer_request()
+        self.request = self.compiled.create_infer_request()
         self.compile_seconds = time.perf_counter() - start
         self.shape_seconds: dict[tuple[int, ...], float] = {}  # first call per input shape
 
     def __call__(self, lr_image: torch.Tensor) -> torch.Tensor:
         pixels = np.ascontiguousarray(lr_image.float().cpu().numpy())
         start = time.perf_counter()
-        output = self.request.infer({0: pixels}, share_outputs=False)[0]
+        output = self.request.infer({0: pixels}, share_inputs=True, share_outputs=False)[0]
         if pixels.shape not in self.shape_seconds:
             self.shape_seconds[pixels.shape] = time.perf_counter() - start
         return torch.from_numpy(output)
+
+    def release_memory(self) -> None:
+        """Free the compiled model's working buffers (the next call allocates them again)."""
+        self.compiled.release_memory()

@@ -8,14 +8,15 @@ The rule for ``auto`` (the first that applies):
 2. a ``.onnx`` file: ``openvino`` when installed, else ``onnx``;
 3. OpenVINO not installed: ``torch``;
 4. otherwise the faster of ``torch`` and ``openvino`` for this architecture on this machine,
-   measured once: both run a ``CALIBRATION_SIZE`` square input at the chosen precision (one
-   warm-up each, then the best of ``CALIBRATION_REPEATS``, alternating), and OpenVINO is
-   chosen when it takes at most ``MARGIN`` of torch's time. The choice and both times are
-   cached in ``<cache dir>/runtime-choice.json``, keyed by the CPU model, thread count, torch
-   and OpenVINO versions, architecture and precision (delete the file, or run ``vivid bench``,
-   to measure again). The ratio does not depend on the input size (the issue's Xeon: 0.56 at
-   128x128 and 270x480), so one small size is measured. When OpenVINO fails to load or run
-   the model here, the choice is ``torch`` with a warning, and nothing is cached.
+   measured once: both engines, called directly, run a ``CALIBRATION_SIZE`` square input
+   at the chosen precision (one warm-up each, then the best of ``CALIBRATION_REPEATS``,
+   alternating), and OpenVINO is chosen when it takes at most ``MARGIN`` of torch's time.
+   The choice and both times are cached in ``<cache dir>/runtime-choice.json``, keyed by
+   the CPU model, thread count, torch and OpenVINO versions, architecture and precision
+   (delete the file, or run ``vivid bench``, to measure again). The ratio does not depend
+   on the input size (the issue's Xeon: 0.56 at 128x128 and 270x480), so one small size is
+   measured. When OpenVINO fails to load or run the model here, the choice is ``torch``
+   with a warning, and nothing is cached.
 
 ONNX Runtime is never chosen for weights: it runs fp32 only, and the bench shows it slower.
 """
@@ -26,17 +27,22 @@ import json
 import logging
 import os
 import platform
+import statistics
 import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from vivid.atomic import write_text
-from vivid.device import cpu_has_native_bf16
+from vivid.device import CPU, cpu_has_native_bf16, resolve_precision
 from vivid.errors import VividError
+from vivid.inference import openvino_runtime
+from vivid.inference.engine import Engine, cache_dir
+from vivid.inference.onnx_runtime import OnnxNetwork
+from vivid.inference.torch_runtime import TorchNetwork
+from vivid.nets.weights_file import is_video_model, load_model
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +51,6 @@ MARGIN = 0.95  # OpenVINO must be at least 5% faster to replace the reference to
 CALIBRATION_SIZE = 128
 CALIBRATION_REPEATS = 5
 CHOICE_FILE = "runtime-choice.json"
-
-
-def cache_dir() -> Path:
-    """``$VIVID_CACHE_DIR``, else ``$XDG_CACHE_HOME/vivid``, else ``~/.cache/vivid``."""
-    if os.environ.get("VIVID_CACHE_DIR"):
-        return Path(os.environ["VIVID_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "vivid"
 
 
 @cache
@@ -96,37 +94,46 @@ def _write_choices(path: Path, choices: dict[str, dict]) -> None:
         _warn(f"the runtime choice is not cached ({error}); set VIVID_CACHE_DIR")
 
 
-def best_times(candidates: dict[str, Callable[[], object]], repeats: int = 3
-               ) -> dict[str, float]:
-    """Best of ``repeats`` per candidate after one warm-up each, timed alternately."""
+def timed_runs(candidates: dict[str, Callable[[], object]], repeats: int = 3
+               ) -> dict[str, list[float]]:
+    """``repeats`` timed calls per candidate after one warm-up each, the candidates taking
+    turns (so a change in the machine's load hits them alike)."""
     for function in candidates.values():
         function()
-    times: dict[str, float] = {name: float("inf") for name in candidates}
+    times: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(repeats):
         for name, function in candidates.items():
             start = time.perf_counter()
             function()
-            times[name] = min(times[name], time.perf_counter() - start)
+            times[name].append(time.perf_counter() - start)
     return times
 
 
+def best_times(candidates: dict[str, Callable[[], object]], repeats: int = 3
+               ) -> dict[str, float]:
+    """Best of ``timed_runs`` per candidate."""
+    return {name: min(runs) for name, runs in timed_runs(candidates, repeats).items()}
+
+
+def median_times(candidates: dict[str, Callable[[], object]], repeats: int = 3
+                 ) -> dict[str, float]:
+    """Median of ``timed_runs`` per candidate."""
+    return {name: statistics.median(runs)
+            for name, runs in timed_runs(candidates, repeats).items()}
+
+
 def _calibrate(name_or_path: str, precision: str) -> dict[str, float] | None:
-    """Both runtimes' best times on one input; None (with a warning) when OpenVINO fails."""
-    from vivid.inference.upscaler import Upscaler
-
-    def load(runtime: str) -> Upscaler:
-        return Upscaler.from_pretrained(name_or_path, device="cpu", precision=precision,
-                                        tile=None, runtime=runtime)
-
+    """Both engines' best times on one input; None (with a warning) when OpenVINO fails."""
+    dtype = resolve_precision(precision, CPU)
     lr_image = torch.rand(1, 3, CALIBRATION_SIZE, CALIBRATION_SIZE)
-    candidates = {"torch": load("torch")}
+    candidates = {"torch": load_engine("torch", name_or_path, dtype)}
     try:
-        candidates["openvino"] = load("openvino")
+        candidates["openvino"] = load_engine("openvino", name_or_path, dtype)
         candidates["openvino"](lr_image)
     except Exception as error:  # OpenVINO's own errors are untyped; torch is the fallback
         _warn(f"OpenVINO could not run {name_or_path} here ({error}); using torch")
         return None
-    return best_times({name: (lambda u=u: u(lr_image)) for name, u in candidates.items()},
+    return best_times({name: (lambda e=e: e(lr_image)) for name, e in candidates.items()},
                       CALIBRATION_REPEATS)
 
 
@@ -161,9 +168,7 @@ def resolve_runtime(runtime: str, name_or_path: str, device: torch.device, preci
                     ) -> str:
     """The runtime to use (never ``auto``); ``precision`` is ``fp32``, ``bf16`` or ``fp16``.
     See the module docstring for the rule."""
-    from vivid.inference.openvino_runtime import openvino_available
-    from vivid.nets.weights_file import is_video_model
-
+    openvino_available = openvino_runtime.openvino_available
     if runtime not in RUNTIMES:
         raise VividError(f"--runtime {runtime}: choose one of {', '.join(RUNTIMES)}")
     if runtime != "auto":
@@ -178,8 +183,6 @@ def resolve_runtime(runtime: str, name_or_path: str, device: torch.device, preci
 
 
 def _architecture(name_or_path: str) -> str:
-    from vivid.nets.weights_file import load_model
-
     config = load_model(name_or_path)[0].config
     return f"x{config.scale} {config.blocks} blocks {config.channels} channels"
 
@@ -187,9 +190,7 @@ def _architecture(name_or_path: str) -> str:
 def forget_choice(name_or_path: str, precision: str) -> None:
     """Drop this machine's cached ``auto`` choice for this model's architecture (``vivid bench``
     measures it again, so a choice made on a busy machine does not stay)."""
-    from vivid.inference.openvino_runtime import openvino_available
-
-    if not openvino_available():
+    if not openvino_runtime.openvino_available():
         return
     path = cache_dir() / CHOICE_FILE
     choices = _read_choices(path)
@@ -197,13 +198,13 @@ def forget_choice(name_or_path: str, precision: str) -> None:
         _write_choices(path, choices)
 
 
-def load_engine(runtime: str, name_or_path: str | Path, dtype: torch.dtype) -> Any:
-    """An ONNX Runtime or OpenVINO network (a ``.onnx`` file, or weights exported on the fly);
-    it has ``scale`` and ``dtype`` and is called on an LR tensor."""
+def load_engine(runtime: str, name_or_path: str | Path, dtype: torch.dtype,
+                device: torch.device = CPU, compile: bool = False) -> Engine:
+    """The engine that runs an image model: ``torch`` (weights; on ``device``, ``compile``:
+    ``torch.compile``), ``onnx`` (ONNX Runtime, fp32) or ``openvino`` (a ``.onnx`` file, or
+    weights exported on the fly; those two on the CPU)."""
+    if runtime == "torch":
+        return TorchNetwork.load(name_or_path, device, dtype, compile)
     if runtime == "onnx":
-        from vivid.inference.onnx_runtime import OnnxNetwork
-
         return OnnxNetwork(name_or_path)
-    from vivid.inference.openvino_runtime import OpenVinoNetwork
-
-    return OpenVinoNetwork(name_or_path, dtype)
+    return openvino_runtime.OpenVinoNetwork(name_or_path, dtype)

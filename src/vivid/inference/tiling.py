@@ -1,26 +1,27 @@
-"""Tiled upscaling with cross-faded seams, so memory stays bounded for any image size.
+"""Tiled upscaling, so memory stays bounded for any image size.
 
-The LR image is cut into a grid of near-equal *cores*. Each tile is the core plus ``overlap``
-LR pixels of context on every side (clipped at the image border) and goes through the model
-(tiles of equal size in batches); its output is added into the full-size result with a
-separable weight that is 1 inside the core and ramps linearly across each inner seam over
-``overlap`` LR pixels centred on it.
-The two ramps at a seam sum to 1, so where neighbouring tiles agree the result equals the
-untiled one. It is exact when ``overlap / 2`` is at least the model's receptive radius, and
-in practice within float rounding for much less, since trained networks look only a few
-pixels far.
+The LR image is cut into a grid of near-equal *cores*. Each tile is its core plus ``overlap``
+LR pixels of context on every side (clipped at the image border); it goes through the model
+(tiles of equal size in batches) and the output of its core is written into the result, once
+per output pixel. Every output pixel is therefore computed with at least ``overlap`` LR
+pixels of context on each side (or the border): the result equals the untiled one exactly
+when ``overlap`` is at least the model's receptive radius, and in practice within float
+rounding for much less, since trained networks look only a few pixels far.
 
-Only tiles travel to the model (and its device); the input and output stay where they are.
-A tile that runs out of memory makes the whole image start again with half the tile size;
-a tile with non-finite output is an error.
+The grid (``tile_plan``) is the fewest tiles whose largest (context included) has at most a
+given number of LR pixels (one tile when the whole image fits), or cores no longer than a
+given side (``tile``). The result is float32, or uint8 (rounded, clamped to [0, 1] first;
+stored channels-last, i.e. as H x W x 3 samples) for a quarter of the memory. A single tile
+is the model's own output, with nothing copied. Only tiles travel to the model (and its
+device); the input and output stay where they are. A tile that runs out of memory makes the
+whole image start again one tile at a time, then with half the tile side; a tile with
+non-finite output is an error.
 
 ``pad_small`` wraps a network for inputs smaller than its training crops (see there).
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,6 +29,14 @@ import torch
 import torch.nn.functional as F
 
 from vivid.errors import VividError
+from vivid.inference.tile_plan import (
+    Grid,
+    first_grid,
+    longest_core,
+    needs_tiles,
+    side_grid,
+    split_into,
+)
 
 ModelFn = Callable[[torch.Tensor], torch.Tensor]
 MIN_TILE = 16
@@ -58,35 +67,6 @@ def pad_small(model: ModelFn, scale: int, minimum: int = MIN_SIDE) -> ModelFn:
     return padded
 
 
-def split(length: int, tile: int) -> list[tuple[int, int]]:
-    """Near-equal consecutive cores [start, end) covering [0, length), none longer than tile."""
-    count = max(1, math.ceil(length / tile))
-    bounds = [round(i * length / count) for i in range(count + 1)]
-    return list(itertools.pairwise(bounds))
-
-
-def _ramp(
-    core: tuple[int, int], span: tuple[int, int], length: int, half: float, scale: int
-) -> torch.Tensor:
-    """Weights for the output pixels of a tile spanning ``span`` (LR coords) along one axis."""
-    start, end = core
-    positions = (torch.arange(span[0] * scale, span[1] * scale) + 0.5) / scale
-    weight = torch.ones_like(positions)
-    if start > 0:
-        weight = weight * (
-            ((positions - start + half) / (2 * half)).clamp(0, 1)
-            if half > 0
-            else (positions >= start).float()
-        )
-    if end < length:
-        weight = weight * (
-            ((end + half - positions) / (2 * half)).clamp(0, 1)
-            if half > 0
-            else (positions < end).float()
-        )
-    return weight
-
-
 def _is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, torch.OutOfMemoryError) or (
         isinstance(error, RuntimeError) and "can't allocate memory" in str(error)
@@ -95,27 +75,37 @@ def _is_out_of_memory(error: BaseException) -> bool:
 
 @dataclass(frozen=True)
 class _Tile:
-    core: tuple[int, int]  # (top, left) of the core, for messages
     rows: tuple[int, int]  # LR span with context
     columns: tuple[int, int]
-    row_weight: torch.Tensor  # 1-D output weights
-    column_weight: torch.Tensor
+    core_rows: tuple[int, int]  # LR core: the output this tile writes
+    core_columns: tuple[int, int]
 
     @property
     def size(self) -> tuple[int, int]:
         return self.rows[1] - self.rows[0], self.columns[1] - self.columns[0]
 
+    def target(self, scale: int) -> tuple[slice, slice]:
+        """The output region of the core."""
+        return (slice(self.core_rows[0] * scale, self.core_rows[1] * scale),
+                slice(self.core_columns[0] * scale, self.core_columns[1] * scale))
 
-def _plan(height: int, width: int, scale: int, tile: int, overlap: int) -> list[_Tile]:
-    tiles = []
-    for top, bottom in split(height, tile):
-        rows = (max(0, top - overlap), min(height, bottom + overlap))
-        row_weight = _ramp((top, bottom), rows, height, overlap / 2, scale)
-        for left, right in split(width, tile):
-            columns = (max(0, left - overlap), min(width, right + overlap))
-            column_weight = _ramp((left, right), columns, width, overlap / 2, scale)
-            tiles.append(_Tile((top, left), rows, columns, row_weight, column_weight))
-    return tiles
+    def source(self, scale: int) -> tuple[slice, slice]:
+        """The core's region in the tile's output."""
+        top, left = self.core_rows[0] - self.rows[0], self.core_columns[0] - self.columns[0]
+        bottom, right = top + self.core_rows[1] - self.core_rows[0], \
+            left + self.core_columns[1] - self.core_columns[0]
+        return slice(top * scale, bottom * scale), slice(left * scale, right * scale)
+
+
+def _plan(height: int, width: int, grid: Grid) -> list[_Tile]:
+    def spans(length: int, count: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+        context = grid[2]
+        return [((max(0, start - context), min(length, end + context)), (start, end))
+                for start, end in split_into(length, count)]
+
+    return [_Tile(rows, columns, core_rows, core_columns)
+            for rows, core_rows in spans(height, grid[0])
+            for columns, core_columns in spans(width, grid[1])]
 
 
 def _same_size_batches(tiles: list[_Tile], batch: int) -> list[list[_Tile]]:
@@ -127,48 +117,68 @@ def _same_size_batches(tiles: list[_Tile], batch: int) -> list[list[_Tile]]:
             for i in range(0, len(members), batch)]
 
 
-def _output_buffer(lr_image: torch.Tensor, scale: int) -> torch.Tensor:
-    """The zeroed float32 result; too big for memory is an error no tile size can help."""
+def _output_buffer(lr_image: torch.Tensor, scale: int, dtype: torch.dtype) -> torch.Tensor:
+    """The zeroed result (uint8: channels-last); too big for memory is an error no tile size
+    can help."""
     count, _, height, width = lr_image.shape
     try:
-        return torch.zeros(count, 3, height * scale, width * scale)
+        if dtype == torch.uint8:
+            return torch.zeros(count, height * scale, width * scale, 3,
+                               dtype=dtype).permute(0, 3, 1, 2)
+        return torch.zeros(count, 3, height * scale, width * scale, dtype=dtype)
     except (RuntimeError, torch.OutOfMemoryError) as error:
         if not _is_out_of_memory(error):
             raise
-        gib = count * 3 * height * width * scale**2 * 4 / 2**30
+        size = torch.empty((), dtype=dtype).element_size()
+        gib = count * 3 * height * width * scale**2 * size / 2**30
         raise VividError(f"out of memory for the {width * scale}x{height * scale} result "
-                         f"({gib:.1f} GiB as float32), which smaller tiles cannot reduce; "
-                         "free memory or upscale a smaller image") from error
+                         f"({gib:.1f} GiB as {str(dtype).removeprefix('torch.')}), which "
+                         "smaller tiles cannot reduce; free memory or upscale a smaller "
+                         "image") from error
 
 
-def _run_tiles(
-    model: ModelFn,
-    lr_image: torch.Tensor,
-    sr_image: torch.Tensor,
-    scale: int,
-    tiles: list[_Tile],
-    batch: int,
-    on_tile: Callable[[int, int], None] | None,
-) -> torch.Tensor:
-    count = lr_image.shape[0]
-    sr_image.zero_()  # a restart with smaller tiles begins afresh
-    done = 0
+def _checked(piece: torch.Tensor, tile: _Tile) -> torch.Tensor:
+    if not torch.isfinite(piece).all():
+        raise VividError(f"the model produced non-finite values (NaN/inf, tile at LR "
+                         f"{(tile.core_rows[0], tile.core_columns[0])}); with --precision "
+                         "fp16/bf16 try fp32, else the weights are broken")
+    return piece
+
+
+def _store(target: torch.Tensor, piece: torch.Tensor) -> None:
+    """Write ``piece`` (float, any dtype) into ``target``: as is, or rounded to 8 bits."""
+    if target.dtype == torch.uint8:
+        piece = piece.float().mul(255).round_().clamp_(0, 255)
+    target.copy_(piece)
+
+
+def _run_tiles(model: ModelFn, lr_image: torch.Tensor, sr_image: torch.Tensor, scale: int,
+               tiles: list[_Tile], batch: int, on_tile: Callable[[int, int], None] | None
+               ) -> None:
+    count, done = lr_image.shape[0], 0
     for group in _same_size_batches(tiles, batch):
         pieces = model(torch.cat([lr_image[:, :, slice(*t.rows), slice(*t.columns)]
                                   for t in group]))
         for tile, piece in zip(group, pieces.split(count), strict=True):
-            if not torch.isfinite(piece).all():
-                raise VividError(f"the model produced non-finite values (NaN/inf, tile at LR "
-                                 f"{tile.core}); "
-                                 "with --precision fp16/bf16 try fp32, else the weights are "
-                                 "broken")
-            weight = tile.row_weight[:, None] * tile.column_weight[None, :]
-            sr_image[:, :, tile.rows[0] * scale : tile.rows[1] * scale,
-                     tile.columns[0] * scale : tile.columns[1] * scale] += piece.float() * weight
+            _store(sr_image[(..., *tile.target(scale))],
+                   _checked(piece, tile)[(..., *tile.source(scale))])
             done += 1
             if on_tile is not None:
                 on_tile(done, len(tiles))
-    return sr_image
+
+
+def _whole(model: ModelFn, lr_image: torch.Tensor, scale: int, dtype: torch.dtype
+           ) -> torch.Tensor:
+    """One tile: the model's output itself (float32), or rounded into a new uint8 result."""
+    height, width = lr_image.shape[-2:]
+    piece = _checked(model(lr_image), _Tile((0, height), (0, width), (0, height), (0, width)))
+    if dtype == torch.uint8:
+        sr_image = _output_buffer(lr_image, scale, dtype)
+        _store(sr_image, piece)
+        return sr_image
+    if piece.dtype != torch.float32 or piece.is_inference():
+        return piece.float() if piece.dtype != torch.float32 else piece.clone()
+    return piece
 
 
 def upscale_tiled(
@@ -179,31 +189,44 @@ def upscale_tiled(
     overlap: int,
     on_tile: Callable[[int, int], None] | None = None,
     batch: int = 1,
+    max_pixels: int | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
-    """Apply ``model`` (LR tile -> SR tile, any device) to ``lr_image`` tile by tile.
+    """Apply ``model`` (LR tile -> SR tile, any device, a new tensor) to ``lr_image`` tile by
+    tile; returns the N x 3 x sH x sW result in ``dtype`` (float32, or uint8 channels-last).
 
-    ``tile`` is the largest core side in LR pixels (None or 0: one tile); up to ``batch``
-    tiles of the same size go through the model together. On out-of-memory the image is
-    redone one tile at a time, then with half the tile size, down to 16 pixels, then a
-    ``VividError``.
+    ``tile``: the largest core side in LR pixels; else (None or 0) ``max_pixels``: the most
+    LR pixels of a tile with its context (``tile_plan.plan_grid``); neither: one tile. Up to
+    ``batch`` tiles of the same size go through the model together. On out-of-memory the
+    image is redone one tile at a time, then with half the tile side, down to 16 pixels,
+    then a ``VividError``.
     """
     _, _, height, width = lr_image.shape
-    tile = tile or max(height, width)
-    sr_image = _output_buffer(lr_image, scale)
-    while True:
-        tiles = _plan(height, width, scale, tile, min(overlap, tile // 2))
+    if not needs_tiles(height, width, tile, max_pixels):
         try:
-            return _run_tiles(model, lr_image, sr_image, scale, tiles, batch, on_tile)
+            return _whole(model, lr_image, scale, dtype)
         except (RuntimeError, torch.OutOfMemoryError) as error:
             if not _is_out_of_memory(error):
                 raise
+            tile = max(height, width) // 2  # as the out-of-memory step below
+    grid = first_grid(height, width, overlap, tile, max_pixels)
+    sr_image = _output_buffer(lr_image, scale, dtype)
+    while True:
+        try:
+            _run_tiles(model, lr_image, sr_image, scale, _plan(height, width, grid), batch,
+                       on_tile)
+            return sr_image
+        except (RuntimeError, torch.OutOfMemoryError) as error:
+            if not _is_out_of_memory(error):
+                raise
+            side = longest_core(height, width, grid)
             if batch > 1:
                 batch = 1
-            elif tile // 2 < MIN_TILE:
-                raise VividError(f"out of memory even with {tile}-pixel tiles one at a time: "
+            elif side // 2 < MIN_TILE:
+                raise VividError(f"out of memory even with {side}-pixel tiles one at a time: "
                                  "the model itself does not fit in the free memory of its "
                                  "device (free memory, or try another --device)") from error
             else:
-                tile //= 2
+                grid = side_grid(height, width, side // 2, overlap)
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()

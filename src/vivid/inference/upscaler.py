@@ -1,10 +1,20 @@
-"""The ``Upscaler``: a generator (or plain bicubic) made ready for inference, applied in tiles.
+"""The ``Upscaler``: a generator (or plain bicubic) made ready for inference, applied in tiles
+sized by a memory budget.
 
 ``Upscaler.from_pretrained(name_or_path)`` loads weights (a bundled name, a ``.safetensors``
-file or a PyTorch state dict), folds BatchNorm into the convolutions and moves the network to
-the chosen device. Calling it on a Pillow image returns a Pillow image; on an N x 3 x H x W
-float tensor in [0, 1] it returns the upscaled tensor, clamped to [0, 1]. Alpha channels are
-upscaled with MATLAB-style bicubic interpolation (smooth, and never invents detail in masks).
+file or a PyTorch state dict) into an engine (``runtimes``: torch, ONNX Runtime or OpenVINO).
+Calling it on a Pillow image returns a Pillow image; on an N x 3 x H x W float tensor in
+[0, 1] it returns the upscaled float32 tensor, clamped to [0, 1]. Alpha channels are upscaled
+with MATLAB-style bicubic interpolation (smooth, and never invents detail in masks).
+
+Memory: ``memory_budget`` (MiB; default ``DEFAULT_MEMORY_BUDGET`` on the CPU, half the free
+memory on a GPU) bounds the assembled result plus one model call's working memory, which
+each engine estimates per LR pixel (``Engine.bytes_per_pixel``). An image whose whole run
+fits is upscaled in one call, exactly as the engine alone would; a larger one in the fewest
+tiles that fit (``tiling``), after which the engine's kept buffers are freed. The default
+keeps ``vivid upscale`` of a 2000x2000 photo (x4; result assembled as 8-bit, 183 MiB) under
+1 GiB of peak memory, while a 270x480 video frame still runs whole on OpenVINO bf16 (~460
+MiB). ``tile`` (a largest core side in LR pixels; 0: never tile) replaces the budget.
 """
 
 from __future__ import annotations
@@ -21,42 +31,55 @@ from vivid.device import CPU, PRECISION_NAMES, resolve_device, resolve_precision
 from vivid.errors import VividError
 from vivid.images import imagefile
 from vivid.inference.runtimes import load_engine, resolve_runtime
+from vivid.inference.tile_plan import budget_tile_pixels, needs_tiles
 from vivid.inference.tiling import pad_small, upscale_tiled
-from vivid.nets.inference_form import fold_batchnorm
-from vivid.nets.srresnet import Generator
-from vivid.nets.weights_file import load_model
+from vivid.inference.torch_runtime import TorchNetwork, torch_bytes_per_pixel
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "srgan-x4"
-DEFAULT_TILE = 384  # ~0.6 GB per tile in bf16: a 2000x2000 photo x4 stays under 2 GiB
+DEFAULT_TILE = 384  # the fixed tile side of video models (image models: the memory budget)
 DEFAULT_TILE_OVERLAP = 16
+DEFAULT_MEMORY_BUDGET = 576  # MiB, on the CPU; see the module docstring
+MIB = 2**20
+
+
 class Upscaler:
-    """A ready-to-run super-resolution model; see the module docstring."""
+    """A ready-to-run super-resolution model; see the module docstring.
+
+    ``network``: None (bicubic), an engine (``engine.Engine``), a torch module (run by a
+    ``TorchNetwork`` at ``dtype`` on ``device``) or any function LR tile -> SR tile.
+    """
 
     def __init__(
         self,
-        network: torch.nn.Module | None,
+        network: Any,
         scale: int,
         name: str,
         device: torch.device,
         dtype: torch.dtype,
-        tile: int | None = DEFAULT_TILE,
+        tile: int | None = None,
         tile_overlap: int = DEFAULT_TILE_OVERLAP,
         metadata: dict[str, Any] | None = None,
         tile_batch: int = 1,
         runtime: str = "torch",
+        memory_budget: int | None = None,
     ) -> None:
+        if isinstance(network, torch.nn.Module):
+            config = getattr(network, "config", None)
+            network = TorchNetwork(network, scale, device, dtype,
+                                   getattr(config, "channels", 64))
         self.network = network
         self.scale = scale
         self.name = name
         self.device = device
         self.dtype = dtype
-        self.tile = tile
+        self.tile = tile  # None: sized by memory_budget; 0: one tile
         self.tile_overlap = tile_overlap
         self.metadata = metadata or {}
         self.tile_batch = tile_batch
         self.runtime = runtime  # torch, onnx or openvino; 'auto' -> ... when auto chose it
+        self.memory_budget = memory_budget  # MiB; None: the device's default
 
     @classmethod
     def from_pretrained(
@@ -64,22 +87,23 @@ class Upscaler:
         name_or_path: str = DEFAULT_MODEL,
         device: str = "auto",
         precision: str = "auto",
-        tile: int | None = DEFAULT_TILE,
+        tile: int | None = None,
         tile_overlap: int = DEFAULT_TILE_OVERLAP,
         scale: int = 4,
         runtime: str = "auto",
         tile_batch: int | None = None,
         compile: bool = False,
+        memory_budget: int | None = None,
     ) -> Upscaler:
         """Load a bundled model, a weights file, or ``"bicubic"`` (MATLAB bicubic, ``scale``).
 
         ``runtime``: ``torch``; ``onnx`` (ONNX Runtime, fp32) and ``openvino`` run the model (a
         ``.onnx`` file, or any weights, exported on the fly) on the CPU; ``auto`` picks the
         fastest on this machine by the rule in ``inference.runtimes``. ``tile_batch``: tiles of
-        the same size run together (default 1 on the CPU, 4 on a GPU). ``compile``: wrap the
-        network in ``torch.compile`` (off by default: ``vivid bench`` measures no gain). The
-        torch network is the inference form:
-        BatchNorm folded, the sub-pixel tail (``nets.subpixel.subpixel_tail``), channels_last.
+        the same size run together (default 1 on the CPU, 4 on a GPU; the budget covers them
+        together). ``compile``: wrap the torch network in ``torch.compile`` (off by default:
+        ``vivid bench`` measures no gain). ``tile`` and ``memory_budget``: see the module
+        docstring.
         """
         target = resolve_device(device)
         dtype = resolve_precision(precision, target)
@@ -87,37 +111,63 @@ class Upscaler:
                   target, PRECISION_NAMES[dtype], device, precision, runtime)
         # Batching tiles keeps a GPU busy; on a CPU one large tile already is (measured: no gain).
         tile_batch = tile_batch or (1 if target.type == "cpu" else 4)
+        options = {"tile": tile, "tile_overlap": tile_overlap, "tile_batch": tile_batch,
+                   "memory_budget": memory_budget}
         if str(name_or_path) == "bicubic":
-            return cls(None, scale, "bicubic", target, dtype, tile, tile_overlap,
-                       tile_batch=tile_batch)
+            return cls(None, scale, "bicubic", target, dtype, **options)
         chosen = resolve_runtime(runtime, str(name_or_path), target, PRECISION_NAMES[dtype])
         label = f"auto -> {chosen}" if runtime == "auto" else chosen
         if chosen != "torch":  # an engine: on the CPU, whatever the device
-            engine = load_engine(chosen, name_or_path, resolve_precision(precision, CPU))
-            return cls(engine, engine.scale, str(name_or_path), CPU,
-                       engine.dtype, tile, tile_overlap, tile_batch=tile_batch, runtime=label)
-        generator, metadata = load_model(name_or_path)
-        if not isinstance(generator, Generator):
-            raise VividError(f"{name_or_path}: is a video model; load it with "
-                             "vivid.VideoUpscaler (vivid upscale does so by itself)")
-        # Weights cast once: autocast would cast every conv weight on every call (2-15% of
-        # the time in bf16 on the CPU); the values are the same (tests/test_runtimes.py).
-        network = fold_batchnorm(generator).to(target, dtype, memory_format=torch.channels_last)
-        network.subpixel_tail = True
-        if compile:
-            network = torch.compile(network)
-        return cls(network, generator.config.scale, str(name_or_path), target, dtype, tile,
-                   tile_overlap, metadata, tile_batch, runtime=label)
+            target, dtype = CPU, resolve_precision(precision, CPU)
+        engine = load_engine(chosen, name_or_path, dtype, target, compile)
+        return cls(engine, engine.scale, str(name_or_path), target, engine.dtype,
+                   metadata=getattr(engine, "metadata", None), runtime=label, **options)
 
     def _model(self, lr_tile: torch.Tensor) -> torch.Tensor:
         if self.network is None:
             return imresize(lr_tile, self.scale)
-        if not isinstance(self.network, torch.nn.Module):  # an engine, or a video model's
-            return self.network(lr_tile)
-        with torch.inference_mode():
-            sr_tile = self.network(
-                lr_tile.to(self.device, self.dtype, memory_format=torch.channels_last))
-        return sr_tile.float().cpu()
+        return self.network(lr_tile)
+
+    def budget_bytes(self) -> int:
+        """The memory budget in bytes (see the module docstring)."""
+        if self.memory_budget is not None:
+            return self.memory_budget * MIB
+        if self.device.type == "cuda":
+            free = torch.cuda.mem_get_info(self.device)[0]
+            return max(DEFAULT_MEMORY_BUDGET * MIB, free // 2)
+        return DEFAULT_MEMORY_BUDGET * MIB
+
+    def bytes_per_pixel(self) -> int:
+        """The model's working memory per LR pixel: the engine's estimate; for bicubic its
+        float32 output and interpolation steps; for other functions the paper-size torch
+        generator's at this precision."""
+        if self.network is None:
+            return 64 * self.scale**2
+        estimate = getattr(self.network, "bytes_per_pixel", None)
+        return estimate or torch_bytes_per_pixel(self.dtype, self.scale)
+
+    def max_tile_pixels(self, lr_image: torch.Tensor, dtype: torch.dtype) -> int | None:
+        """LR pixels a tile may have (None: ``tile`` decides instead of the budget)."""
+        if self.tile is not None:
+            return None
+        output = lr_image[:, :3].numel() * self.scale**2 * torch.empty((), dtype=dtype).itemsize
+        return budget_tile_pixels(self.budget_bytes(), output, self.bytes_per_pixel(),
+                                  self.tile_batch)
+
+    def _upscale(self, lr_image: torch.Tensor, dtype: torch.dtype,
+                 on_tile: Callable[[int, int], None] | None) -> torch.Tensor:
+        """N x 3 x H x W in [0, 1] -> N x 3 x sH x sW in ``dtype`` (float32 or uint8)."""
+        if lr_image.ndim != 4 or lr_image.shape[1] != 3:
+            raise VividError(f"expected an N x 3 x H x W tensor, got {tuple(lr_image.shape)}")
+        # Networks get tiny inputs padded to their training size (plain bicubic needs not).
+        model = self._model if self.network is None else pad_small(self.network, self.scale)
+        max_pixels = self.max_tile_pixels(lr_image, dtype)
+        sr_image = upscale_tiled(model, lr_image.float().cpu(), self.scale, self.tile,
+                                 self.tile_overlap, on_tile, self.tile_batch, max_pixels, dtype)
+        release = getattr(self.network, "release_memory", None)
+        if release is not None and needs_tiles(*lr_image.shape[-2:], self.tile, max_pixels):
+            release()  # an image larger than the budget: keep no buffers sized for its tiles
+        return sr_image
 
     def describe(self) -> str:
         """How it runs, e.g. 'torch bf16' or 'auto -> openvino bf16, compiled in 0.9 s'."""
@@ -130,19 +180,16 @@ class Upscaler:
     def upscale_tensor(
         self, lr_image: torch.Tensor, on_tile: Callable[[int, int], None] | None = None
     ) -> torch.Tensor:
-        """N x 3 x H x W in [0, 1] -> N x 3 x sH x sW in [0, 1], tiled when large."""
-        if lr_image.ndim != 4 or lr_image.shape[1] != 3:
-            raise VividError(f"expected an N x 3 x H x W tensor, got {tuple(lr_image.shape)}")
-        # Networks get tiny inputs padded to their training size (plain bicubic needs not).
-        model = self._model if self.network is None else pad_small(self._model, self.scale)
-        sr_image = upscale_tiled(model, lr_image.float().cpu(), self.scale, self.tile,
-                                 self.tile_overlap, on_tile, self.tile_batch)
-        return sr_image.clamp_(0, 1)
+        """N x 3 x H x W in [0, 1] -> N x 3 x sH x sW float32 in [0, 1], tiled when large."""
+        return self._upscale(lr_image, torch.float32, on_tile).clamp_(0, 1)
 
     def upscale_decoded(
         self, image: imagefile.DecodedImage, on_tile: Callable[[int, int], None] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Upscaled RGB and alpha (bicubic) of a decoded image."""
+        """Upscaled RGB and alpha (bicubic) of a decoded image. The RGB of an 8-bit image
+        without alpha is uint8 (channels-last), as its file is written; else float32."""
+        if image.alpha is None and image.info.bit_depth == 8:
+            return self._upscale(image.rgb, torch.uint8, on_tile), None
         sr_rgb = self.upscale_tensor(image.rgb, on_tile)
         if image.alpha is None:
             return sr_rgb, None

@@ -81,9 +81,10 @@ def plan_grid(height: int, width: int, overlap: int, max_pixels: int) -> tuple[i
 def budget_tile_pixels(budget_bytes: int, fixed_bytes: int, bytes_per_pixel: int,
                        batch: int = 1) -> int:
     """LR pixels a tile may have so that ``batch`` of them (``bytes_per_pixel`` each) and
-    ``fixed_bytes`` (the assembled result) stay within ``budget_bytes``; at least
-    ``MIN_TILE_PIXELS``."""
-    room = budget_bytes - fixed_bytes
+    ``fixed_bytes`` (the assembled result) stay within ``budget_bytes``. A result too large
+    for that still leaves the tiles half the budget (smaller tiles would not make it fit,
+    only slower); at least ``MIN_TILE_PIXELS``."""
+    room = max(budget_bytes - fixed_bytes, budget_bytes // 2)
     return max(MIN_TILE_PIXELS, room // (bytes_per_pixel * batch))
 
 

@@ -9,9 +9,10 @@ with MATLAB-style bicubic interpolation (smooth, and never invents detail in mas
 
 Memory: ``memory_budget`` (MiB; default ``DEFAULT_MEMORY_BUDGET`` on the CPU, half the free
 memory on a GPU) bounds the assembled result plus one model call's working memory, which
-each engine estimates per LR pixel (``Engine.bytes_per_pixel``). An image whose whole run
-fits is upscaled in one call, exactly as the engine alone would; a larger one in the fewest
-tiles that fit (``tiling``), after which the engine's kept buffers are freed. The default
+each engine estimates per LR pixel (``Engine.bytes_per_pixel``); a result larger than half
+the budget still leaves the model call half of it. An image whose whole run fits is
+upscaled in one call, exactly as the engine alone would; a larger one in the fewest tiles
+that fit (``tiling``), after which the engine's kept buffers are freed. The default
 keeps ``vivid upscale`` of a 2000x2000 photo (x4; result assembled as 8-bit, 183 MiB) under
 1 GiB of peak memory, while a 270x480 video frame still runs whole on OpenVINO bf16 (~460
 MiB). ``tile`` (a largest core side in LR pixels; 0: never tile) replaces the budget.

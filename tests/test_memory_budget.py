@@ -136,6 +136,19 @@ def test_eight_bit_images_come_back_as_uint8_equal_to_the_rounded_float_result()
     assert upscaler.upscale_decoded(with_alpha)[0].dtype == torch.float32
 
 
+def test_a_model_returning_inference_tensors_fills_8_bit_results() -> None:
+    def first_frame(lr_tile: torch.Tensor) -> torch.Tensor:  # as a video model's images
+        with torch.inference_mode():
+            return lr_tile.repeat_interleave(4, -2).repeat_interleave(4, -1)
+
+    upscaler = Upscaler(first_frame, 4, "video", torch.device("cpu"), torch.float32)
+    decoded = imagefile.from_pil(Image.new("RGB", (40, 30), (200, 100, 50)))
+    for tile in (0, 16):  # whole, and tiled
+        upscaler.tile = tile
+        rgb, _ = upscaler.upscale_decoded(decoded)
+        assert rgb.dtype == torch.uint8 and rgb[0, :, 0, 0].tolist() == [200, 100, 50]
+
+
 @pytest.mark.parametrize("mode", ["RGB", "L"])
 def test_uint8_results_are_written_as_the_float_ones_without_a_copy(mode: str) -> None:
     torch.manual_seed(0)

@@ -26,6 +26,10 @@ class Engine(Protocol):
 
     def __call__(self, lr_image: torch.Tensor) -> torch.Tensor: ...
 
+    def run_tile(self, lr_tile: torch.Tensor) -> torch.Tensor:
+        """As a call, but the result may be the engine's own output buffer, valid (and
+        writable) until the next call: for tiles, copied into the result at once."""
+
     def release_memory(self) -> None:
         """Free working buffers kept between calls (the next call allocates them again)."""
 

@@ -97,5 +97,7 @@ class OnnxNetwork:
         feed = {"lr_image": np.ascontiguousarray(lr_image.float().cpu().numpy())}
         return torch.from_numpy(self.session.run(None, feed)[0])
 
+    run_tile = __call__  # every call's output is a new array
+
     def release_memory(self) -> None:
         """Nothing to do: ONNX Runtime's arena keeps its buffers for the session's life."""

@@ -21,8 +21,9 @@ torch path (``vivid.device.resolve_precision``). Threads: torch's (``torch.get_n
 
 A call hands the LR tensor's memory to OpenVINO (``share_inputs``) and gets the output as an
 array of its own (``share_outputs=False``: the request's buffer is overwritten by the next
-call), as a direct ``infer`` call does. The request keeps its working buffers between calls;
-``release_memory`` frees them (``Upscaler`` does after an image that needed tiles).
+call), as a direct ``infer`` call does; ``run_tile`` returns the request's buffer itself.
+The request keeps its working buffers between calls; ``release_memory`` frees them
+(``Upscaler`` does after an image that needed tiles).
 """
 
 from __future__ import annotations
@@ -158,13 +159,22 @@ class OpenVinoNetwork:
         self.compile_seconds = time.perf_counter() - start
         self.shape_seconds: dict[tuple[int, ...], float] = {}  # first call per input shape
 
-    def __call__(self, lr_image: torch.Tensor) -> torch.Tensor:
+    def _infer(self, lr_image: torch.Tensor, share_outputs: bool) -> torch.Tensor:
         pixels = np.ascontiguousarray(lr_image.float().cpu().numpy())
         start = time.perf_counter()
-        output = self.request.infer({0: pixels}, share_inputs=True, share_outputs=False)[0]
+        output = self.request.infer({0: pixels}, share_inputs=True,
+                                    share_outputs=share_outputs)[0]
         if pixels.shape not in self.shape_seconds:
             self.shape_seconds[pixels.shape] = time.perf_counter() - start
         return torch.from_numpy(output)
+
+    def __call__(self, lr_image: torch.Tensor) -> torch.Tensor:
+        return self._infer(lr_image, share_outputs=False)
+
+    def run_tile(self, lr_tile: torch.Tensor) -> torch.Tensor:
+        """The output in the request's own buffer (no new array per tile: fresh ones of
+        varying size fragment the heap), valid until the next call."""
+        return self._infer(lr_tile, share_outputs=True)
 
     def release_memory(self) -> None:
         """Free the compiled model's working buffers (the next call allocates them again)."""

@@ -72,5 +72,7 @@ class TorchNetwork:
             sr_image = self.module(self.prepare(lr_image))
             return sr_image.to("cpu", torch.float32, memory_format=torch.contiguous_format)
 
+    run_tile = __call__  # every call's output is a new tensor
+
     def release_memory(self) -> None:
         """Nothing to do: torch frees a call's activations when it returns."""

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "srgan-x4"
 DEFAULT_TILE = 384  # the fixed tile side of video models (image models: the memory budget)
 DEFAULT_TILE_OVERLAP = 16
-DEFAULT_MEMORY_BUDGET = 576  # MiB, on the CPU; see the module docstring
+DEFAULT_MEMORY_BUDGET = 512  # MiB, on the CPU; see the module docstring
 MIB = 2**20
 
 
@@ -124,10 +124,16 @@ class Upscaler:
         return cls(engine, engine.scale, str(name_or_path), target, engine.dtype,
                    metadata=getattr(engine, "metadata", None), runtime=label, **options)
 
-    def _model(self, lr_tile: torch.Tensor) -> torch.Tensor:
+    def _bicubic(self, lr_tile: torch.Tensor) -> torch.Tensor:
+        return imresize(lr_tile, self.scale)
+
+    def _model(self, tiled: bool) -> Callable[[torch.Tensor], torch.Tensor]:
+        """What runs on a tile: bicubic, or the network (``run_tile`` when there are several
+        tiles) with tiny inputs padded to its training size."""
         if self.network is None:
-            return imresize(lr_tile, self.scale)
-        return self.network(lr_tile)
+            return self._bicubic
+        run_tile = getattr(self.network, "run_tile", None) if tiled else None
+        return pad_small(run_tile or self.network, self.scale)
 
     def budget_bytes(self) -> int:
         """The memory budget in bytes (see the module docstring)."""
@@ -160,13 +166,13 @@ class Upscaler:
         """N x 3 x H x W in [0, 1] -> N x 3 x sH x sW in ``dtype`` (float32 or uint8)."""
         if lr_image.ndim != 4 or lr_image.shape[1] != 3:
             raise VividError(f"expected an N x 3 x H x W tensor, got {tuple(lr_image.shape)}")
-        # Networks get tiny inputs padded to their training size (plain bicubic needs not).
-        model = self._model if self.network is None else pad_small(self.network, self.scale)
         max_pixels = self.max_tile_pixels(lr_image, dtype)
-        sr_image = upscale_tiled(model, lr_image.float().cpu(), self.scale, self.tile,
-                                 self.tile_overlap, on_tile, self.tile_batch, max_pixels, dtype)
+        tiled = needs_tiles(*lr_image.shape[-2:], self.tile, max_pixels)
+        sr_image = upscale_tiled(self._model(tiled), lr_image.float().cpu(), self.scale,
+                                 self.tile, self.tile_overlap, on_tile, self.tile_batch,
+                                 max_pixels, dtype)
         release = getattr(self.network, "release_memory", None)
-        if release is not None and needs_tiles(*lr_image.shape[-2:], self.tile, max_pixels):
+        if release is not None and tiled:
             release()  # an image larger than the budget: keep no buffers sized for its tiles
         return sr_image
 

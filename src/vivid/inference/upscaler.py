@@ -12,10 +12,11 @@ memory on a GPU) bounds the assembled result plus one model call's working memor
 each engine estimates per LR pixel (``Engine.bytes_per_pixel``); a result larger than half
 the budget still leaves the model call half of it. An image whose whole run fits is
 upscaled in one call, exactly as the engine alone would; a larger one in the fewest tiles
-that fit (``tiling``), after which the engine's kept buffers are freed. The default
-keeps ``vivid upscale`` of a 2000x2000 photo (x4; result assembled as 8-bit, 183 MiB) under
-1 GiB of peak memory, while a 270x480 video frame still runs whole on OpenVINO bf16 (~460
-MiB). ``tile`` (a largest core side in LR pixels; 0: never tile) replaces the budget.
+that fit (``tiling``), after which the engine's kept buffers are freed. The default keeps
+``vivid upscale`` of a 2000x2000 photo (x4; result assembled as 8-bit, 183 MiB) under 1 GiB
+of peak memory (824 MiB with OpenVINO bf16, process included), while a 270x480 video frame
+still runs whole on OpenVINO bf16 (~460 MiB estimated). ``tile`` (a largest core side in LR
+pixels; 0: never tile) replaces the budget.
 """
 
 from __future__ import annotations

@@ -217,7 +217,7 @@ def is_video_model(name_or_path: str | Path) -> bool:
         raise VividError(f"{path}: corrupt or truncated safetensors file ({error})") from error
 
 
-def _empty_network(state: dict[str, torch.Tensor], metadata: dict[str, Any], path: Path
+def empty_network(state: dict[str, torch.Tensor], metadata: dict[str, Any], path: Path
                    ) -> Generator | RecurrentGenerator:
     """The network the tensors belong to: a recurrent video generator (it has a
     ``state_head``; with a flow network if it has its tensors, else the OpenCV motion its
@@ -247,7 +247,7 @@ def load_model(name_or_path: str | Path
     else:
         state, metadata = _read_torch(path), {}
     state = _strip_prefixes(state)
-    generator = _empty_network(state, metadata, path)
+    generator = empty_network(state, metadata, path)
     config = generator.config
     for key in ("scale", "blocks", "channels"):
         if key in metadata and metadata[key] != getattr(config, key):

@@ -22,10 +22,8 @@ import torch
 
 from vivid.atomic import temp_path
 from vivid.errors import VividError
-from vivid.nets.frvsr import RecurrentGenerator
-from vivid.nets.srresnet import Generator, GeneratorConfig
-from vivid.nets.weights_file import save_generator
-from vivid.training.config_checks import GAN_STAGES, VIDEO_STAGES
+from vivid.nets.weights_file import empty_network, save_generator
+from vivid.training.config_checks import GAN_STAGES
 from vivid.training.runlog import read_records
 
 PREFIX, SUFFIX = "iter-", ".pt"
@@ -119,13 +117,11 @@ def export_checkpoint(checkpoint: Path, target: Path) -> dict[str, Any]:
     """Write inference weights (EMA when present) of a training checkpoint; its metadata."""
     state = load_checkpoint(checkpoint)
     config = json.loads(state["config"])
-    model = dict(config["model"])
-    motion = model.pop("motion", "network")
-    shape = GeneratorConfig(**model)
-    video = config["run"]["stage"] in VIDEO_STAGES
-    generator = RecurrentGenerator(shape, motion=motion) if video else Generator(shape)
     ema = "params_ema" in state
-    generator.load_state_dict(state["params_ema" if ema else "params"])
+    params = state["params_ema" if ema else "params"]
+    motion = config["model"].get("motion", "network")
+    generator = empty_network(params, {"motion": motion}, checkpoint)
+    generator.load_state_dict(params)
     iteration = int(state["iteration"])
     metrics = last_validation(checkpoint.parent.parent / "log.jsonl", iteration)
     metadata = export_metadata(config, iteration, metrics, ema)

@@ -34,6 +34,8 @@ class ModelSection:
     # video stages: the recurrent generator's motion estimate, "network" (FNet, trained) or
     # "farneback" (OpenCV on the LR frames, no weights; vivid.nets.frvsr)
     motion: str = "network"
+    # video stages: the recurrent generator's fusion design (vivid.nets.frvsr, 1 or 2)
+    frvsr_version: int = 2
 
 
 @dataclass(frozen=True)

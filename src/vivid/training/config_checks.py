@@ -13,7 +13,7 @@ from typing import Any
 from vivid.degrade import DEGRADATIONS
 from vivid.device import PRECISIONS
 from vivid.errors import VividError
-from vivid.nets.frvsr import MOTIONS
+from vivid.nets.frvsr import MOTIONS, VERSIONS
 from vivid.nets.vgg import VGG19_LAYERS
 
 Rule = tuple[Callable[[Any], bool], str]
@@ -43,6 +43,7 @@ RULES: dict[str, Rule] = {
     "model.blocks": _at_least(0),
     "model.channels": _at_least(1),
     "model.motion": _one_of(*MOTIONS),
+    "model.frvsr_version": _one_of(*VERSIONS),
     "data.crop": _at_least(8),
     "data.frames": _at_least(3),
     "data.synthetic": ((lambda v: 0 <= v <= 1), "must be in [0, 1]"),

@@ -164,18 +164,19 @@ def build_generator(config: TrainConfig) -> Generator:
 def build_video_generator(config: TrainConfig) -> RecurrentGenerator:
     """The recurrent video generator from ``run.init``: a video model as it is (stage
     video-gan), or an SRResNet whose blocks become the SR part (stage video); fresh without.
-    Its motion estimate is ``model.motion``; a video model started from must have the same."""
+    Its motion estimate and version are ``model``'s; a video model started from must match."""
     shape = GeneratorConfig(config.model.scale, config.model.blocks, config.model.channels)
-    motion = config.model.motion
+    motion, version = config.model.motion, config.model.frvsr_version
     if not config.run.init:
-        return RecurrentGenerator(shape, motion=motion)
+        return RecurrentGenerator(shape, motion=motion, version=version)
     start = load_generator(config.run.init)
     if isinstance(start, RecurrentGenerator):
-        if start.config != shape or start.motion != motion:
+        if (start.config, start.motion, start.version) != (shape, motion, version):
             raise VividError(f"{config.run.init}: is {start.config} with {start.motion} motion, "
-                             f"config asks for {shape} with {motion} motion")
+                             f"version {start.version}; config asks for {shape} with {motion} "
+                             f"motion, version {version}")
         if start.blend is None and config.run.stage == "video":  # e.g. from stage video-flow
-            video = RecurrentGenerator(shape, motion=motion)
+            video = RecurrentGenerator(shape, motion=motion, version=version)
             video.load_state_dict(start.state_dict(), strict=False)  # + a fresh blend
             return video.train()
         return start.train()
@@ -184,7 +185,7 @@ def build_video_generator(config: TrainConfig) -> RecurrentGenerator:
     if start.config.blocks < shape.blocks:
         raise VividError(f"{config.run.init}: has {start.config.blocks} blocks, "
                          f"model.blocks asks for {shape.blocks}")
-    return RecurrentGenerator.from_srresnet(start, shape.blocks, motion)
+    return RecurrentGenerator.from_srresnet(start, shape.blocks, motion, version)
 
 
 def build_nets(config: TrainConfig) -> Nets:

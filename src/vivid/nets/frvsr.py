@@ -111,11 +111,8 @@ class FlowNet(nn.Module):
     Any size works: the input is padded (replicated) to a multiple of 8 and the flow cropped.
 
     Initialisation: He (Kaiming) normal for the LeakyReLU convs, zero biases, and a near-zero
-    last conv (the flow starts at ~0). PyTorch's default conv init shrinks the signal at each of
-    the 15 layers; with it this network barely learned motion in 4000 iterations of video
-    training (end-point error 2.77 LR pixels against 3.18 for zero motion,
-    ``benchmarks/flow_choice.py``); with He init stage ``video-flow`` reaches 1.86 after 500
-    iterations and 0.51 after 6000 (``runs/video-flow/log.jsonl``).
+    last conv (the flow starts at ~0): PyTorch's default conv init shrinks the signal through
+    the 15 layers, and the network then barely learns motion (the video model card's history).
     """
 
     def __init__(self) -> None:

@@ -46,6 +46,11 @@ class DataSection:
     validation_images: tuple[str, ...] = ()  # names in `validation`, never trained on
     crop: int = 96  # HR crop side
     recursive: bool = False
+    # image stages: how a crop's image is drawn: "image" (every image of `train` equally
+    # likely) or "folder" (a `train` folder uniformly, then an image of it: equal weight per
+    # folder, e.g. per domain)
+    balance: str = "image"
+    only: tuple[str, ...] = ()  # image stages: train on these file names of `train` only
     # stage "video": folders of sequence folders (frames), and the names held out of them
     videos: tuple[str, ...] = ()
     validation_videos: tuple[str, ...] = ()  # sequence names in `validation`, never trained on

@@ -38,6 +38,7 @@ def _one_of(*names: Any) -> Rule:
 VIDEO_STAGES = ("video-flow", "video", "video-gan")  # the recurrent generator
 GAN_STAGES = ("srgan", "video-gan")  # with a discriminator and the VGG content loss
 STAGES = ("srresnet", "srgan", *VIDEO_STAGES)
+BALANCES = ("image", "folder")  # data.balance: what each crop's draw is uniform over
 RULES: dict[str, Rule] = {
     "model.scale": _one_of(2, 3, 4, 8),
     "model.blocks": _at_least(0),
@@ -48,6 +49,7 @@ RULES: dict[str, Rule] = {
     "data.frames": _at_least(3),
     "data.synthetic": ((lambda v: 0 <= v <= 1), "must be in [0, 1]"),
     "data.degradation": _one_of(*DEGRADATIONS),
+    "data.balance": _one_of(*BALANCES),
     "optim.iterations": _at_least(1),
     "optim.batch_size": _at_least(1),
     "optim.learning_rate": _above(0),
@@ -80,6 +82,20 @@ RULES: dict[str, Rule] = {
 }
 
 
+def _check_image_draw(data: Any, stage: str, source: str) -> None:
+    """``data.balance`` and ``data.only``: image stages only, no name twice, none held out."""
+    if stage in VIDEO_STAGES and (data.balance != "image" or data.only):
+        raise VividError(f"{source}: 'data.balance' and 'data.only' apply to the image stages "
+                         f"only, not to stage {stage}")
+    repeated = sorted({name for name in data.only if data.only.count(name) > 1})
+    if repeated:
+        raise VividError(f"{source}: 'data.only' names {repeated[0]!r} more than once")
+    held_out = sorted(set(data.only) & set(data.validation_images))
+    if held_out:
+        raise VividError(f"{source}: 'data.only' names {held_out[0]!r}, which "
+                         "'data.validation_images' holds out")
+
+
 def check_values(config: Any, source: str) -> None:
     """Raise a one-line ``VividError`` for the first value outside its rule, then for
     values that contradict each other."""
@@ -97,6 +113,7 @@ def check_values(config: Any, source: str) -> None:
                          f"'model.scale' ({model.scale}), >= 0")
     if data.train_lr and len(data.train_lr) != len(data.train):
         raise VividError(f"{source}: 'data.train_lr' needs one folder per 'data.train' folder")
+    _check_image_draw(data, config.run.stage, source)
     if config.run.stage == "video-flow" and model.motion != "network":
         raise VividError(f"{source}: stage video-flow trains the flow network; it needs "
                          "'model.motion' = \"network\"")

@@ -5,12 +5,15 @@ Every HR image is cropped (top-left) to a multiple of the scale and its LR made 
 in memory as uint8. A batch is a pure function of (seed, iteration, rank): crops, flips and
 90-degree rotations come from a generator seeded with those numbers, so a resumed run sees
 the very batches an uninterrupted run would, with no data-order state to save, and DDP ranks
-draw disjoint parts of one global batch.
+draw disjoint parts of one global batch. Each crop's image is drawn uniformly over the images
+(the default), or with ``data.balance = "folder"`` a training folder uniformly and then one of
+its images (equal weight per folder: per domain); ``data.only`` keeps just the named files.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,28 +52,33 @@ class PairedCrops:
     # its HR's grid, flips and quarter turns would move it by scale - 1 HR pixels
     flips_keep_alignment: bool = True
 
+    # "folder" balance: how many of the images (in order) each training folder gave; empty:
+    # every image equally likely
+    folder_sizes: tuple[int, ...] = ()
+
     @classmethod
     def from_folders(cls, folders: Iterable[str | Path], scale: int, crop: int,
                      exclude: Iterable[str] = (), recursive: bool = False,
-                     lr_folders: Iterable[str | Path] = (), degradation: str = "bicubic"
-                     ) -> PairedCrops:
-        """Load every image of ``folders`` except the names in ``exclude``.
+                     lr_folders: Iterable[str | Path] = (), degradation: str = "bicubic",
+                     only: Iterable[str] = (), balance: str = "image") -> PairedCrops:
+        """Load every image of ``folders`` except the names in ``exclude`` (with ``only``:
+        just the images of those names, each of which must be in exactly one folder).
 
         With ``lr_folders`` (one per HR folder) the LR images are read from there (same
         relative names) instead of being made; their size times ``scale`` must equal the HR
-        size cropped to a multiple of ``scale``.
+        size cropped to a multiple of ``scale``. ``balance="folder"``: every folder is drawn
+        equally often (``draw``), so each must give at least one image.
         """
         if crop % scale:
             raise VividError(f"crop {crop} is not a multiple of the scale {scale}")
         folders, lr_folders = [Path(f) for f in folders], [Path(f) for f in lr_folders]
         if lr_folders and len(lr_folders) != len(folders):
             raise VividError(f"{len(lr_folders)} LR folders for {len(folders)} HR folders")
-        excluded = set(exclude)
-        lr_images, hr_images, too_small = [], [], 0
+        paths = _chosen_paths(folders, recursive, set(exclude), set(only))
+        lr_images, hr_images, sizes, too_small = [], [], [], 0
         for index, folder in enumerate(folders):
-            for path in list_images(folder, recursive):
-                if path.name in excluded:
-                    continue
+            sizes.append(0)
+            for path in paths[index]:
                 hr_image = imagefile.read_image(path).rgb
                 if min(hr_image.shape[-2:]) < crop:
                     too_small += 1
@@ -82,12 +90,29 @@ class PairedCrops:
                     lr_image, hr_image = make_pair(hr_image, scale, degradation)
                 lr_images.append(to_uint8(lr_image[0]))
                 hr_images.append(to_uint8(hr_image[0]))
+                sizes[-1] += 1
         if too_small:
             log.warning("skipped %d images smaller than the %dpx crop", too_small, crop)
         if not hr_images:
             raise VividError(f"no training images of at least {crop}x{crop} in "
                              f"{', '.join(map(str, folders))}")
-        return cls(lr_images, hr_images, scale, crop, degradation != "bd")
+        if balance == "folder" and 0 in sizes:
+            raise VividError(f"{folders[sizes.index(0)]}: no training image of at least "
+                             f"{crop}x{crop} (data.balance = \"folder\" draws every folder)")
+        return cls(lr_images, hr_images, scale, crop, degradation != "bd",
+                   tuple(sizes) if balance == "folder" else ())
+
+    def draw(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        """``count`` image indices: uniform over the images, or (``folder_sizes``) a folder
+        uniformly, then an image of it uniformly. The first case is the draw of every run
+        before ``data.balance`` existed, so their batches stay the same."""
+        if not self.folder_sizes:
+            return torch.randint(len(self), (count,), generator=generator)
+        sizes = torch.tensor(self.folder_sizes)
+        starts = torch.cumsum(sizes, 0) - sizes
+        folders = torch.randint(len(sizes), (count,), generator=generator)
+        within = torch.rand(count, generator=generator, dtype=torch.float64) * sizes[folders]
+        return starts[folders] + within.long().clamp(max=sizes[folders] - 1)
 
     def __len__(self) -> int:
         return len(self.hr_images)
@@ -115,12 +140,30 @@ class PairedCrops:
               world_size: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """This rank's share of global batch ``iteration``: float LR and HR in [0, 1]."""
         generator = torch.Generator().manual_seed(seed * 1_000_003 + iteration)
-        indices = torch.randint(len(self), (batch_size * world_size,), generator=generator)
+        indices = self.draw(batch_size * world_size, generator)
         pairs = [self.crop_pair(int(i), generator) for i in indices]
         mine = pairs[rank * batch_size:(rank + 1) * batch_size]
         lr_batch = torch.stack([p[0] for p in mine]).float() / 255
         hr_batch = torch.stack([p[1] for p in mine]).float() / 255
         return lr_batch, hr_batch
+
+
+def _chosen_paths(folders: list[Path], recursive: bool, exclude: set[str], only: set[str]
+                  ) -> list[list[Path]]:
+    """Per folder, its images to train on: not in ``exclude``, and in ``only`` if given;
+    every name of ``only`` must be found in exactly one folder."""
+    chosen = [[p for p in list_images(folder, recursive)
+               if p.name not in exclude and (not only or p.name in only)] for folder in folders]
+    if only:
+        found = [p.name for paths in chosen for p in paths]
+        missing = sorted(only - set(found))
+        if missing:
+            raise VividError(f"data.only: {len(missing)} names are in no training folder, "
+                             f"e.g. {missing[0]!r}")
+        twice = sorted(name for name, times in Counter(found).items() if times > 1)
+        if twice:
+            raise VividError(f"data.only: {twice[0]!r} is in more than one training folder")
+    return chosen
 
 
 class CropDataset(torch.utils.data.Dataset):
@@ -135,6 +178,6 @@ class CropDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + item)
-        index = int(torch.randint(len(self.pairs), (1,), generator=generator))
+        index = int(self.pairs.draw(1, generator)[0])
         lr_patch, hr_patch = self.pairs.crop_pair(index, generator)
         return lr_patch.float() / 255, hr_patch.float() / 255

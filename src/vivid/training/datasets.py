@@ -52,7 +52,8 @@ def training_data(config: TrainConfig) -> PairedCrops | VideoCrops | FlowPairs:
     if not data.train:
         raise VividError("data.train: no training folders given")
     return PairedCrops.from_folders(data.train, scale, data.crop, data.validation_images,
-                                    data.recursive, data.train_lr, data.degradation)
+                                    data.recursive, data.train_lr, data.degradation,
+                                    data.only, data.balance)
 
 
 def to_device(batch: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:

@@ -89,8 +89,8 @@ def test_one_adversarial_step_trains_both_networks(tmp_path: Path) -> None:
 def test_video_gan_stage_resumes_exactly_after_kill_9(tmp_path: Path) -> None:
     data = video_data(tmp_path / "data")
     torch.manual_seed(0)
-    save_generator(tmp_path / "video.safetensors", RecurrentGenerator(TINY, motion="farneback"),
-                   stage="video")  # the motion of the recipe in video_train_command
+    save_generator(tmp_path / "video.safetensors", RecurrentGenerator(TINY, motion="dis"),
+                   stage="video")  # the motion and version of the recipe in video_train_command
     torch.save(VGGFeatures("relu1_2").features.state_dict(), tmp_path / "vgg.pth")
     gan = ["--set", "run.stage='video-gan'",
            "--set", f"run.init='{tmp_path / 'video.safetensors'}'",

@@ -50,14 +50,15 @@ def video_train_command(data: tuple[Path, Path], out: Path, iterations: int, *ex
     settings = {
         "model.blocks": 1, "model.channels": 8, "data.videos": [str(clips)],
         "data.train": [str(stills)], "data.crop": 16, "data.frames": 3,
-        "data.degradation": "'bd'", "data.validation": "''", "optim.iterations": iterations,
+        "data.degradation": "'bd'", "data.context": 4, "data.validation": "''",
+        "optim.iterations": iterations,
         "optim.batch_size": 2, "optim.ema": 0.9, "optim.schedule": "'cosine'",
         "optim.warmup": 2, "run.init": "''", "run.checkpoint_every": 1, "run.log_every": 1,
         "run.deterministic": "true", "run.precision": "'fp32'",
     }
     values = {k: json.dumps(v) if isinstance(v, list) else v for k, v in settings.items()}
     sets = [arg for key, value in values.items() for arg in ("--set", f"{key}={value}")]
-    # the bundled video-x4's recipe (Farneback motion)
-    recipe = REPO / "configs" / "vivid-video-x4.toml"
+    # the video-x4 recipe in training (DIS motion, network version 2, context)
+    recipe = REPO / "configs" / "vivid-video-x4-next.toml"
     return [sys.executable, "-m", "vivid", "train", str(recipe),
             "--out", str(out), "--quiet", *sets, *extra]

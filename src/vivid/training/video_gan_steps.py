@@ -7,7 +7,7 @@ as channels:
 
 - the three frames (real HR or generated), 9 channels;
 - the same three with frames t-1 and t+1 warped onto frame t by the motion the generator
-  estimates between the LR frames (its flow network or Farneback; no gradient), 9 channels:
+  estimates between the LR frames (its flow network or OpenCV; no gradient), 9 channels:
   motion that does not fit the content shows as a mismatch here;
 - the three LR frames upsampled bicubically, 9 channels: the condition, so that D judges
   "a plausible HR video for this LR video", not any sharp video.
@@ -15,25 +15,24 @@ as channels:
 Real and generated triplets use the same flows. The generator's loss is the video stage's
 (``pixel_weight`` x pixel + warping + ping-pong + temporal, see ``video_steps``) plus the VGG
 content loss (the image GAN stage's layer and scale) and ``adversarial_weight`` x the
-non-saturating adversarial loss; D is trained with the same BCE as the image stage.
+non-saturating adversarial loss; D is trained with the same BCE as the image stage. With
+``data.context``, motion is estimated on the whole crop and D and the content loss see it
+without the context.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vivid.nets.frvsr import upscale_flow, warp
+from vivid.nets.frvsr import warp
 from vivid.training import distributed
 from vivid.training.config import TrainConfig
 from vivid.training.losses import content_loss, discriminator_loss, generator_adversarial_loss
 from vivid.training.steps import Nets, Optimizers, StepContext, apply_gradients
+from vivid.training.video_data import inner
 from vivid.training.video_steps import sequence_losses, weighted_sum
-
-MotionFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (current, previous) -> flow
 
 
 def triplet_starts(frames: int) -> list[int]:
@@ -47,14 +46,14 @@ def triplets(frames: torch.Tensor, starts: list[int]) -> torch.Tensor:
 
 
 @torch.no_grad()
-def centre_flows(estimate: MotionFn, lr_triplets: torch.Tensor, scale: int
+def centre_flows(network: nn.Module, lr_triplets: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor]:
-    """HR flows from the centre frame to its previous and to its next frame (``estimate``:
-    the generator's motion estimate)."""
+    """HR flows from the centre frame to its previous and to its next frame: the generator's
+    motion estimate, on its HR grid."""
     centre = lr_triplets[:, 1]
-    to_previous = estimate(centre, lr_triplets[:, 0]).float()
-    to_next = estimate(centre, lr_triplets[:, 2]).float()
-    return upscale_flow(to_previous, scale), upscale_flow(to_next, scale)
+    to_previous = network.estimate_motion(centre, lr_triplets[:, 0]).float()
+    to_next = network.estimate_motion(centre, lr_triplets[:, 2]).float()
+    return network.upscale_flow(to_previous), network.upscale_flow(to_next)
 
 
 def discriminator_input(hr_triplets: torch.Tensor, lr_triplets: torch.Tensor,
@@ -69,33 +68,31 @@ def discriminator_input(hr_triplets: torch.Tensor, lr_triplets: torch.Tensor,
     return torch.cat((hr_triplets.flatten(1, 2), warped, upsampled.to(centre.dtype)), 1)
 
 
-def _motion(generator: nn.Module) -> MotionFn:
-    return distributed.unwrap(generator).estimate_motion  # DDP wraps the generator
-
-
 def video_gan_step(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
                    optimizers: Optimizers, config: TrainConfig, amp: StepContext
                    ) -> dict[str, float]:
     """D on real/generated triplets, then G on the video losses + content + adversarial."""
     assert nets.discriminator is not None and nets.vgg is not None
     assert optimizers.discriminator is not None
-    frames, scale = lr_batch.shape[1], config.model.scale
+    frames, context = lr_batch.shape[1], config.data.context
     losses = sequence_losses(nets, lr_batch, hr_batch, config, amp)
     forward = losses.sr_frames[:, :frames]
     starts = triplet_starts(frames)
     lr_triplets = triplets(lr_batch, starts)
-    with amp.autocast():
-        flows = centre_flows(_motion(nets.generator), lr_triplets, scale)
-        real = discriminator_input(triplets(hr_batch, starts), lr_triplets, flows)
-        fake = discriminator_input(triplets(forward, starts), lr_triplets, flows)
+    with amp.autocast():  # D and the content loss see the crop without its context
+        flows = centre_flows(distributed.unwrap(nets.generator), lr_triplets)
+        real = inner(discriminator_input(triplets(hr_batch, starts), lr_triplets, flows),
+                     context)
+        fake = inner(discriminator_input(triplets(forward, starts), lr_triplets, flows),
+                     context)
         real_logits, fake_logits = nets.discriminator(real, fake.detach()).chunk(2)
     d_loss = discriminator_loss(real_logits, fake_logits)
     apply_gradients(optimizers.discriminator, d_loss, nets.discriminator,
                     config.optim.grad_clip, amp.scaler_d)
     nets.discriminator.requires_grad_(False)
     with amp.autocast():
-        content = content_loss(nets.vgg, forward.flatten(0, 1), hr_batch.flatten(0, 1),
-                               config.loss.content_scale)
+        content = content_loss(nets.vgg, inner(forward, context).flatten(0, 1),
+                               inner(hr_batch, context).flatten(0, 1), config.loss.content_scale)
         adversarial = generator_adversarial_loss(nets.discriminator(fake))
     nets.discriminator.requires_grad_(True)
     g_loss = (weighted_sum(losses.terms, config) + content

@@ -270,10 +270,10 @@ def test_onnx_runtime_prints_no_export_warnings(tmp_path: Path) -> None:
 
 
 def test_missing_pyav_hint_is_the_readme_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    from vivid.video.codec import _av
+    from vivid.video.codec import require_av
 
     monkeypatch.setitem(sys.modules, "av", None)  # import av -> ImportError
     with pytest.raises(VividError) as raised:
-        _av()
+        require_av()
     command = str(raised.value).split("run ")[1].split(" in the")[0]
     assert command == 'pip install -e ".[video]"' and command in README.read_text()

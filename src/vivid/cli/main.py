@@ -13,6 +13,7 @@ from vivid.atomic import Terminated, raise_on_sigterm
 from vivid.cli.bench import add_bench
 from vivid.cli.evaluate import add_eval
 from vivid.cli.images import add_degrade, add_upscale
+from vivid.cli.live import add_live
 from vivid.cli.mos import add_mos_commands
 from vivid.cli.options import configure_logging
 from vivid.cli.train import add_export, add_train
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vivid {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (add_upscale, add_degrade, add_eval, add_train, add_export, add_mos_commands,
-                add_eval_video, add_bench):
+                add_eval_video, add_bench, add_live):
         add(commands)
     return parser
 

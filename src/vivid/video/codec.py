@@ -37,7 +37,8 @@ def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
 
 
-def _av():
+def require_av():
+    """The ``av`` module (PyAV); its absence is a one-line error with the install command."""
     try:
         import av
     except ImportError as error:
@@ -72,7 +73,7 @@ class VideoSummary:
 
 def choose_codec(requested: str | None) -> str:
     """The encoder to use; an unknown or missing one is an error naming the alternatives."""
-    av = _av()
+    av = require_av()
     available = [name for name in CODEC_PREFERENCE if name in av.codecs_available]
     if requested is None:
         if not available:
@@ -88,19 +89,21 @@ def choose_codec(requested: str | None) -> str:
     return requested
 
 
-def _reason(error: Exception) -> str:
+def ffmpeg_reason(error: Exception) -> str:
     """FFmpeg's message without its ``[Errno N]`` prefix and the file name it repeats."""
     return getattr(error, "strerror", None) or str(error).strip().splitlines()[0]
 
 
-def _open(path: Path):
-    av = _av()
+def open_video(path: Path):
+    """An opened video file with a decodable video stream; anything else is a one-line error
+    naming the file."""
+    av = require_av()
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as error:
         empty = path.is_file() and path.stat().st_size == 0
         raise VividError(f"{path}: not a readable video "
-                         f"({'an empty file' if empty else _reason(error)})") from error
+                         f"({'an empty file' if empty else ffmpeg_reason(error)})") from error
     if not container.streams.video:
         container.close()
         raise VividError(f"{path}: has no video stream")
@@ -117,15 +120,15 @@ def _remux(packet, copy: dict, output, source: Path) -> None:
     packet.stream = copy[packet.stream]
     try:
         output.mux(packet)
-    except _av().error.FFmpegError as error:
+    except require_av().error.FFmpegError as error:
         raise VividError(f"{source}: cannot copy its {kind} stream into the output "
-                         f"({_reason(error)}; a corrupt input, or a stream this output "
+                         f"({ffmpeg_reason(error)}; a corrupt input, or a stream this output "
                          "format cannot hold)") from error
 
 
 def _frames(container, path: Path, copy: dict, output) -> Iterator[tuple[np.ndarray, int]]:
     """Decoded RGB frames with their pts; other streams' packets are remuxed on the way."""
-    av = _av()
+    av = require_av()
     stream = container.streams.video[0]
     demuxed = container.demux(stream, *copy)
     while True:
@@ -135,7 +138,7 @@ def _frames(container, path: Path, copy: dict, output) -> Iterator[tuple[np.ndar
         except StopIteration:
             return
         except av.error.FFmpegError as error:
-            raise VividError(f"{path}: corrupt video data ({_reason(error)})") from error
+            raise VividError(f"{path}: corrupt video data ({ffmpeg_reason(error)})") from error
         if packet.stream is not stream and packet.dts is not None:
             _remux(packet, copy, output, path)
         for frame in frames:
@@ -163,7 +166,7 @@ class _Encoder:
     timestamps: list[int] = field(default_factory=list)  # pts of the frames written
 
     def write(self, batch: list[tuple[np.ndarray, int]]) -> None:
-        av = _av()
+        av = require_av()
         lr_batch = torch.from_numpy(np.stack([pixels for pixels, _ in batch]))
         sr_batch = self.frame_fn(lr_batch.permute(0, 3, 1, 2).float() / 255)
         for (_, pts), pixels in zip(batch, _to_frames(sr_batch, *self.size), strict=True):
@@ -177,13 +180,13 @@ class _Encoder:
 
 def rotation(path: Path) -> int:
     """Display rotation (degrees) of the first frame of a video, 0 if none."""
-    av = _av()
+    av = require_av()
     try:
         with av.open(str(path)) as container:
             for frame in container.decode(video=0):
                 return int(frame.rotation or 0)
     except av.error.FFmpegError as error:
-        raise VividError(f"{path}: corrupt video data ({_reason(error)})") from error
+        raise VividError(f"{path}: corrupt video data ({ffmpeg_reason(error)})") from error
     return 0
 
 
@@ -238,16 +241,16 @@ def _transcode(container, output, frame_fn: FrameFn, scale: int, codec: str,
 def upscale_video(frame_fn: FrameFn, scale: int, source: Path, target: Path,
                   options: VideoOptions | None = None, progress: bool = True) -> VideoSummary:
     """Upscale every frame of ``source`` with ``frame_fn`` into ``target`` (see module doc)."""
-    av = _av()
+    av = require_av()
     options = options or VideoOptions()
     codec = choose_codec(options.codec)
-    container = _open(source)
+    container = open_video(source)
     try:
         with temp_path(target) as temp, av.open(str(temp), "w") as output:
             return _transcode(container, output, frame_fn, scale, codec, options, source,
                               progress)
     except (av.error.FFmpegError, OSError) as error:
-        raise VividError(f"{target}: cannot write the video ({_reason(error)})") from error
+        raise VividError(f"{target}: cannot write the video ({ffmpeg_reason(error)})") from error
     finally:
         container.close()
 

@@ -18,8 +18,9 @@ pytest.importorskip("cv2", reason="video needs the 'video' extra (OpenCV)")
 from vivid.cli.main import main  # noqa: E402
 from vivid.degrade import imresize  # noqa: E402
 from vivid.errors import VividError  # noqa: E402
+from vivid.images.pixels import quantize_8bit  # noqa: E402
 from vivid.video.codec import VideoOptions, upscale_video  # noqa: E402
-from vivid.video.evaluate import protocol_psnr_ssim  # noqa: E402
+from vivid.video.evaluate import protocol_psnr_ssim, regrid, regrid_shift  # noqa: E402
 from vivid.video.metrics import tof, warping_error  # noqa: E402
 from vivid.video.temporal import TemporalBlend  # noqa: E402
 
@@ -339,3 +340,20 @@ def test_tecogan_protocol_skips_end_frames_crops_8x8_and_keeps_y_unrounded() -> 
     scores = protocol_psnr_ssim(outputs, truth, 4, "tecogan")
     assert scores["psnr"] == pytest.approx(np.mean(expected), abs=1e-6)
     assert protocol_psnr_ssim(outputs, truth, 4)["psnr"] < scores["psnr"]  # zeros counted
+
+
+def test_models_are_scored_on_the_grid_of_the_evaluated_lr() -> None:
+    """A bd-trained model scored on bicubic LR is moved by -1.5 HR px, a bicubic-trained one on
+    bd LR by +1.5, bicubic (no training grid) not at all; a whole-pixel shift is exact."""
+    from types import SimpleNamespace
+
+    def model(degradation: str | None) -> SimpleNamespace:
+        config = {} if degradation is None else {"data": {"degradation": degradation}}
+        return SimpleNamespace(scale=4, metadata={"config": config} if config else {})
+
+    assert regrid_shift(model("bd"), "bicubic") == -1.5
+    assert regrid_shift(model("bicubic"), "bd") == 1.5
+    assert regrid_shift(model("bd"), "bd") == 0 and regrid_shift(model(None), "bd") == 0
+    frame = torch.rand(1, 3, 16, 20)
+    moved = regrid([frame], 2.0)[0]  # sampled at x + 2, y + 2
+    assert torch.allclose(moved[..., :-2, :-2], quantize_8bit(frame[..., 2:, 2:]), atol=1e-6)

@@ -125,6 +125,15 @@ def degrade(hr_image: torch.Tensor, scale: int, method: str = "bicubic",
     return quantize_8bit(blurred[..., ::scale, ::scale])
 
 
+def grid_offset(degradation: str, scale: int) -> float:
+    """Where LR pixel i sits on the HR grid, minus ``scale * i``, in HR pixels: 0 for ``bd``
+    (it keeps every ``scale``-th pixel from the first), (scale - 1) / 2 for the bicubic kinds
+    (each LR pixel averages an HR neighbourhood centred between pixels)."""
+    if degradation not in DEGRADATIONS:
+        raise ValueError(f"unknown degradation {degradation!r} ({', '.join(DEGRADATIONS)})")
+    return 0.0 if degradation == "bd" else (scale - 1) / 2
+
+
 def make_pair(hr_image: torch.Tensor, scale: int, method: str = "bicubic",
               blur_sigma: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(LR, HR) float images: HR cropped top-left to a multiple of ``scale``, then degraded."""

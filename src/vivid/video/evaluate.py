@@ -15,6 +15,13 @@ NIQE of the frames (as ``vivid eval``). PSNR / SSIM per ``protocol``:
   N-3 (the first and last two skipped, as for tOF), the central crop of ``crop_8x8`` (sides a
   multiple of 32, at least 8 pixels off each border), Y not rounded. SSIM keeps vivid's
   Gaussian window.
+
+A learned model trained on LR of one grid and scored on LR of the other (BD keeps every 4th
+pixel from the first; bicubic LR is centred 1.5 HR pixels off that) puts all its output 1.5
+HR pixels off the truth. Its output frames are moved onto the evaluated grid before scoring
+(bicubic resampling by the difference of ``degrade.grid_offset``, the same for every frame;
+its recurrence runs as usual); the report lists the shift per method (``regrid``). bicubic,
+which has no training grid, is scored as it is.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from vivid.degrade import make_pair
+from vivid.degrade import grid_offset, make_pair
 from vivid.errors import VividError
 from vivid.evaluation.evaluate import niqe_score
 from vivid.images.imagefile import read_image
@@ -35,6 +42,7 @@ from vivid.inference.loader import load_upscaler
 from vivid.inference.recurrent import VideoUpscaler
 from vivid.inference.upscaler import Upscaler
 from vivid.metrics import mean_psnr_ssim, psnr, ssim
+from vivid.nets.frvsr import warp
 from vivid.video.codec import frame_files
 from vivid.video.metrics import PROTOCOLS, SKIPPED, central_crop, tof, warping_error
 from vivid.video.temporal import make_filter, make_frame_fn
@@ -83,6 +91,29 @@ def protocol_psnr_ssim(outputs: list[torch.Tensor], truth: list[torch.Tensor], s
     return {"psnr": sum(psnrs) / len(psnrs), "ssim": sum(ssims) / len(ssims)}
 
 
+def trained_degradation(upscaler: Upscaler | VideoUpscaler) -> str | None:
+    """The degradation a model's weights were trained on (their metadata; None: unknown)."""
+    config = upscaler.metadata.get("config")
+    return config.get("data", {}).get("degradation", "bicubic") if config else None
+
+
+def regrid_shift(upscaler: Upscaler | VideoUpscaler, degradation: str) -> float:
+    """HR pixels to move a model's output by for LR made by ``degradation`` (0: none)."""
+    trained = trained_degradation(upscaler)
+    if trained is None:
+        return 0.0
+    scale = upscaler.scale
+    return grid_offset(trained, scale) - grid_offset(degradation, scale)
+
+
+def regrid(frames: list[torch.Tensor], shift: float) -> list[torch.Tensor]:
+    """Every frame sampled at (x + shift, y + shift): bicubic, borders replicated, 8-bit."""
+    if not shift:
+        return frames
+    flow = torch.full((1, 2, *frames[0].shape[-2:]), shift)
+    return [quantize_8bit(warp(f, flow, "bicubic").clamp(0, 1)) for f in frames]
+
+
 def score_sequence(outputs: list[torch.Tensor], truth: list[torch.Tensor], scale: int,
                    niqe_model: Path | None = None, protocol: str = "vivid"
                    ) -> dict[str, float]:
@@ -123,18 +154,21 @@ def evaluate_video(models: list[str], dataset: Path, temporal_modes: list[str],
     listed = methods(models, temporal_modes, video_models)
     total = len(listed) * sum(len(frame_files(folder)) for folder in sequences)
     results: dict[str, dict[str, dict[str, float]]] = {}
+    shifts = {label: regrid_shift(upscalers[model], degradation) for label, model, _ in listed}
     with tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
         for folder in sequences:
             lr_frames, hr_frames = load_sequence(folder, scale, degradation)
             for label, model, mode in listed:
                 bar.set_description(f"{folder.name}: {label}")
-                outputs = run_method(upscalers[model], mode, lr_frames, bar.update)
+                outputs = regrid(run_method(upscalers[model], mode, lr_frames, bar.update),
+                                 shifts[label])
                 results.setdefault(label, {})[folder.name] = score_sequence(
                     outputs, hr_frames, scale, niqe_model, protocol)
     for table in results.values():
         keys = next(iter(table.values())).keys()
         table["mean"] = {k: sum(v[k] for v in table.values()) / len(table) for k in keys}
     return {"scale": scale, "degradation": degradation, "protocol": protocol,
+            "regrid": {label: shift for label, shift in shifts.items() if shift},
             "results": results}
 
 

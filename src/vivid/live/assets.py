@@ -32,8 +32,9 @@ body[data-state="offline"] #message { background: #7a2e1f; }
 #label-model { left: calc(50% + 0.4em); }
 body[data-compare="wipe"] #label-model { left: auto; right: 0.4em; }
 body[data-compare="wipe"] #stage { cursor: ew-resize; }
-#handle { position: absolute; top: 0; bottom: 0; width: 0; pointer-events: none; }
-#handle::after { content: "\\2194"; position: absolute; top: 50%; left: -0.8em; width: 1.6em;
+#handle { position: absolute; top: 0; bottom: 0; width: 2px; margin-left: -1px;
+  background: rgba(255, 255, 255, 0.5); pointer-events: none; }
+#handle::after { content: "\\2194"; position: absolute; top: 50%; left: -0.75em; width: 1.6em;
   text-align: center; background: #fff; color: #000; border-radius: 50%; }
 """
 
@@ -120,12 +121,14 @@ $("view").addEventListener("error", reopen);
 const stage = $("stage");
 stage.addEventListener("pointerdown", (event) => {
   if (view.compare !== "wipe") return;
+  event.preventDefault();
   dragging = true;
   stage.setPointerCapture(event.pointerId);
   wipeAt(event);
 });
 stage.addEventListener("pointermove", (event) => { if (dragging) wipeAt(event); });
 stage.addEventListener("pointerup", () => { dragging = false; });
+stage.addEventListener("pointercancel", () => { dragging = false; });
 document.addEventListener("keydown", (event) => {
   if (event.target instanceof HTMLSelectElement) return;
   if (event.key === " ") { event.preventDefault(); post("/api/pause", {paused: !paused}); }
@@ -161,7 +164,7 @@ def page(label: str, models: list[str], model: str, compare: str,
 <span>latency <span id="latency">-</span> ms</span>
 <span>dropped <span id="dropped">0</span></span></p>
 <p id="message" role="status" aria-live="polite"></p>
-<div id="stage"><img id="view" src="/stream.mjpg" alt="bicubic and the model, live">
+<div id="stage"><img id="view" src="/stream.mjpg" alt="bicubic and the model, live" draggable="false">
 <span id="label-plain" class="label">bicubic</span><span id="label-model" class="label"></span>
 <div id="handle" hidden></div></div>
 </body></html>

@@ -55,11 +55,11 @@ def _asset(text: str, media_type: str) -> Callable[[Request], Response]:
 
 
 async def _stream(request: Request) -> StreamingResponse:
-    pipeline = _pipeline(request)
+    pipeline, exiting = _pipeline(request), request.app.state.exiting
 
     async def parts() -> AsyncIterator[bytes]:
         sequence = 0
-        while not pipeline.stopped:
+        while not pipeline.stopped and not exiting():
             newer = await run_in_threadpool(pipeline.shown.newer, sequence, WAIT_S)
             if newer is None:
                 continue
@@ -152,4 +152,5 @@ def create_app(pipeline: Pipeline, label: str, *, loopback: bool = True,
                               else ["*"]),
                    Middleware(BodyLimit, limit=MAX_BODY)])
     app.state.pipeline, app.state.label, app.state.recording = pipeline, label, recording
+    app.state.exiting = lambda: False  # the server's own, once served (mos.server)
     return app

@@ -43,9 +43,15 @@ def url(sock: socket.socket) -> str:
 
 
 def _server(app: Any) -> uvicorn.Server:
-    return uvicorn.Server(uvicorn.Config(app, log_level="warning",
-                                         timeout_keep_alive=KEEP_ALIVE_S,
-                                         timeout_graceful_shutdown=GRACEFUL_S))
+    """The uvicorn server of ``app``; a Starlette app's ``state.exiting()`` tells whether it
+    is shutting down (endless responses, such as a video stream, end on it)."""
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning",
+                                           timeout_keep_alive=KEEP_ALIVE_S,
+                                           timeout_graceful_shutdown=GRACEFUL_S))
+    state = getattr(app, "state", None)
+    if state is not None:
+        state.exiting = lambda: server.should_exit
+    return server
 
 
 def serve_app(app: Any, sock: socket.socket) -> None:

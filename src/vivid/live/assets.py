@@ -164,7 +164,8 @@ def page(label: str, models: list[str], model: str, compare: str,
 <span>latency <span id="latency">-</span> ms</span>
 <span>dropped <span id="dropped">0</span></span></p>
 <p id="message" role="status" aria-live="polite"></p>
-<div id="stage"><img id="view" src="/stream.mjpg" alt="bicubic and the model, live" draggable="false">
+<div id="stage">
+<img id="view" src="/stream.mjpg" alt="bicubic and the model, live" draggable="false">
 <span id="label-plain" class="label">bicubic</span><span id="label-model" class="label"></span>
 <div id="handle" hidden></div></div>
 </body></html>

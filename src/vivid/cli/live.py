@@ -58,7 +58,5 @@ def _live(args: argparse.Namespace) -> int:
         record=args.record, overwrite=args.overwrite, quality=args.quality,
         timeout_s=args.timeout, device=args.device, precision=args.precision,
         runtime=args.runtime)
-    summary = run(options, args.host, args.port)
-    if summary:
-        print(summary)
+    run(options, args.host, args.port)
     return 0

@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from vivid.atomic import check_writable
+from vivid.atomic import Terminated, check_writable
 from vivid.errors import VividError
 from vivid.live.frames import SIDE
 from vivid.live.models import LiveModel, load_live_model, model_choices
@@ -121,8 +121,9 @@ def is_loopback(host: str) -> bool:
 
 
 def run(options: LiveOptions, host: str, port: int,
-        announce: Callable[[str], None] = print) -> str | None:
-    """Serve a live session on ``host:port`` until Ctrl-C; the recording's summary."""
+        announce: Callable[[str], None] = print) -> None:
+    """Serve a live session on ``host:port`` until Ctrl-C (the normal end: no error), then
+    stop it and announce the recording's summary. SIGTERM ends it as any command."""
     sock = listen(host, port)
     try:
         session = Session(options)
@@ -134,9 +135,13 @@ def run(options: LiveOptions, host: str, port: int,
     session.start()
     try:
         serve_app(session.app(is_loopback(host)), sock)
+    except KeyboardInterrupt as stop:
+        if isinstance(stop, Terminated):
+            raise
     finally:
         summary = session.stop()
-    return summary
+        if summary:
+            announce(summary)
 
 
 @contextlib.contextmanager

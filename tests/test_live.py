@@ -51,7 +51,8 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_sources_are_told_apart() -> None:
     assert parse_source("0").target == "/dev/video0"
     assert parse_source("2").kind == WEBCAM and parse_source("/dev/video1").kind == WEBCAM
-    for url in ("rtsp://cam.local/stream", "http://host/live.m3u8", "udp://239.0.0.1:1234"):
+    for url in ("rtsp://cam.local/stream", "http://host/live.m3u8", "udp://239.0.0.1:1234",
+                "hls+https://host/live.m3u8"):
         assert parse_source(url).kind == STREAM and parse_source(url).live
     assert parse_source("clip.mp4").kind == FILE and not parse_source("clip.mp4").live
     with pytest.raises(VividError, match="unknown stream protocol 'gopher'"):

@@ -21,6 +21,7 @@ import av
 import httpx
 from PIL import Image
 
+from vivid.cli import live as live_cli
 from vivid.cli.main import main
 from vivid.errors import VividError
 from vivid.live import source as live_source
@@ -62,6 +63,15 @@ def test_a_missing_source_is_one_line_and_exit_2(source: str, expected: str,
                                                  capsys: pytest.CaptureFixture) -> None:
     assert main(["live", source, "--model", "bicubic", "--port", "0"]) == 2
     assert one_error_line(capsys).startswith(expected)
+
+
+def test_a_missing_web_stack_names_the_extra(monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture) -> None:
+    real = live_cli.find_spec
+    monkeypatch.setattr(live_cli, "find_spec", lambda n: None if n == "uvicorn" else real(n))
+    assert main(["live", "0"]) == 2
+    assert one_error_line(capsys) == ('error: vivid live needs uvicorn: run pip install -e '
+                                      '".[live]" in the vivid folder')
 
 
 def test_a_busy_webcam_is_one_line(monkeypatch: pytest.MonkeyPatch,

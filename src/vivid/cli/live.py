@@ -4,6 +4,7 @@ beside bicubic in the browser (``vivid.live``). The web stack is imported when i
 from __future__ import annotations
 
 import argparse
+from importlib.util import find_spec
 from pathlib import Path
 
 from vivid.cli.options import add_device_options, add_output_options
@@ -45,7 +46,16 @@ def add_live(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_live)
 
 
+def _require_live() -> None:
+    """PyAV and the web server are there, or a one-line error with the install command."""
+    missing = [name for name in ("av", "starlette", "uvicorn") if find_spec(name) is None]
+    if missing:
+        raise VividError(f"vivid live needs {', '.join(missing)}: run "
+                         'pip install -e ".[live]" in the vivid folder')
+
+
 def _live(args: argparse.Namespace) -> int:
+    _require_live()
     from vivid.live.models import default_live_model
     from vivid.live.server import LiveOptions, run
     from vivid.live.source import parse_size

@@ -21,7 +21,7 @@ from vivid.video.codec import ffmpeg_reason, open_video, require_av
 
 WEBCAM, STREAM, FILE = "webcam", "stream", "file"
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "hls", "udp", "tcp",
-                  "rtp", "srt", "mms", "mmsh")
+                  "rtp", "srt", "mms", "mmsh")  # also joined with '+', as hls+http
 _URL = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://")
 
 
@@ -48,7 +48,7 @@ def parse_source(text: str) -> Source:
         return Source(WEBCAM, text, f"webcam {text}")
     scheme = _URL.match(text)
     if scheme:
-        if scheme.group(1).lower() not in STREAM_SCHEMES:
+        if not set(scheme.group(1).lower().split("+")) <= set(STREAM_SCHEMES):
             raise VividError(f"{text}: unknown stream protocol '{scheme.group(1)}'; use one of "
                              f"{', '.join(STREAM_SCHEMES)}")
         return Source(STREAM, text, text)

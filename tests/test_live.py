@@ -128,6 +128,11 @@ def test_a_stall_is_reported_and_cleared_by_the_next_frame() -> None:
     assert status.get() == (STALLED, "cam: no frame for 4 s (stalled)")
     status.frame()
     assert status.get() == (PLAYING, "cam: playing again")
+    status.check_stall(paused=True)  # no frames while paused: not a stall
+    clock.sleep(10)
+    status.check_stall(paused=True)
+    status.check_stall()
+    assert status.get() == (PLAYING, "cam: playing again")
 
 
 def read(clip: Path, seconds: float | None, **options: object) -> tuple[list[Frame], Status]:

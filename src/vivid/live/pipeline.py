@@ -132,7 +132,7 @@ class Pipeline:
             elif changed and last is not None:  # recomposed for the page (also when paused)
                 last = self._show(last.frame, last.plain, last.output, last.model, new=False)
             else:
-                self.status.check_stall()
+                self.status.check_stall(self.pause.paused)
 
     def _show(self, frame: Frame, plain: np.ndarray, output: np.ndarray, model: str,
               new: bool) -> Shown:

@@ -52,8 +52,12 @@ class Status:
             again = self.state != STARTING
             self.set(PLAYING, f"{self.label}: playing again" if again else "")
 
-    def check_stall(self) -> None:
-        """Mark a playing source that gave no frame for ``stall_s`` as stalled."""
+    def check_stall(self, paused: bool = False) -> None:
+        """Mark a playing source that gave no frame for ``stall_s`` as stalled; time spent
+        ``paused`` does not count."""
+        if paused:
+            self.last_frame = self.clock()
+            return
         quiet = self.clock() - self.last_frame
         if self.state == PLAYING and quiet > self.stall_s:
             self.set(STALLED, f"{self.label}: no frame for {quiet:.0f} s (stalled)")

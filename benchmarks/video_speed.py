@@ -4,7 +4,7 @@ Makes a 180x144 H.264 clip from the Vid4 'city' frames (resized to 720x576, then
 bicubic /4), then times the whole ``vivid upscale clip.mp4 -o out.mp4`` (decode, upscale,
 encode, default settings): the default image model frame by frame and with ``--temporal
 flow`` (engine ``auto``, and frame by frame on torch), and each bundled video model
-(``video-x4``) through its recurrence; best of ``--runs``,
+(``video-x4``) through its recurrence (engine ``auto``, and on torch); best of ``--runs``,
 the methods taking turns so that load changes hit all of them.
 Usage: python benchmarks/video_speed.py [--runs N] [--model M ...]
 Writes benchmarks/results/video_speed.json.
@@ -25,7 +25,9 @@ from PIL import Image
 
 from common import save
 from vivid.cli.main import main as vivid
+from vivid.cli.video import engine
 from vivid.degrade import imresize
+from vivid.inference.loader import load_upscaler
 from vivid.inference.upscaler import DEFAULT_MODEL
 from vivid.nets.weights_file import bundled_models, is_video_model
 
@@ -51,11 +53,11 @@ def make_clip(path: Path) -> int:
 def methods(models: list[str]) -> list[tuple[str, str, str, str]]:
     """(label, model, temporal mode, runtime): image models with and without flow (engine
     ``auto``) and frame by frame on torch (what ``auto`` picks depends on the machine), video
-    models as they are (always torch)."""
+    models through their recurrence (engine ``auto``, and on torch)."""
     listed = []
     for model in models:
         if is_video_model(model):
-            listed.append((model, model, "none", "auto"))
+            listed += [(model, model, "none", "auto"), (f"{model} (torch)", model, "none", "torch")]
             continue
         listed += [(model, model, "none", "auto"), (f"{model}+flow", model, "flow", "auto"),
                    (f"{model} (torch)", model, "none", "torch")]
@@ -71,6 +73,10 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp())
     count = make_clip(folder / "clip.mp4")
     numbers: dict = {"frames": count, "size": "180x144 -> 720x576", "methods": {}}
+    # What each method runs on; ``auto`` measures its choice here (once per machine), not
+    # inside a timed run.
+    engines = {label: engine(load_upscaler(model, runtime=runtime))
+               for label, model, _, runtime in methods(models)}
     times: dict[str, list[float]] = {}
     for _ in range(args.runs):
         for label, model, temporal, runtime in methods(models):
@@ -81,9 +87,9 @@ def main() -> None:
                           "--quiet"]) == 0
             times.setdefault(label, []).append(time.perf_counter() - start)
     for label, seconds in times.items():
-        numbers["methods"][label] = {"seconds": min(seconds),
+        numbers["methods"][label] = {"seconds": min(seconds), "engine": engines[label],
                                      "frames_per_second": count / min(seconds)}
-        print(f"{label}: {count} frames in {min(seconds):.1f} s = "
+        print(f"{label} ({engines[label]}): {count} frames in {min(seconds):.1f} s = "
               f"{count / min(seconds):.2f} frames/s")
     print(f"-> {save('video_speed', numbers)}")
 

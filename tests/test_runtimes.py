@@ -196,13 +196,15 @@ def test_an_onnx_file_runs_on_openvino_when_installed_else_onnx_runtime(
     torch.testing.assert_close(upscaler(lr_image), expected(lr_image), atol=1e-4, rtol=0)
 
 
-def test_video_models_get_torch_from_auto_and_refuse_other_runtimes(tmp_path: Path) -> None:
+def test_video_models_take_their_runtime_and_refuse_onnx(tmp_path: Path) -> None:
+    """(More in tests/test_video_runtimes.py.)"""
     save_generator(tmp_path / "v.safetensors", RecurrentGenerator(TINY), stage="video")
-    upscaler = load_upscaler(tmp_path / "v.safetensors", device="cpu", precision="fp32")
+    upscaler = load_upscaler(tmp_path / "v.safetensors", device="cpu", precision="fp32",
+                             runtime="torch")
     assert isinstance(upscaler, VideoUpscaler)
     assert upscaler.image_upscaler().describe() == "torch fp32"
-    with pytest.raises(VividError, match="--runtime torch only"):
-        load_upscaler(tmp_path / "v.safetensors", device="cpu", runtime="openvino")
+    with pytest.raises(VividError, match="a video model runs with --runtime auto, torch, "):
+        load_upscaler(tmp_path / "v.safetensors", device="cpu", runtime="onnx")
 
 
 def test_torch_bf16_weights_cast_once_give_the_autocast_result() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vivid.errors import VividError
 from vivid.inference.recurrent import VideoUpscaler
 from vivid.inference.upscaler import DEFAULT_MODEL, DEFAULT_TILE, DEFAULT_TILE_OVERLAP, Upscaler
 from vivid.nets.weights_file import is_video_model
@@ -15,8 +14,8 @@ from vivid.nets.weights_file import is_video_model
 # once it meets its acceptance on Vid4 under bd: mean NIQE at least 1.0 below video-x4's, mean
 # tOF at most video-x4's + 0.03 and 40% below srgan-x4's frame by frame, PSNR above bicubic
 # on each sequence. Until then videos get the image default frame by frame, as before. (A
-# video model as the default makes `--temporal` and `--runtime onnx|openvino` errors for
-# videos without --model: they are for image models.)
+# video model as the default makes `--temporal` and `--runtime onnx` errors for videos
+# without --model: they are for image models.)
 DEFAULT_VIDEO_MODEL = DEFAULT_MODEL
 
 # When to use each bundled model, one line each (``vivid upscale --help`` lists them; a test
@@ -37,16 +36,15 @@ def load_upscaler(name_or_path: str | Path = DEFAULT_MODEL, device: str = "auto"
                   tile_overlap: int = DEFAULT_TILE_OVERLAP, scale: int = 4,
                   runtime: str = "auto", tile_batch: int | None = None,
                   memory_budget: int | None = None) -> Upscaler | VideoUpscaler:
-    """A ``VideoUpscaler`` for video weights (``video-x4``), else an ``Upscaler``.
-    ``tile`` None: image models tile by ``memory_budget``, video models by ``DEFAULT_TILE``."""
+    """A ``VideoUpscaler`` for video weights (``video-x4``), else an ``Upscaler``, on
+    ``runtime`` (video models: ``auto``, ``torch`` or ``openvino``). ``tile`` None: image
+    models tile by ``memory_budget``, video models by ``DEFAULT_TILE``."""
     name = str(name_or_path)
     if name == "bicubic" or name.endswith(".onnx") or not is_video_model(name):
         return Upscaler.from_pretrained(name, device=device, precision=precision, tile=tile,
                                         tile_overlap=tile_overlap, scale=scale,
                                         runtime=runtime, tile_batch=tile_batch,
                                         memory_budget=memory_budget)
-    if runtime not in ("auto", "torch"):  # auto: torch, the only runtime of video models
-        raise VividError(f"{name}: video models run with --runtime torch only")
     return VideoUpscaler.from_pretrained(name, device=device, precision=precision,
                                          tile=DEFAULT_TILE if tile is None else tile,
-                                         tile_overlap=tile_overlap)
+                                         tile_overlap=tile_overlap, runtime=runtime)

@@ -30,32 +30,45 @@ OPSET = 17
 PAPER_BYTES_PER_PIXEL = 33_000
 
 
-def onnx_bytes(name_or_path: str | Path) -> tuple[bytes, int]:
-    """The serialised ONNX model of an image model's weights, and its scale."""
-    generator, _ = load_model(name_or_path)
-    if not isinstance(generator, Generator):
-        raise VividError(f"{name_or_path}: video models run with --runtime torch only")
-    network = fold_batchnorm(generator).eval()
-    network.subpixel_tail = True  # the same function; the faster tail helps ONNX Runtime too
+def graph_bytes(module: torch.nn.Module, inputs: dict[str, torch.Tensor],
+                outputs: dict[str, str], metadata: dict[str, object]) -> bytes:
+    """The serialised ONNX graph of ``module`` called on ``inputs`` (name: an example N x C x
+    h x w tensor), with dynamic batch, height and width on every input (all the same size)
+    and every output (name: the prefix of its size's axis names), and ``metadata`` beside
+    the vivid version."""
+    axes = {name: {0: "batch", 2: "height", 3: "width"} for name in inputs}
+    axes |= {name: {0: "batch", 2: f"{prefix}height", 3: f"{prefix}width"}
+             for name, prefix in outputs.items()}
     buffer = stdio.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript-based exporter
         # Known and harmless here (the exported graph matches torch, tests/test_weights_file.py):
         warnings.filterwarnings("ignore", "Constant folding - Only steps=1", UserWarning)
         warnings.filterwarnings("ignore", "Exporting aten::index operator", UserWarning)
-        torch.onnx.export(
-            network, (torch.rand(1, 3, 16, 16),), buffer, input_names=["lr_image"],
-            output_names=["sr_image"], opset_version=OPSET, dynamo=False,
-            dynamic_axes={"lr_image": {0: "batch", 2: "height", 3: "width"},
-                          "sr_image": {0: "batch", 2: "sr_height", 3: "sr_width"}})
+        torch.onnx.export(module, tuple(inputs.values()), buffer, input_names=list(inputs),
+                          output_names=list(outputs), opset_version=OPSET, dynamo=False,
+                          dynamic_axes=axes)
     import onnx
 
     model = onnx.load_from_string(buffer.getvalue())
-    for key, value in (("scale", generator.config.scale), ("source", str(name_or_path)),
-                       ("vivid_version", __version__)):
+    for key, value in {**metadata, "vivid_version": __version__}.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, str(value)
-    return model.SerializeToString(), generator.config.scale
+    return model.SerializeToString()
+
+
+def onnx_bytes(name_or_path: str | Path) -> tuple[bytes, int]:
+    """The serialised ONNX model of an image model's weights, and its scale."""
+    generator, _ = load_model(name_or_path)
+    if not isinstance(generator, Generator):
+        raise VividError(f"{name_or_path}: is a video model; vivid export --onnx and --runtime "
+                         "onnx take image models only")
+    network = fold_batchnorm(generator).eval()
+    network.subpixel_tail = True  # the same function; the faster tail helps ONNX Runtime too
+    scale = generator.config.scale
+    data = graph_bytes(network, {"lr_image": torch.rand(1, 3, 16, 16)}, {"sr_image": "sr_"},
+                       {"scale": scale, "source": str(name_or_path)})
+    return data, scale
 
 
 def export_onnx(name_or_path: str | Path, target: Path) -> int:

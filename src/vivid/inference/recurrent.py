@@ -1,7 +1,8 @@
 """Frame-recurrent video models (``video-x4``) at inference: streamed, tiled, reset at cuts.
 
 ``VideoUpscaler.from_pretrained(name)`` loads a recurrent generator (weights whose
-``architecture`` is ``frvsr``, see ``vivid.nets.frvsr``) on the chosen device and precision.
+``architecture`` is ``frvsr``, see ``vivid.nets.frvsr``) on the chosen device and precision,
+its SR network on the chosen engine (``frame_engines``: torch, OpenVINO, or ``auto``).
 ``stream()`` returns a ``VideoStream``: call it on batches of consecutive LR frames, in
 order, and it returns their outputs. It keeps only the previous LR frame and the previous
 output (the recurrence), so memory does not grow with the length of the video. Per frame:
@@ -11,10 +12,10 @@ output (the recurrence), so memory does not grow with the length of the video. P
 2. the network's motion estimate (flow network or OpenCV) runs on the whole LR frame, and
    ``RecurrentGenerator.carry`` (the code training uses) warps the whole previous output with
    it and packs it to LR size, with its reliability inputs;
-3. the SR network runs on the LR frame and the carried state in tiles (``upscale_tiled``, the
-   image models' overlap blending). The state is always the whole assembled output, so tiling
-   changes the SR network's input only at tile borders, as it does for images; memory is one
-   output frame for the state plus one tile of activations.
+3. the SR network (the engine) runs on the LR frame and the carried state in tiles
+   (``upscale_tiled``, the image models' overlap blending). The state is always the whole
+   assembled output, so tiling changes the SR network's input only at tile borders, as it
+   does for images; memory is one output frame for the state plus one tile of activations.
 
 On single images (``image_upscaler()``) a video model upscales every image as a first frame.
 """
@@ -27,8 +28,13 @@ from typing import Any
 
 import torch
 
-from vivid.device import resolve_device, resolve_precision
+from vivid.device import CPU, PRECISION_NAMES, resolve_device, resolve_precision
 from vivid.errors import VividError
+from vivid.inference.frame_engines import (
+    FrameEngine,
+    load_frame_engine,
+    resolve_video_runtime,
+)
 from vivid.inference.scene_cut import is_scene_cut
 from vivid.inference.tiling import pad_small, upscale_tiled
 from vivid.inference.upscaler import DEFAULT_TILE, DEFAULT_TILE_OVERLAP, Upscaler
@@ -38,7 +44,11 @@ from vivid.nets.weights_file import load_model
 
 @dataclass
 class VideoUpscaler:
-    """A recurrent video model made ready for inference; see the module docstring."""
+    """A recurrent video model made ready for inference; see the module docstring.
+
+    ``runtime``: the engine of the SR network (``frame_engines``: ``torch``, ``openvino`` or
+    ``auto``, the faster here, measured once); after construction what ran, e.g. ``auto ->
+    openvino``. ``network`` runs motion and ``carry`` on torch, cast once to ``dtype``."""
 
     network: RecurrentGenerator
     name: str
@@ -48,10 +58,16 @@ class VideoUpscaler:
     tile_overlap: int = DEFAULT_TILE_OVERLAP
     metadata: dict[str, Any] = field(default_factory=dict)
     scene_cuts: bool = True
+    runtime: str = "torch"
+    engine: FrameEngine = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        # Weights cast once: autocast would cast every conv weight on every frame (measured
-        # ~15% of a frame's time on the CPU in bf16).
+        chosen = resolve_video_runtime(self.runtime, self.network, self.device,
+                                       PRECISION_NAMES[self.dtype], self.name)
+        self.runtime = f"auto -> {chosen}" if self.runtime == "auto" else chosen
+        self.engine = load_frame_engine(chosen, self.network, self.device, self.dtype)
+        # Weights cast once (after an export, which takes them in fp32): autocast would cast
+        # every conv weight on every frame (measured ~15% of a frame's time on the CPU, bf16).
         self.network = self.network.to(dtype=self.dtype).eval().requires_grad_(False)
 
     @property
@@ -61,16 +77,18 @@ class VideoUpscaler:
     @classmethod
     def from_pretrained(cls, name_or_path: str, device: str = "auto", precision: str = "auto",
                         tile: int | None = DEFAULT_TILE,
-                        tile_overlap: int = DEFAULT_TILE_OVERLAP) -> VideoUpscaler:
-        """Load a bundled video model (``video-x4``) or a video weights file."""
-        target = resolve_device(device)
+                        tile_overlap: int = DEFAULT_TILE_OVERLAP,
+                        runtime: str = "auto") -> VideoUpscaler:
+        """Load a bundled video model (``video-x4``) or a video weights file; ``runtime``:
+        ``torch``, ``openvino`` (on the CPU, whatever ``device``) or ``auto``."""
+        target = CPU if runtime == "openvino" else resolve_device(device)
         network, metadata = load_model(name_or_path)
         if not isinstance(network, RecurrentGenerator):
             raise VividError(f"{name_or_path}: is an image model, not a video model "
                              "(use vivid.Upscaler)")
         network = network.to(target, memory_format=torch.channels_last)
         return cls(network, str(name_or_path), target, resolve_precision(precision, target),
-                   tile, tile_overlap, metadata)
+                   tile, tile_overlap, metadata, runtime=runtime)
 
     def _input(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor.to(self.device, self.dtype, memory_format=torch.channels_last)
@@ -85,19 +103,17 @@ class VideoUpscaler:
             return self.run_sr(lr_tile, None)
 
         return Upscaler(first_frame, self.scale, self.name, self.device, self.dtype, self.tile,
-                        self.tile_overlap, self.metadata)
+                        self.tile_overlap, self.metadata, runtime=self.runtime)
 
     def provenance(self) -> str:
         return self.image_upscaler().provenance()
 
     def run_sr(self, lr_tile: torch.Tensor, carried: torch.Tensor | None) -> torch.Tensor:
-        """The SR network on an LR tile and its carried state (None: a first frame), both on
-        the CPU in fp32; returns the output tile on the CPU in fp32. The carried state stays
-        in fp32 (the blend mixes it in fp32; bf16 would round it every frame)."""
-        network = self.network
-        with torch.inference_mode():
-            state = None if carried is None else carried.to(self.device, torch.float32)
-            return network.frame_output(self._input(lr_tile), state).float().cpu()
+        """The SR network (the engine) on an LR tile and its carried state (None: a first
+        frame), both on the CPU in fp32; returns the output tile on the CPU in fp32. The
+        carried state stays in fp32 (the blend mixes it in fp32; bf16 would round it every
+        frame)."""
+        return self.engine(lr_tile, carried)
 
     def estimate_flow(self, lr_frame: torch.Tensor, previous_lr: torch.Tensor) -> torch.Tensor:
         """LR flow from ``lr_frame`` to ``previous_lr`` (1 x 2 x h x w, fp32, on the CPU): the

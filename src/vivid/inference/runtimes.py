@@ -1,10 +1,11 @@
 """Which engine runs an image model: ``torch``, ``onnx`` (ONNX Runtime, fp32), ``openvino``, or
-``auto`` (the default), and the facts about this machine that choice rests on.
+``auto`` (the default), and the facts about this machine that choice rests on (the measured
+choice and its cache serve video models too: ``frame_engines``).
 
 The rule for ``auto`` (the first that applies):
 
 1. ``bicubic``, a GPU or MPS device, or a recurrent video model: ``torch`` (the engines run
-   image models on the CPU only);
+   image models on the CPU only; a ``VideoUpscaler`` chooses its own by ``frame_engines``);
 2. a ``.onnx`` file: ``openvino`` when installed, else ``onnx``;
 3. OpenVINO not installed: ``torch``;
 4. otherwise the faster of ``torch`` and ``openvino`` for this architecture on this machine,
@@ -122,19 +123,30 @@ def median_times(candidates: dict[str, Callable[[], object]], repeats: int = 3
             for name, runs in timed_runs(candidates, repeats).items()}
 
 
+def compare_engines(runner: Callable[[str], Callable[[], object]], label: str
+                    ) -> dict[str, float] | None:
+    """Best times of ``runner("torch")`` and ``runner("openvino")`` (each makes its engine
+    and returns one timed call); None (with a warning) when OpenVINO fails to load or run."""
+    candidates = {"torch": runner("torch")}
+    try:
+        candidates["openvino"] = runner("openvino")
+        candidates["openvino"]()
+    except Exception as error:  # OpenVINO's own errors are untyped; torch is the fallback
+        _warn(f"OpenVINO could not run {label} here ({error}); using torch")
+        return None
+    return best_times(candidates, CALIBRATION_REPEATS)
+
+
 def _calibrate(name_or_path: str, precision: str) -> dict[str, float] | None:
     """Both engines' best times on one input; None (with a warning) when OpenVINO fails."""
     dtype = resolve_precision(precision, CPU)
     lr_image = torch.rand(1, 3, CALIBRATION_SIZE, CALIBRATION_SIZE)
-    candidates = {"torch": load_engine("torch", name_or_path, dtype)}
-    try:
-        candidates["openvino"] = load_engine("openvino", name_or_path, dtype)
-        candidates["openvino"](lr_image)
-    except Exception as error:  # OpenVINO's own errors are untyped; torch is the fallback
-        _warn(f"OpenVINO could not run {name_or_path} here ({error}); using torch")
-        return None
-    return best_times({name: (lambda e=e: e(lr_image)) for name, e in candidates.items()},
-                      CALIBRATION_REPEATS)
+
+    def runner(runtime: str) -> Callable[[], object]:
+        engine = load_engine(runtime, name_or_path, dtype)
+        return lambda: engine(lr_image)
+
+    return compare_engines(runner, name_or_path)
 
 
 def _choice_key(architecture: str, precision: str) -> str:
@@ -145,14 +157,18 @@ def _choice_key(architecture: str, precision: str) -> str:
                        architecture, f"precision {precision}"))
 
 
-def _measured_choice(name_or_path: str, architecture: str, precision: str) -> str:
+def measured_choice(architecture: str, precision: str,
+                    calibrate: Callable[[], dict[str, float] | None]) -> str:
+    """``torch`` or ``openvino`` for this architecture and precision on this machine: the
+    cached choice, else ``calibrate``'s times (``compare_engines``) judged by ``MARGIN`` and
+    cached; ``torch``, not cached, when ``calibrate`` gives None."""
     key = _choice_key(architecture, precision)
     path = cache_dir() / CHOICE_FILE
     known = _read_choices(path).get(key)
     if known is not None:
         return known["runtime"]
     log.info("measuring the fastest runtime for this CPU and %s (once)", architecture)
-    times = _calibrate(name_or_path, precision)
+    times = calibrate()
     if times is None:
         return "torch"  # not cached: OpenVINO may work after an update
     runtime = "openvino" if times["openvino"] <= MARGIN * times["torch"] else "torch"
@@ -179,7 +195,8 @@ def resolve_runtime(runtime: str, name_or_path: str, device: torch.device, preci
         return "openvino" if openvino_available() else "onnx"
     if not openvino_available() or is_video_model(name_or_path):
         return "torch"
-    return _measured_choice(name_or_path, _architecture(name_or_path), precision)
+    return measured_choice(_architecture(name_or_path), precision,
+                           lambda: _calibrate(name_or_path, precision))
 
 
 def _architecture(name_or_path: str) -> str:

@@ -97,6 +97,16 @@ def out_of_frame(flow: torch.Tensor) -> torch.Tensor:
     return outside.float()[:, None]
 
 
+def blend_state(sr_frame: torch.Tensor, logits: torch.Tensor, carried: torch.Tensor,
+                scale: int) -> torch.Tensor:
+    """``w * warped + (1 - w) * sr_frame`` per HR pixel, in fp32: ``w`` the sigmoid of the
+    blend's ``logits`` (N x scale^2 x h x w), ``warped`` the previous output packed in the
+    first 3 scale^2 channels of ``carried``; the result in ``sr_frame``'s dtype."""
+    weight = torch.sigmoid(F.pixel_shuffle(logits, scale).float())
+    warped = F.pixel_shuffle(carried[:, :3 * scale * scale].float(), scale)
+    return (weight * warped + (1 - weight) * sr_frame.float()).to(sr_frame.dtype)
+
+
 def _conv_pair(in_channels: int, out_channels: int) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.LeakyReLU(0.2),
@@ -246,10 +256,20 @@ class RecurrentGenerator(nn.Module):
                      ) -> torch.Tensor:
         """The output for an LR frame (tile) and its ``carry`` (None: a first frame); not
         clamped. The convs run in ``lr_frame``'s dtype, the blend in fp32."""
+        sr_frame, logits = self.frame_parts(lr_frame, carried)
+        if logits is None or carried is None:
+            return sr_frame
+        return blend_state(sr_frame, logits, carried, self.scale)
+
+    def frame_parts(self, lr_frame: torch.Tensor, carried: torch.Tensor | None
+                    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The part of ``frame_output`` with weights (what the engines export): the SR output
+        and the blend's LR logits (None: a first frame or no blend), in ``lr_frame``'s dtype;
+        ``blend_state`` then mixes the carried state in, in fp32 on every engine."""
         if carried is None:
             features = self.sr.head(lr_frame)
             bias = self.state_head.bias.to(features.dtype).view(1, -1, 1, 1)
-            return self.sr.reconstruct(features + bias)
+            return self.sr.reconstruct(features + bias), None
         scale, dtype = self.scale, lr_frame.dtype
         packed, reliability = carried[:, :3 * scale * scale], carried[:, 3 * scale * scale:]
         if self.version >= 2:
@@ -263,11 +283,8 @@ class RecurrentGenerator(nn.Module):
             detail = detail.contiguous(memory_format=torch.channels_last)
         sr_frame = self.sr.reconstruct(self.sr.head(lr_frame) + self.state_head(detail))
         if self.blend is None:
-            return sr_frame
-        logits = self.blend(torch.cat((detail, lr_frame), 1))
-        weight = torch.sigmoid(F.pixel_shuffle(logits, scale).float())
-        warped = F.pixel_shuffle(packed.float(), scale)
-        return (weight * warped + (1 - weight) * sr_frame.float()).to(sr_frame.dtype)
+            return sr_frame, None
+        return sr_frame, self.blend(torch.cat((detail, lr_frame), 1))
 
     def forward(self, lr_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         outputs, flows, state = [], [], None

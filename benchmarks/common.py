@@ -50,12 +50,12 @@ def commit() -> str:
         return "unknown"
 
 
-def save(name: str, numbers: dict[str, Any]) -> Path:
-    """Write ``results/<name>.json`` with date, commit and machine."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def save(name: str, numbers: dict[str, Any], folder: Path = RESULTS) -> Path:
+    """Write ``folder/<name>.json`` (default ``results/``) with date, commit and machine."""
+    folder.mkdir(parents=True, exist_ok=True)
     record = {"date": datetime.date.today().isoformat(), "commit": commit(),
               "machine": machine(), **numbers}
-    return write_text(RESULTS / f"{name}.json", json.dumps(record, indent=2) + "\n")
+    return write_text(folder / f"{name}.json", json.dumps(record, indent=2) + "\n")
 
 
 def score_cell(entry: dict[str, Any]) -> str:

@@ -16,9 +16,11 @@ the same bytes); ``pages.csv`` lists every file with its parameters, and a folde
 ``pages.csv`` already says what this script would write is left as it is. Counts default to 36
 train and 12 test, those of a typical domain of ``shared/data/Domains``. RGB PNG, lossless.
 
-Why generated, not committed: noisy 8-bit PNGs of text compress poorly (about 5 MB for the
-48 files) and the script remakes them in seconds; ``benchmarks/domain_study.py`` makes them on
-demand into the git-ignored ``data/text`` and records a digest of the files it used.
+Why generated, not committed: the script remakes the 48 files (about 1.6 MB) in seconds, and
+binary test data would stay in the repository's history for good (the other domains live
+outside it, in ``shared/``); ``benchmarks/domain_study.py`` makes them on demand into the
+git-ignored ``data/text`` and its report records a digest of the files and the Pillow and
+FreeType versions, so a renderer that draws other pixels shows.
 Usage: python scripts/make_text_domain.py [--out data/text] [--train 36] [--test 12]
 """
 

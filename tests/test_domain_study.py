@@ -5,6 +5,7 @@ its report (JSON, table, plot) end to end on two tiny fake arms."""
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -117,3 +118,102 @@ def test_balance_and_only_are_checked_at_load(overrides: list[str], message: str
 def test_defaults_change_nothing() -> None:
     data = load_config(None).data
     assert (data.balance, data.only) == ("image", ())
+
+
+def test_shares_split_evenly_as_the_domains_allow() -> None:
+    import domain_study
+
+    assert domain_study.shares({"a": 2, "b": 10, "c": 10}, 15) == {"a": 2, "b": 7, "c": 6}
+    assert domain_study.shares({"a": 5, "b": 5}, 10) == {"a": 5, "b": 5}
+    with pytest.raises(VividError, match="11 images wanted, the domains hold 10"):
+        domain_study.shares({"a": 5, "b": 5}, 11)
+
+
+def _image(path: Path, side: int, value: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(value).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+
+
+@pytest.fixture
+def fake_data(tmp_path: Path) -> Path:
+    """Shared data in miniature: two domains, T91, BSD200 (one image too small to train on),
+    Set5, Set14, BSD100."""
+    data = tmp_path / "shared"
+    for index, domain in enumerate(("faces", "photos")):
+        for k in range(3):
+            _image(data / "Domains" / domain / "train" / f"{domain}{k}_0.png", 96, index * 9 + k)
+        _image(data / "Domains" / domain / "test" / f"{domain}.png", 48, 50 + index)
+    for k, (folder, side) in enumerate((("T91", 100), ("T91", 64), ("BSD200", 120),
+                                        ("Set5", 48), ("Set14", 48), ("BSD100", 48))):
+        _image(data / folder / f"{folder}_{k}.png", side, 70 + k)
+    return data
+
+
+def test_arms_differ_only_in_their_data(fake_data: Path, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import domain_study
+
+    text = make_text_domain.make_domain(tmp_path / "text", train=2, test=1)
+    paths = domain_study.write_configs(fake_data, text, tmp_path / "configs")
+    assert tuple(paths) == domain_study.ARMS
+    configs = {arm: load_config(path) for arm, path in paths.items()}
+    for config in configs.values():
+        assert (config.model.blocks, config.model.channels) == (8, 32)
+        assert config.optim == configs["narrow"].optim and config.loss == configs["narrow"].loss
+        assert config.run.seed in (1, 2)
+    diverse = configs["diverse"].data
+    assert [Path(f).parent.name for f in diverse.train] == ["faces", "photos", "text"]
+    assert diverse.balance == "folder" and configs["narrow"].data.balance == "image"
+    assert [Path(f).parent.name for f in configs["no-faces"].data.train] == ["photos", "text"]
+    only = configs["diverse-equal-count"].data.only
+    assert len(only) == 2  # T91 gives one image of 96 px or more, BSD200 one
+    assert configs["diverse-seed2"].run.seed == 2
+
+
+def test_committed_configs_are_what_the_study_writes(data_dir: Path, tmp_path: Path) -> None:
+    import domain_study
+
+    text = make_text_domain.make_domain(tmp_path / "text", *domain_study.TEXT_COUNTS)
+    written = domain_study.write_configs(data_dir, text, tmp_path / "configs")
+    moved = domain_study._relative(text / "train")
+    for arm, path in written.items():
+        committed = REPO / "configs" / "domains" / f"{arm}.toml"
+        data = domain_study._relative(data_dir)
+        expected = path.read_text().replace(moved, "data/text/train").replace(
+            data, "../shared/data")
+        assert committed.read_text() == expected, f"{committed} is stale: run --configs"
+
+
+def test_two_tiny_arms_end_to_end(fake_data: Path, tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import domain_study
+
+    monkeypatch.chdir(tmp_path)  # the study moves to the repository root
+    monkeypatch.setattr(domain_study, "TEXT_COUNTS", (2, 1))
+    common = ["--data", str(fake_data), "--work", str(tmp_path / "work")]
+    tiny = ["model.blocks=1", "model.channels=4", "data.crop=16", "optim.iterations=2",
+            "optim.batch_size=2", "data.validation=''", "run.precision='fp32'"]
+    sets = [a for s in tiny for a in ("--set", s)]
+    for arm in ("narrow", "diverse"):
+        domain_study.main(["--arm", arm, *common, *sets])
+    weights = tmp_path / "work" / "runs" / "domains" / "narrow" / "generator.safetensors"
+    stamp = weights.stat().st_mtime_ns
+    domain_study.main(["--arm", "narrow", *common, *sets])  # finished: left alone
+    assert weights.stat().st_mtime_ns == stamp
+    doc = tmp_path / "doc.md"
+    doc.write_text("before\n<!-- domain_study table -->\nold\n<!-- /domain_study table -->\n")
+    json_path, plot_path = tmp_path / "study.json", tmp_path / "study.png"
+    domain_study.main(["--report", *common, "--json", str(json_path), "--plot", str(plot_path),
+                       "--doc", str(doc)])
+    report = json.loads(json_path.read_text())
+    names = ["faces", "photos", "text", "Set5", "Set14", "BSD100"]
+    assert list(report["gain_db"]) == ["narrow", "diverse"]
+    assert list(report["gain_db"]["narrow"]) == names
+    bicubic = report["scores"]["bicubic"]["faces"]["psnr"]
+    assert report["gain_db"]["diverse"]["faces"] == pytest.approx(
+        report["scores"]["diverse"]["faces"]["psnr"] - bicubic, abs=1e-3)
+    assert report["arms"]["diverse"]["iterations"] == 2
+    assert report["seed_spread_db"] is None  # diverse-seed2 did not run
+    assert report["markdown"] in doc.read_text() and "old" not in doc.read_text()
+    assert Image.open(plot_path).size[0] > 400

@@ -18,7 +18,6 @@ from functools import partial
 import numpy as np
 import torch
 
-from vivid.device import PRECISION_NAMES
 from vivid.images.imagefile import DecodedImage, ImageInfo
 from vivid.images.pixels import to_uint8
 from vivid.inference.loader import load_upscaler
@@ -76,7 +75,7 @@ def load_live_model(name: str, device: str = "auto", precision: str = "auto",
         return LiveModel(name, "Pillow bicubic", scale, partial(bicubic, scale=scale))
     upscaler = load_upscaler(name, device=device, precision=precision, runtime=runtime)
     if isinstance(upscaler, VideoUpscaler):
-        engine = f"torch {PRECISION_NAMES[upscaler.dtype]}, recurrent"
+        engine = f"{upscaler.image_upscaler().describe()}, recurrent"
         return LiveModel(name, engine, upscaler.scale,
                          partial(_video_model, upscaler.stream()))
     return LiveModel(name, upscaler.describe(), upscaler.scale,

@@ -17,8 +17,8 @@ pytest.importorskip("av", reason="vivid live needs the 'video' extra")
 pytest.importorskip("starlette", reason="the live page needs the 'mos' extra")
 pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
 
-from playwright import sync_api
 
+from chromium import launched_chromium
 from vivid.live.frames import bicubic
 from vivid.live.models import LiveModel
 from vivid.live.server import LiveOptions, Session, session_in_thread
@@ -26,21 +26,11 @@ from vivid.live.server import LiveOptions, Session, session_in_thread
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from live_speed import write_clip
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"]
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                              args=CHROMIUM_FLAGS)
+    with launched_chromium() as launched:
         yield launched
-        launched.close()
 
 
 def quick_load(name: str, **options: object) -> LiveModel:

@@ -16,30 +16,21 @@ from PIL import Image
 pytest.importorskip("starlette", reason="the MOS app needs the 'mos' extra")
 pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
 
-from playwright import sync_api
 
+from chromium import launched_chromium
 from test_mos import make_study
 from vivid.cli.main import main
 from vivid.mos.create import create_study
 from vivid.mos.server import serve_in_thread
 from vivid.mos.study import connect
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"]
 ENABLED = "button.score:not([disabled])"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                              args=CHROMIUM_FLAGS)
+    with launched_chromium() as launched:
         yield launched
-        launched.close()
 
 
 def ratings(study: Path) -> list[tuple[str, int]]:

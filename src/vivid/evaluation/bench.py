@@ -163,7 +163,9 @@ def _rows(paths: dict[str, PathFn], size: str, weights: str, flops: float,
     """Every path at one input size (median of ``repeats`` alternating runs)."""
     height, width = SIZES[size]
     lr_image = torch.rand(1, 3, height, width)
-    times = median_times(_candidates(paths, size, lr_image, weights), repeats)
+    calls = _candidates(paths, size, lr_image, weights)
+    say(f"{size}: timing {len(calls)} paths, {repeats} runs each, taking turns ...")
+    times = median_times(calls, repeats)
     eager = times.get("fp32 eager")
     rows: dict[str, dict[str, Any]] = {}
     for name, seconds in times.items():
@@ -186,6 +188,7 @@ def run(repeats: int = 5, memory: bool = True, compile: bool = False,
         say: Callable[[str], Any] = log.info) -> dict[str, Any]:
     """All measurements, each table line passed to ``say`` as it comes (the CLI prints them);
     returns them as a dict."""
+    say("matmul peak (fp32, bf16) ...")
     peak = {"fp32": matmul_peak(torch.float32, repeats),
             "bf16": matmul_peak(torch.bfloat16, repeats)}
     say(f"CPU: {cpu_model()}, {torch.get_num_threads()} threads")
@@ -203,6 +206,7 @@ def run(repeats: int = 5, memory: bool = True, compile: bool = False,
             flops = generator_flops(generator, height, width)
             results[size] = _rows(paths, size, weights, flops, peak["bf16"], repeats, say)
         if memory:
+            say(f"peak memory: vivid upscale of a {MEMORY_SIDE}x{MEMORY_SIDE} photo ...")
             results["peak_memory_2000px_mib"] = peak_memory_mib(Path(folder), weights)
             say(f"peak memory, vivid upscale of a {MEMORY_SIDE}x{MEMORY_SIDE} photo x4 with "
                 f"defaults: {results['peak_memory_2000px_mib']:.0f} MiB")

@@ -79,13 +79,17 @@ def bd_upsample(image: torch.Tensor, scale: int) -> torch.Tensor:
     return up[..., :scale * height, :scale * width]
 
 
-def upscale_flow(flow: torch.Tensor, scale: int, bd_grid: bool = False) -> torch.Tensor:
-    """LR flow to the HR grid: bilinear x ``scale`` (on the BD grid if ``bd_grid``, else
-    PyTorch's ``align_corners=False`` placement) and the vectors times ``scale``."""
+def upsample(image: torch.Tensor, scale: int, bd_grid: bool) -> torch.Tensor:
+    """Bilinear x ``scale`` on the BD grid (``bd_upsample``) or with PyTorch's
+    ``align_corners=False`` placement (LR pixel i at HR ``scale * i + (scale - 1) / 2``)."""
     if bd_grid:
-        return bd_upsample(flow.float(), scale) * scale
-    return F.interpolate(flow.float(), scale_factor=scale, mode="bilinear",
-                         align_corners=False) * scale
+        return bd_upsample(image, scale)
+    return F.interpolate(image, scale_factor=scale, mode="bilinear", align_corners=False)
+
+
+def upscale_flow(flow: torch.Tensor, scale: int, bd_grid: bool = False) -> torch.Tensor:
+    """LR flow to the HR grid: ``upsample`` and the vectors times ``scale``."""
+    return upsample(flow.float(), scale, bd_grid) * scale
 
 
 def out_of_frame(flow: torch.Tensor) -> torch.Tensor:
@@ -272,11 +276,7 @@ class RecurrentGenerator(nn.Module):
             return self.sr.reconstruct(features + bias), None
         scale, dtype = self.scale, lr_frame.dtype
         packed, reliability = carried[:, :3 * scale * scale], carried[:, 3 * scale * scale:]
-        if self.version >= 2:
-            reference = bd_upsample(lr_frame.float(), scale)
-        else:
-            reference = F.interpolate(lr_frame.float(), scale_factor=scale, mode="bilinear",
-                                      align_corners=False)
+        reference = upsample(lr_frame.float(), scale, bd_grid=self.version >= 2)
         detail = torch.cat((packed.float() - F.pixel_unshuffle(reference, scale),
                             reliability.float()), 1).to(dtype)
         if lr_frame.is_contiguous(memory_format=torch.channels_last):

@@ -69,7 +69,7 @@ def _export(args: argparse.Namespace) -> int:
         from vivid.inference.onnx_runtime import export_onnx
 
         scale = export_onnx(source, args.onnx)
-        print(f"exported {source} (x{scale}, BatchNorm folded, fp32) -> {args.onnx}")
+        print(f"exported {source} (x{scale}, inference form, fp32) -> {args.onnx}")
         return 0
     metadata = export_checkpoint(source, args.output)
     print(f"exported {source} ({metadata['stage']}, {metadata['iterations']} iterations, "

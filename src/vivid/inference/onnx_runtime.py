@@ -1,9 +1,10 @@
 """ONNX export of a generator and inference with ONNX Runtime (``pip install -e ".[onnx]"``).
 
-The exported graph is the BatchNorm-folded fp32 generator (with the sub-pixel tail) with
-dynamic batch, height and width; its metadata holds the scale, the source model and the
-vivid version. ``OnnxNetwork`` runs it with ONNX Runtime's defaults; a call hands the LR
-tensor's memory to ONNX Runtime and its output's to torch, with no copy.
+The exported graph is the fp32 image generator in its inference form (``inference_network``:
+BatchNorm folded, the sub-pixel tail; a light generator as it is) with dynamic batch, height
+and width; its metadata holds the scale, the source model and the vivid version.
+``OnnxNetwork`` runs it with ONNX Runtime's defaults; a call hands the LR tensor's memory to
+ONNX Runtime and its output's to torch, with no copy.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from vivid._version import __version__
 from vivid.atomic import write_bytes
 from vivid.errors import VividError
 from vivid.inference.engine import working_bytes
-from vivid.nets.inference_form import fold_batchnorm
-from vivid.nets.srresnet import Generator
+from vivid.nets.frvsr import RecurrentGenerator
+from vivid.nets.inference_form import inference_network
 from vivid.nets.weights_file import load_model
 
 OPSET = 17
@@ -60,11 +61,10 @@ def graph_bytes(module: torch.nn.Module, inputs: dict[str, torch.Tensor],
 def onnx_bytes(name_or_path: str | Path) -> tuple[bytes, int]:
     """The serialised ONNX model of an image model's weights, and its scale."""
     generator, _ = load_model(name_or_path)
-    if not isinstance(generator, Generator):
+    if isinstance(generator, RecurrentGenerator):
         raise VividError(f"{name_or_path}: is a video model; vivid export --onnx and --runtime "
                          "onnx take image models only")
-    network = fold_batchnorm(generator).eval()
-    network.subpixel_tail = True  # the same function; the faster tail helps ONNX Runtime too
+    network = inference_network(generator)  # the faster sub-pixel tail helps ONNX Runtime too
     scale = generator.config.scale
     data = graph_bytes(network, {"lr_image": torch.rand(1, 3, 16, 16)}, {"sr_image": "sr_"},
                        {"scale": scale, "source": str(name_or_path)})

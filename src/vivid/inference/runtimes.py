@@ -43,6 +43,7 @@ from vivid.inference import openvino_runtime
 from vivid.inference.engine import Engine, cache_dir
 from vivid.inference.onnx_runtime import OnnxNetwork
 from vivid.inference.torch_runtime import TorchNetwork
+from vivid.nets.architectures import architecture
 from vivid.nets.weights_file import is_video_model, load_model
 
 log = logging.getLogger(__name__)
@@ -200,8 +201,11 @@ def resolve_runtime(runtime: str, name_or_path: str, device: torch.device, preci
 
 
 def _architecture(name_or_path: str) -> str:
-    config = load_model(name_or_path)[0].config
-    return f"x{config.scale} {config.blocks} blocks {config.channels} channels"
+    """E.g. 'x4 16 blocks 64 channels' (an SRResNet) or 'light x4 1 blocks 32 channels'."""
+    network = load_model(name_or_path)[0]
+    config, name = network.config, architecture(network)
+    shape = f"x{config.scale} {config.blocks} blocks {config.channels} channels"
+    return shape if name == "srresnet" else f"{name} {shape}"
 
 
 def forget_choice(name_or_path: str, precision: str) -> None:

@@ -1,7 +1,8 @@
 """The torch engine: vivid's generator in its inference form, called like the other engines.
 
-``TorchNetwork.load`` folds BatchNorm into the convolutions, switches on the sub-pixel tail
-(``nets.subpixel``), casts the weights once to the chosen precision (autocast would cast
+``TorchNetwork.load`` takes the image generator's inference form (``inference_network``: an
+SRResNet with BatchNorm folded into the convolutions and the sub-pixel tail, ``nets.subpixel``;
+a light generator as it is), casts the weights once to the chosen precision (autocast would cast
 every conv weight on every call: 2-15% of the time in bf16 on the CPU, same values,
 tests/test_runtimes.py) and moves the network to its device in channels_last. A call converts
 the LR tensor to that device, precision and layout (what the network runs on) and the output
@@ -17,8 +18,8 @@ import torch
 
 from vivid.errors import VividError
 from vivid.inference.engine import PAPER_CHANNELS, working_bytes
-from vivid.nets.inference_form import fold_batchnorm
-from vivid.nets.srresnet import Generator
+from vivid.nets.frvsr import RecurrentGenerator
+from vivid.nets.inference_form import inference_network
 from vivid.nets.weights_file import load_model
 
 # Peak memory above the process's own of one call, per LR pixel, for the x4 64-channel
@@ -53,11 +54,11 @@ class TorchNetwork:
              compile: bool = False) -> TorchNetwork:
         """The inference form of an image model's weights (``compile``: ``torch.compile``)."""
         generator, metadata = load_model(name_or_path)
-        if not isinstance(generator, Generator):
+        if isinstance(generator, RecurrentGenerator):
             raise VividError(f"{name_or_path}: is a video model; load it with "
                              "vivid.VideoUpscaler (vivid upscale does so by itself)")
-        network = fold_batchnorm(generator).to(device, dtype, memory_format=torch.channels_last)
-        network.subpixel_tail = True
+        network = inference_network(generator).to(device, dtype,
+                                                  memory_format=torch.channels_last)
         module = torch.compile(network) if compile else network
         return cls(module, generator.config.scale, device, dtype, generator.config.channels,
                    metadata)

@@ -1,4 +1,4 @@
-"""The generator's inference form: every BatchNorm merged into the convolution before it."""
+"""The generators' inference form: every BatchNorm merged into the convolution before it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import copy
 import torch
 from torch import nn
 
+from vivid.nets.light import LightGenerator
 from vivid.nets.srresnet import Generator
 
 
@@ -36,3 +37,14 @@ def fold_batchnorm(generator: Generator) -> Generator:
     folded.body_conv = _fold_conv_bn(folded.body_conv, folded.body_bn)
     folded.body_bn = nn.Identity()
     return folded
+
+
+def inference_network(generator: Generator | LightGenerator) -> nn.Module:
+    """An eval-mode copy of an image generator in the form inference runs (torch engine and
+    ONNX export alike): an SRResNet with BatchNorm folded and the sub-pixel tail on (the same
+    function), a light generator as it is."""
+    if isinstance(generator, LightGenerator):
+        return copy.deepcopy(generator).eval()
+    network = fold_batchnorm(generator)
+    network.subpixel_tail = True
+    return network

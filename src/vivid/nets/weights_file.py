@@ -22,8 +22,8 @@ from safetensors.torch import save_file
 from vivid._version import __version__
 from vivid.atomic import temp_path
 from vivid.errors import VividError
-from vivid.nets.frvsr import MOTIONS, RELIABILITY_CHANNELS, RecurrentGenerator
-from vivid.nets.srresnet import Generator, GeneratorConfig
+from vivid.nets.architectures import AnyGenerator, architecture, describe, empty_network
+from vivid.nets.frvsr import RecurrentGenerator
 from vivid.nets.vgg import VGG19_LAYERS, VGGFeatures
 
 FORMAT = "vivid-generator"
@@ -43,16 +43,17 @@ def bundled_models() -> list[str]:
     )
 
 
-def save_generator(path: str | Path, generator: Generator | RecurrentGenerator,
-                   **metadata: Any) -> None:
+def save_generator(path: str | Path, generator: AnyGenerator, **metadata: Any) -> None:
     """Write ``generator``'s weights (fp32) with metadata (stage, data, iterations, metrics...).
 
-    ``architecture`` is ``srresnet`` for image generators, ``frvsr`` for video generators.
+    ``architecture`` is ``srresnet`` or ``light`` for image generators, ``frvsr`` for video
+    generators (``nets.architectures``); buffers that are not saved (``light``'s fixed
+    bicubic weights) stay out.
     """
     config = generator.config
     header = {
         "format": FORMAT,
-        "architecture": "frvsr" if isinstance(generator, RecurrentGenerator) else "srresnet",
+        "architecture": architecture(generator),
         "scale": config.scale,
         "blocks": config.blocks,
         "channels": config.channels,
@@ -149,27 +150,7 @@ def _strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return stripped
 
 
-def infer_config(state: dict[str, torch.Tensor], path: Path) -> GeneratorConfig:
-    """Scale, blocks and channels of an SRResNet from its tensors' names and shapes."""
-    if "head.weight" not in state:
-        sample = ", ".join(sorted(state)[:3])
-        raise VividError(
-            f"{path}: not a vivid SRResNet state dict (no 'head.weight'; has {sample})"
-        )
-    channels = state["head.weight"].shape[0]
-    blocks = sum(1 for key in state if key.startswith("body.") and key.endswith(".conv1.weight"))
-    scale = 1
-    index = 0
-    while f"upsample.{index}.conv.weight" in state:
-        scale *= round((state[f"upsample.{index}.conv.weight"].shape[0] / channels) ** 0.5)
-        index += 1
-    try:
-        return GeneratorConfig(scale=scale, blocks=blocks, channels=channels)
-    except ValueError as error:
-        raise VividError(f"{path}: unsupported generator shape ({error})") from error
-
-
-def _check_match(generator: Generator, state: dict[str, torch.Tensor], path: Path) -> None:
+def _check_match(generator: AnyGenerator, state: dict[str, torch.Tensor], path: Path) -> None:
     expected = {k: v for k, v in generator.state_dict().items() if v.is_floating_point()}
     problems = []
     missing = sorted(set(expected) - set(state))
@@ -185,11 +166,7 @@ def _check_match(generator: Generator, state: dict[str, torch.Tensor], path: Pat
             )
             break
     if problems:
-        c = generator.config
-        raise VividError(
-            f"{path}: does not match SRResNet(x{c.scale}, {c.blocks} blocks, "
-            f"{c.channels} channels): {'; '.join(problems)}"
-        )
+        raise VividError(f"{path}: does not match {describe(generator)}: {'; '.join(problems)}")
 
 
 def resolve_weights(name_or_path: str | Path) -> Path:
@@ -217,30 +194,12 @@ def is_video_model(name_or_path: str | Path) -> bool:
         raise VividError(f"{path}: corrupt or truncated safetensors file ({error})") from error
 
 
-def empty_network(state: dict[str, torch.Tensor], metadata: dict[str, Any], path: Path
-                   ) -> Generator | RecurrentGenerator:
-    """The network the tensors belong to: a recurrent video generator (it has a
-    ``state_head``; with a flow network if it has its tensors, else the OpenCV motion its
-    metadata names, Farneback if none; its version from ``state_head``'s inputs) or an
-    SRResNet, shaped from the tensors."""
-    if "state_head.weight" in state:
-        sr_state = {k.removeprefix("sr."): v for k, v in state.items() if k.startswith("sr.")}
-        config = infer_config(sr_state, path)
-        motion = "network" if any(k.startswith("flow.") for k in state) else "farneback"
-        if motion == "farneback" and metadata.get("motion") in MOTIONS[1:]:
-            motion = metadata["motion"]
-        plain = 3 * config.scale * config.scale
-        version = 2 if state["state_head.weight"].shape[1] == plain + RELIABILITY_CHANNELS else 1
-        return RecurrentGenerator(config, blend="blend.0.weight" in state, motion=motion,
-                                  version=version)
-    return Generator(infer_config(state, path))
-
-
-def load_model(name_or_path: str | Path
-               ) -> tuple[Generator | RecurrentGenerator, dict[str, Any]]:
+def load_model(name_or_path: str | Path) -> tuple[AnyGenerator, dict[str, Any]]:
     """An eval-mode fp32 generator and its metadata ({} for plain state dicts).
 
-    Video weights (``architecture: frvsr``) give a ``RecurrentGenerator``."""
+    The network is the one the tensors belong to (``architectures.empty_network``): video
+    weights (``architecture: frvsr``) give a ``RecurrentGenerator``, ``light`` ones a
+    ``LightGenerator``; metadata that names another architecture or shape is an error."""
     path = resolve_weights(name_or_path)
     if path.suffix == ".safetensors":
         state, metadata = _read_safetensors(path)
@@ -248,6 +207,10 @@ def load_model(name_or_path: str | Path
         state, metadata = _read_torch(path), {}
     state = _strip_prefixes(state)
     generator = empty_network(state, metadata, path)
+    named = metadata.get("architecture", architecture(generator))
+    if named != architecture(generator):
+        raise VividError(f"{path}: metadata says architecture={named} but the tensors are "
+                         f"{architecture(generator)}'s")
     config = generator.config
     for key in ("scale", "blocks", "channels"):
         if key in metadata and metadata[key] != getattr(config, key):
@@ -261,7 +224,7 @@ def load_model(name_or_path: str | Path
     return generator.eval(), metadata
 
 
-def load_generator(name_or_path: str | Path) -> Generator | RecurrentGenerator:
+def load_generator(name_or_path: str | Path) -> AnyGenerator:
     """An eval-mode fp32 generator from a bundled name, a vivid ``.safetensors`` or a state dict.
 
     Plain PyTorch files are read with ``torch.load(weights_only=True)``; ``params_ema``,

@@ -22,7 +22,8 @@ import torch
 
 from vivid.atomic import temp_path
 from vivid.errors import VividError
-from vivid.nets.weights_file import empty_network, save_generator
+from vivid.nets.architectures import empty_network
+from vivid.nets.weights_file import save_generator
 from vivid.training.config_checks import GAN_STAGES
 from vivid.training.runlog import read_records
 

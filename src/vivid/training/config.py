@@ -31,8 +31,13 @@ class ModelSection:
     scale: int = 4
     blocks: int = 16
     channels: int = 64
+    # the image generator: "srresnet" (vivid.nets.srresnet; in the video stages the SR part of
+    # the recurrent generator) or "light" (vivid.nets.light, for real time; stages srresnet,
+    # srgan, and video, where it upscales each frame on its own)
+    architecture: str = "srresnet"
     # video stages: the recurrent generator's motion estimate, "network" (FNet, trained) or
-    # "farneback" (OpenCV on the LR frames, no weights; vivid.nets.frvsr)
+    # "farneback" / "dis" (OpenCV on the LR frames, no weights; vivid.nets.frvsr); with the
+    # light architecture the OpenCV motion of the temporal loss
     motion: str = "network"
     # video stages: the recurrent generator's fusion design (vivid.nets.frvsr, 1 or 2)
     frvsr_version: int = 2
@@ -56,7 +61,9 @@ class DataSection:
     validation_videos: tuple[str, ...] = ()  # sequence names in `validation`, never trained on
     frames: int = 7  # frames per training sequence
     synthetic: float = 0.5  # fraction of sequences made by moving over `train` stills
-    degradation: str = "bicubic"  # how LR is made: bicubic | bd (stage video: bd, as TecoGAN)
+    # how LR is made: bicubic | blur-bicubic | bd (stage video: bd, as TecoGAN) | mixed (video
+    # stages: bd or bicubic drawn per sequence, validation under both)
+    degradation: str = "bicubic"
     # video stages: HR pixels per side around each crop that the generator sees and the
     # losses do not (motion estimated with context; a multiple of the scale)
     context: int = 0

@@ -13,8 +13,10 @@ from typing import Any
 from vivid.degrade import DEGRADATIONS
 from vivid.device import PRECISIONS
 from vivid.errors import VividError
+from vivid.nets.architectures import IMAGE_ARCHITECTURES
 from vivid.nets.frvsr import MOTIONS, VERSIONS
 from vivid.nets.vgg import VGG19_LAYERS
+from vivid.training.video_data import MIXED
 
 Rule = tuple[Callable[[Any], bool], str]
 
@@ -38,6 +40,8 @@ def _one_of(*names: Any) -> Rule:
 VIDEO_STAGES = ("video-flow", "video", "video-gan")  # the recurrent generator
 GAN_STAGES = ("srgan", "video-gan")  # with a discriminator and the VGG content loss
 STAGES = ("srresnet", "srgan", *VIDEO_STAGES)
+LIGHT_STAGES = ("srresnet", "srgan", "video")  # model.architecture "light" (video: per frame)
+MIXED_STAGES = ("video", "video-gan")  # data.degradation "mixed": the sequence stages
 BALANCES = ("image", "folder")  # data.balance: what each crop's draw is uniform over
 RULES: dict[str, Rule] = {
     "model.scale": _one_of(2, 3, 4, 8),
@@ -45,10 +49,11 @@ RULES: dict[str, Rule] = {
     "model.channels": _at_least(1),
     "model.motion": _one_of(*MOTIONS),
     "model.frvsr_version": _one_of(*VERSIONS),
+    "model.architecture": _one_of(*IMAGE_ARCHITECTURES),
     "data.crop": _at_least(8),
     "data.frames": _at_least(3),
     "data.synthetic": ((lambda v: 0 <= v <= 1), "must be in [0, 1]"),
-    "data.degradation": _one_of(*DEGRADATIONS),
+    "data.degradation": _one_of(*DEGRADATIONS, MIXED),
     "data.balance": _one_of(*BALANCES),
     "optim.iterations": _at_least(1),
     "optim.batch_size": _at_least(1),
@@ -96,6 +101,30 @@ def _check_image_draw(data: Any, stage: str, source: str) -> None:
                          "'data.validation_images' holds out")
 
 
+def _check_light(config: Any, source: str) -> None:
+    """``model.architecture`` light: its stages; in stage video (each frame on its own) OpenCV
+    motion for the temporal loss, and nothing that needs a recurrence."""
+    stage, light = config.run.stage, '"light"'
+    if config.model.architecture != "light":
+        return
+    if stage not in LIGHT_STAGES:
+        raise VividError(f"{source}: 'model.architecture' = {light} trains in stages "
+                         f"{', '.join(LIGHT_STAGES)}, not in stage {stage}")
+    if stage != "video":
+        return
+    if config.model.motion == "network":
+        raise VividError(f"{source}: stage video with 'model.architecture' = {light} takes the "
+                         "temporal loss's motion from OpenCV: set 'model.motion' to "
+                         f"{' or '.join(MOTIONS[1:])}")
+    if config.loss.pingpong_weight > 0:
+        raise VividError(f"{source}: 'loss.pingpong_weight' compares a recurrent model's two "
+                         f"passes; 'model.architecture' = {light} upscales each frame on its "
+                         "own: set it to 0")
+    if config.optim.recurrence_lr_factor != 1:
+        raise VividError(f"{source}: 'optim.recurrence_lr_factor' is for a recurrent model's "
+                         f"fusing layers; 'model.architecture' = {light} has none: set it to 1")
+
+
 def check_values(config: Any, source: str) -> None:
     """Raise a one-line ``VividError`` for the first value outside its rule, then for
     values that contradict each other."""
@@ -114,6 +143,10 @@ def check_values(config: Any, source: str) -> None:
     if data.train_lr and len(data.train_lr) != len(data.train):
         raise VividError(f"{source}: 'data.train_lr' needs one folder per 'data.train' folder")
     _check_image_draw(data, config.run.stage, source)
+    _check_light(config, source)
+    if data.degradation == MIXED and config.run.stage not in MIXED_STAGES:
+        raise VividError(f"{source}: 'data.degradation' = \"{MIXED}\" draws bd or bicubic per "
+                         f"sequence: stages {' and '.join(MIXED_STAGES)} only")
     if config.run.stage == "video-flow" and model.motion != "network":
         raise VividError(f"{source}: stage video-flow trains the flow network; it needs "
                          "'model.motion' = \"network\"")

@@ -18,8 +18,10 @@ from torch import nn
 
 from vivid.device import resolve_precision
 from vivid.errors import VividError
+from vivid.nets.architectures import architecture
 from vivid.nets.discriminator import Discriminator, SpatioTemporalDiscriminator
 from vivid.nets.frvsr import RecurrentGenerator
+from vivid.nets.light import LightConfig, LightGenerator
 from vivid.nets.srresnet import Generator, GeneratorConfig
 from vivid.nets.vgg import VGGFeatures
 from vivid.nets.weights_file import load_generator, load_vgg
@@ -149,15 +151,25 @@ class StepContext:
 STEPS = {"srresnet": srresnet_step, "srgan": srgan_step}
 
 
-def build_generator(config: TrainConfig) -> Generator:
-    shape = GeneratorConfig(config.model.scale, config.model.blocks, config.model.channels)
-    generator = load_generator(config.run.init) if config.run.init else Generator(shape)
-    if not isinstance(generator, Generator):
+def build_generator(config: TrainConfig) -> Generator | LightGenerator:
+    """The image generator ``model.architecture`` names (SRResNet or light), from
+    ``run.init`` (which must be that architecture and shape) or fresh."""
+    model = config.model
+    light = model.architecture == "light"
+    shape = (LightConfig if light else GeneratorConfig)(model.scale, model.blocks,
+                                                        model.channels)
+    kind = LightGenerator if light else Generator
+    generator = load_generator(config.run.init) if config.run.init else kind(shape)
+    if isinstance(generator, RecurrentGenerator):
         raise VividError(f"{config.run.init}: is a video model; stage {config.run.stage} "
                          "trains image models")
+    if not isinstance(generator, kind):
+        raise VividError(f"{config.run.init}: is a {architecture(generator)} model; "
+                         f"'model.architecture' is {model.architecture}")
     if generator.config != shape:
         raise VividError(f"{config.run.init}: is {generator.config}, config asks for {shape}")
-    generator.subpixel_tail = config.run.subpixel_tail
+    if isinstance(generator, Generator):
+        generator.subpixel_tail = config.run.subpixel_tail
     return generator
 
 
@@ -189,12 +201,15 @@ def build_video_generator(config: TrainConfig) -> RecurrentGenerator:
 
 
 def build_nets(config: TrainConfig) -> Nets:
-    """Fresh networks for the configured stage (EMA starts as a copy of the generator)."""
+    """Fresh networks for the configured stage (EMA starts as a copy of the generator): the
+    recurrent video generator in the video stages, except that ``model.architecture`` light
+    is the light generator in every stage (stage video runs it on each frame)."""
     stage = config.run.stage
     if stage not in STAGES:
         raise VividError(f"run.stage: {stage!r} is not one of {', '.join(STAGES)}")
     video = stage in VIDEO_STAGES
-    generator = build_video_generator(config) if video else build_generator(config)
+    recurrent = video and config.model.architecture == "srresnet"  # light: frame by frame
+    generator = build_video_generator(config) if recurrent else build_generator(config)
     ema = copy.deepcopy(generator).requires_grad_(False) if config.optim.ema > 0 else None
     if stage not in GAN_STAGES:
         return Nets(generator, ema=ema)

@@ -5,7 +5,8 @@ cropped to a multiple of the scale and kept in memory as uint8. A sample is ``fr
 consecutive frames (every frame or every second one; a clip shorter than that is played on
 backwards from its end, as a camera that turns back), one aligned random crop, a flip / 90-degree
 turn and, half the time, played backwards; its LR is made from the augmented HR (``degrade``,
-BD by default, as TecoGAN).
+BD by default, as TecoGAN; ``mixed``: BD or MATLAB bicubic, drawn per sequence, and the
+validation sequences scored under both).
 
 Synthetic samples pan a window over a still training image by a whole number of HR pixels per
 frame (at most ``MAX_PAN`` per axis: TecoGAN's moving first frames), so every frame is an exact
@@ -38,6 +39,8 @@ from vivid.images.pixels import to_uint8
 
 MARGIN = 16  # HR pixels degraded with a crop and cut off after (a multiple of every scale)
 MAX_PAN = 4  # largest synthetic pan per frame and axis, whole HR pixels (1 LR pixel at x4)
+MIXED = "mixed"  # data.degradation: each sequence's drawn from MIXED_CHOICES
+MIXED_CHOICES = ("bd", "bicubic")
 
 
 @dataclass
@@ -112,6 +115,11 @@ def frame_indices(count: int, frames: int, stride: int, start: int) -> torch.Ten
 def draw_int(high: int, generator: torch.Generator) -> int:
     """A random integer in [0, high)."""
     return int(torch.randint(high, (1,), generator=generator))
+
+
+def draw_degradation(name: str, generator: torch.Generator) -> str:
+    """``name``; for ``mixed`` one of ``MIXED_CHOICES``, equally likely (a draw only then)."""
+    return MIXED_CHOICES[draw_int(len(MIXED_CHOICES), generator)] if name == MIXED else name
 
 
 def draw_uniform(limit: float, generator: torch.Generator) -> float:
@@ -247,12 +255,13 @@ class VideoCrops:
         return cls(clips, images, scale, crop, frames, synthetic, degradation, context)
 
     def sample(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        degradation = draw_degradation(self.degradation, generator)
         if float(torch.rand((), generator=generator)) < self.synthetic:
             return synthetic_sample(self.stills, self.frames, self.crop, self.scale,
-                                    self.degradation, generator, self.context)
+                                    degradation, generator, self.context)
         clip = self.clips[draw_int(len(self.clips), generator)]
-        return clip_sample(clip, self.frames, self.crop, self.scale, self.degradation,
-                           generator, self.context)
+        return clip_sample(clip, self.frames, self.crop, self.scale, degradation, generator,
+                           self.context)
 
     def batch(self, seed: int, iteration: int, batch_size: int, rank: int = 0,
               world_size: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -266,15 +275,18 @@ class VideoCrops:
 
 def load_validation_clips(folder: str | Path, names: Iterable[str], scale: int,
                           degradation: str) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-    """(name, LR, HR) float T x 3 x h x w of the held-out validation sequences."""
+    """(name, LR, HR) float T x 3 x h x w of the held-out validation sequences; with
+    ``mixed`` each twice, as ``name (bd)`` and ``name (bicubic)``."""
     wanted = list(names)
     found = {p.name: p for p in sequence_folders([folder])}
     missing = [n for n in wanted if n not in found]
     if missing:
         raise VividError(f"{folder}: no sequence folder {missing[0]!r} (data.validation_videos)")
+    kinds = MIXED_CHOICES if degradation == MIXED else (degradation,)
     sequences = []
     for name in wanted:
         hr = to_uint8(read_frames(found[name], scale)).float() / 255  # 8-bit, as training
-        lr = to_uint8(degrade_frames(hr, scale, degradation)).float() / 255
-        sequences.append((name, lr, hr))
+        for kind in kinds:
+            lr = to_uint8(degrade_frames(hr, scale, kind)).float() / 255
+            sequences.append((name if len(kinds) == 1 else f"{name} ({kind})", lr, hr))
     return sequences

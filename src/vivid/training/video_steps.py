@@ -12,6 +12,12 @@ estimated motion, upsampled, no gradient) must match the same change of the grou
 absolute difference): flicker that the truth does not have is penalised, real change is not. It
 measures what tOF measures, along the motion, and gives the recurrence a reason to carry detail
 over; the pixel loss alone rewards it little (``benchmarks/video_diagnose.py``).
+
+With ``model.architecture`` light the generator is an image generator run on each frame on its
+own (``run_sequences``); the temporal loss is what ties its frames together, along the OpenCV
+motion (``model.motion``) of the LR frames with their context, placed on the HR grid as
+``frvsr.upscale_flow`` places it (centred, as MATLAB bicubic LR places its pixels; BD-made LR
+sits 1.5 HR pixels off that, which the smooth flow barely notices).
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from vivid.metrics import mean_psnr_ssim
-from vivid.nets.frvsr import warp
+from vivid.motion import frame_flow
+from vivid.nets.frvsr import RecurrentGenerator, upscale_flow, warp
 from vivid.training import distributed
 from vivid.training.config import TrainConfig
 from vivid.training.losses import pixel_loss
@@ -61,6 +69,33 @@ def temporal_loss(sr_frames: torch.Tensor, hr_frames: torch.Tensor, hr_flows: to
     return inner(sr_change - hr_change, context).abs().mean()
 
 
+def is_recurrent(generator: nn.Module) -> bool:
+    """Whether ``generator`` (possibly DDP-wrapped or compiled) is a recurrent generator."""
+    network = distributed.unwrap(generator)
+    return isinstance(getattr(network, "_orig_mod", network), RecurrentGenerator)
+
+
+def run_sequences(generator: nn.Module, lr_frames: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """N x T x 3 x h x w LR sequences -> (N x T x 3 x H x W outputs, LR flows or None): a
+    recurrent generator's outputs and flows, or an image generator's outputs of each frame
+    on its own (N frames per call) and None."""
+    if is_recurrent(generator):
+        return generator(lr_frames)
+    frames = [generator(lr_frames[:, t].contiguous(memory_format=torch.channels_last))
+              for t in range(lr_frames.shape[1])]
+    return torch.stack(frames, 1), None
+
+
+def frame_motion(lr_frames: torch.Tensor, motion: str, scale: int) -> torch.Tensor:
+    """N x (T-1) x 2 x H x W: the OpenCV ``motion`` from each LR frame to the one before
+    (``vivid.motion.frame_flow``, as ``RecurrentGenerator.estimate_motion`` runs it), on the
+    HR grid (``frvsr.upscale_flow``, centred placement); no gradient."""
+    current, previous = lr_frames[:, 1:].flatten(0, 1), lr_frames[:, :-1].flatten(0, 1)
+    flows = upscale_flow(frame_flow(current.float(), previous.float(), motion), scale)
+    return flows.unflatten(0, (lr_frames.shape[0], lr_frames.shape[1] - 1))
+
+
 @dataclass
 class SequenceLosses:
     """A ping-pong run of the generator and the loss terms every video stage uses."""
@@ -74,24 +109,27 @@ class SequenceLosses:
 
 def sequence_losses(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
                     config: TrainConfig, amp: StepContext) -> SequenceLosses:
-    """Run the recurrence (forwards, then backwards with ping-pong) and compute the pixel
-    loss, the LR warping loss, the ping-pong loss and the temporal loss, each without the
-    ``data.context`` border (the generator sees it, the losses do not)."""
+    """Run the recurrence (forwards, then backwards with ping-pong; a light generator frame
+    by frame) and compute the pixel loss, the LR warping loss, the ping-pong loss and the
+    temporal loss, each without the ``data.context`` border (the generator sees it, the
+    losses do not)."""
     frames, weights, context = lr_batch.shape[1], config.loss, config.data.context
     use_pingpong = weights.pingpong_weight > 0
     lr_frames = pingpong(lr_batch) if use_pingpong else lr_batch
     hr_frames = pingpong(hr_batch) if use_pingpong else hr_batch
     with amp.autocast():
-        sr_frames, flows = nets.generator(lr_frames)
+        sr_frames, flows = run_sequences(nets.generator, lr_frames)
     network = distributed.unwrap(nets.generator)
     terms = {weights.pixel: pixel_loss(inner(sr_frames, context), inner(hr_frames, context),
                                        weights.pixel)}
-    if network.flow is not None:  # a flow network to train
+    if flows is not None and network.flow is not None:  # a flow network to train
         terms["warp"] = warping_loss(lr_frames, flows)
     if use_pingpong:
         terms["pingpong"] = pingpong_loss(inner(sr_frames, context), frames)
     if weights.temporal_weight > 0:
-        hr_flows = network.upscale_flow(flows.flatten(0, 1)).unflatten(0, flows.shape[:2])
+        hr_flows = (frame_motion(lr_frames, config.model.motion, config.model.scale)
+                    if flows is None else
+                    network.upscale_flow(flows.flatten(0, 1)).unflatten(0, flows.shape[:2]))
         terms["temporal"] = temporal_loss(sr_frames, hr_frames, hr_flows, context)
     return SequenceLosses(sr_frames, terms)
 
@@ -131,7 +169,7 @@ def validate_video(generator: torch.nn.Module, sequences: list, scale: int, amp:
     pairs, samples = [], []
     for name, lr_frames, hr_frames in sequences:
         with amp.autocast():
-            sr_frames = generator(lr_frames[None].to(amp.device))[0][0]
+            sr_frames = run_sequences(generator, lr_frames[None].to(amp.device))[0][0]
         sr_frames = sr_frames.float().clamp(0, 1).cpu()
         pairs += [(sr_frames[t:t + 1], hr_frames[t:t + 1]) for t in range(len(hr_frames))]
         middle = len(hr_frames) // 2

@@ -30,13 +30,17 @@ from vivid.training.video_steps import frame_motion, validate_video, video_step
 REPO = Path(__file__).resolve().parents[1]
 LIVE = REPO / "configs" / "vivid-live-x4.toml"
 SMOKE = REPO / "configs" / "smoke.toml"
+VIDEO = REPO / "configs" / "vivid-video-x4.toml"
 
 BAD = [
     (LIVE, ["model.architecture='esrgan'"], "'model.architecture' must be one of srresnet, light"),
     (LIVE, ["data.degradation='noisy'"], "'data.degradation' must be one of bicubic, "
                                          "blur-bicubic, bd, mixed"),
     (SMOKE, ["data.degradation='mixed'"], "draws bd or bicubic per sequence: stages video and "
-                                          "video-gan only"),
+                                          "video-gan with 'model.architecture' = \"light\" only"),
+    (VIDEO, ["data.degradation='mixed'"], "the recurrent network assumes bd throughout"),
+    (LIVE, ["data.context=8"], "'data.context' must be at least the light network's reach, 16 HR "
+                               "pixels"),
     (LIVE, ["run.stage='video-gan'"], "trains in stages srresnet, srgan, video, not in stage "
                                       "video-gan"),
     (LIVE, ["model.motion='network'"], "set 'model.motion' to farneback or dis"),
@@ -83,7 +87,8 @@ def test_the_temporal_motion_is_the_lr_motion_on_the_hr_grid() -> None:
 
 def test_a_few_steps_on_one_batch_lower_the_loss() -> None:
     pytest.importorskip("cv2")
-    config = load_config(LIVE, ["model.channels=8", "run.precision='fp32'", "data.context=4"])
+    config = load_config(LIVE, ["model.channels=8", "model.blocks=0", "run.precision='fp32'",
+                                "data.context=8"])
     nets = build_nets(config)
     assert isinstance(nets.generator, LightGenerator)
     optimizers = Optimizers(torch.optim.Adam(nets.generator.parameters(),
@@ -96,6 +101,10 @@ def test_a_few_steps_on_one_batch_lower_the_loss() -> None:
     assert numbers[-1]["loss"] < numbers[0]["loss"], numbers
     scores, samples = validate_video(nets.generator, [("pan", lr[0], hr[0])], 4, amp)
     assert 10 < scores["val_psnr"] < 60 and samples[0][1].shape == (1, 3, 40, 40)
+    assert set(scores) == {"val_psnr", "val_ssim"}
+    named = [("pan (bd)", lr[0], hr[0]), ("pan (bicubic)", lr[1], hr[1])]
+    both, _ = validate_video(nets.generator, named, 4, amp)
+    assert both["val_psnr"] == pytest.approx((both["val_psnr_bd"] + both["val_psnr_bicubic"]) / 2)
 
 
 def test_mixed_draws_both_degradations_and_a_fixed_one_draws_nothing(
@@ -131,7 +140,8 @@ def test_the_live_recipe_trains_validates_and_exports(tmp_path: Path) -> None:
     settings = {"model.channels": 8, "data.videos": json.dumps([str(clips)]),
                 "data.train": json.dumps([str(stills)]), "data.validation": f"'{clips}'",
                 "data.validation_videos": "['clip0']", "data.crop": 16, "data.frames": 3,
-                "data.context": 4, "optim.iterations": 3, "optim.batch_size": 2,
+                "data.context": 8, "model.blocks": 0, "data.synthetic": 0,
+                "optim.iterations": 3, "optim.batch_size": 2,
                 "optim.warmup": 0, "run.checkpoint_every": 3, "run.validate_every": 3,
                 "run.precision": "'fp32'"}
     sets = [arg for key, value in settings.items() for arg in ("--set", f"{key}={value}")]
@@ -141,3 +151,15 @@ def test_the_live_recipe_trains_validates_and_exports(tmp_path: Path) -> None:
     assert metadata["stage"] == "video" and "val_psnr" in metadata["metrics"]
     assert main(["export", str(out), "-o", str(tmp_path / "x.safetensors")]) == 0
     assert isinstance(load_model(tmp_path / "x.safetensors")[0], LightGenerator)
+
+
+def test_eval_video_leaves_a_mixed_model_on_its_own_grid() -> None:
+    from types import SimpleNamespace
+
+    from vivid.video.evaluate import regrid_shift
+
+    def model(degradation: str) -> SimpleNamespace:
+        return SimpleNamespace(scale=4, metadata={"config": {"data": {"degradation": degradation}}})
+
+    assert regrid_shift(model("mixed"), "bd") == 0 and regrid_shift(model("mixed"), "bicubic") == 0
+    assert regrid_shift(model("bd"), "bicubic") == -1.5

@@ -75,6 +75,8 @@ def imresize(
 
 
 DEGRADATIONS = ("bicubic", "blur-bicubic", "bd")
+# training data only: each sequence drawn from bd and bicubic (vivid.training.video_data)
+MIXED = "mixed"
 BD_SIGMA = 1.5  # TecoGAN's video "BD" degradation
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from vivid.degrade import DEGRADATIONS
+from vivid.degrade import DEGRADATIONS, MIXED
 from vivid.device import PRECISIONS
 from vivid.errors import VividError
 from vivid.nets.architectures import IMAGE_ARCHITECTURES
 from vivid.nets.frvsr import MOTIONS, VERSIONS
+from vivid.nets.light import LightConfig
+from vivid.nets.light import receptive_radius as light_radius
 from vivid.nets.vgg import VGG19_LAYERS
-from vivid.training.video_data import MIXED
 
 Rule = tuple[Callable[[Any], bool], str]
 
@@ -123,6 +124,12 @@ def _check_light(config: Any, source: str) -> None:
     if config.optim.recurrence_lr_factor != 1:
         raise VividError(f"{source}: 'optim.recurrence_lr_factor' is for a recurrent model's "
                          f"fusing layers; 'model.architecture' = {light} has none: set it to 1")
+    reach = config.model.scale * light_radius(LightConfig(config.model.scale, config.model.blocks,
+                                                          config.model.channels))
+    if config.data.context < reach:
+        raise VividError(f"{source}: 'data.context' must be at least the light network's reach, "
+                         f"{reach} HR pixels (so the losses never see its padded border), got "
+                         f"{config.data.context}")
 
 
 def check_values(config: Any, source: str) -> None:
@@ -144,9 +151,11 @@ def check_values(config: Any, source: str) -> None:
         raise VividError(f"{source}: 'data.train_lr' needs one folder per 'data.train' folder")
     _check_image_draw(data, config.run.stage, source)
     _check_light(config, source)
-    if data.degradation == MIXED and config.run.stage not in MIXED_STAGES:
+    if data.degradation == MIXED and (config.run.stage not in MIXED_STAGES
+                                      or model.architecture != "light"):
         raise VividError(f"{source}: 'data.degradation' = \"{MIXED}\" draws bd or bicubic per "
-                         f"sequence: stages {' and '.join(MIXED_STAGES)} only")
+                         f"sequence: stages {' and '.join(MIXED_STAGES)} with 'model.architecture'"
+                         " = \"light\" only (the recurrent network assumes bd throughout)")
     if config.run.stage == "video-flow" and model.motion != "network":
         raise VividError(f"{source}: stage video-flow trains the flow network; it needs "
                          "'model.motion' = \"network\"")

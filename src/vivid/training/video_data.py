@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from vivid.degrade import crop_to_multiple, degrade
+from vivid.degrade import MIXED, crop_to_multiple, degrade
 from vivid.errors import VividError
 from vivid.images import imagefile
 from vivid.images.listing import list_images
@@ -39,7 +39,6 @@ from vivid.images.pixels import to_uint8
 
 MARGIN = 16  # HR pixels degraded with a crop and cut off after (a multiple of every scale)
 MAX_PAN = 4  # largest synthetic pan per frame and axis, whole HR pixels (1 LR pixel at x4)
-MIXED = "mixed"  # data.degradation: each sequence's drawn from MIXED_CHOICES
 MIXED_CHOICES = ("bd", "bicubic")
 
 
@@ -290,3 +289,9 @@ def load_validation_clips(folder: str | Path, names: Iterable[str], scale: int,
             lr = to_uint8(degrade_frames(hr, scale, kind)).float() / 255
             sequences.append((name if len(kinds) == 1 else f"{name} ({kind})", lr, hr))
     return sequences
+
+
+def validation_degradation(name: str) -> str | None:
+    """The degradation in a ``mixed`` validation sequence's name (``name (bd)``), else None."""
+    kind = name.rsplit(" (", 1)[-1].rstrip(")") if name.endswith(")") else None
+    return kind if kind in MIXED_CHOICES else None

@@ -35,7 +35,7 @@ from vivid.training import distributed
 from vivid.training.config import TrainConfig
 from vivid.training.losses import pixel_loss
 from vivid.training.steps import Nets, Optimizers, StepContext, apply_gradients
-from vivid.training.video_data import inner
+from vivid.training.video_data import inner, validation_degradation
 
 
 def pingpong(frames: torch.Tensor) -> torch.Tensor:
@@ -163,18 +163,28 @@ def video_step(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
 def validate_video(generator: torch.nn.Module, sequences: list, scale: int, amp: StepContext,
                    keep: int = 3) -> tuple[dict[str, float], list]:
     """Mean Y-PSNR / SSIM (shave = scale) over every frame of the validation sequences, and
-    the middle frame of the first ``keep`` sequences (name, SR, HR) for a look."""
+    the middle frame of the first ``keep`` sequences (name, SR, HR) for a look. With
+    ``mixed`` validation (``name (bd)``, ``name (bicubic)``) also ``val_psnr_bd`` and
+    ``val_psnr_bicubic``, each over its own sequences."""
     was_training = generator.training
     generator.eval()
-    pairs, samples = [], []
+    pairs: dict[str | None, list] = {}
+    samples = []
     for name, lr_frames, hr_frames in sequences:
         with amp.autocast():
             sr_frames = run_sequences(generator, lr_frames[None].to(amp.device))[0][0]
         sr_frames = sr_frames.float().clamp(0, 1).cpu()
-        pairs += [(sr_frames[t:t + 1], hr_frames[t:t + 1]) for t in range(len(hr_frames))]
+        pairs.setdefault(validation_degradation(name), []).extend(
+            (sr_frames[t:t + 1], hr_frames[t:t + 1]) for t in range(len(hr_frames)))
         middle = len(hr_frames) // 2
         if len(samples) < keep:
             samples.append((name, sr_frames[middle:middle + 1], hr_frames[middle:middle + 1]))
     generator.train(was_training)
-    scores = mean_psnr_ssim(pairs, shave=scale)
-    return {"val_psnr": scores["psnr"], "val_ssim": scores["ssim"]}, samples
+    groups = {kind: (len(group), mean_psnr_ssim(group, shave=scale))
+              for kind, group in pairs.items()}
+    frames = sum(count for count, _ in groups.values())
+    numbers = {f"val_{metric}": sum(count * scores[metric] for count, scores in groups.values())
+               / frames for metric in ("psnr", "ssim")}  # the mean over every frame
+    numbers |= {f"val_psnr_{kind}": scores["psnr"] for kind, (_, scores) in groups.items()
+                if kind is not None}
+    return numbers, samples

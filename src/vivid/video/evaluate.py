@@ -33,7 +33,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from vivid.degrade import grid_offset, make_pair
+from vivid.degrade import MIXED, grid_offset, make_pair
 from vivid.errors import VividError
 from vivid.evaluation.evaluate import niqe_score
 from vivid.images.imagefile import read_image
@@ -98,9 +98,10 @@ def trained_degradation(upscaler: Upscaler | VideoUpscaler) -> str | None:
 
 
 def regrid_shift(upscaler: Upscaler | VideoUpscaler, degradation: str) -> float:
-    """HR pixels to move a model's output by for LR made by ``degradation`` (0: none)."""
+    """HR pixels to move a model's output by for LR made by ``degradation`` (0: none; also
+    for a model trained on both grids, ``mixed``, which places its output itself)."""
     trained = trained_degradation(upscaler)
-    if trained is None:
+    if trained is None or trained == MIXED:
         return 0.0
     scale = upscaler.scale
     return grid_offset(trained, scale) - grid_offset(degradation, scale)

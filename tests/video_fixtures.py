@@ -58,7 +58,7 @@ def video_train_command(data: tuple[Path, Path], out: Path, iterations: int, *ex
     }
     values = {k: json.dumps(v) if isinstance(v, list) else v for k, v in settings.items()}
     sets = [arg for key, value in values.items() for arg in ("--set", f"{key}={value}")]
-    # the video-x4 recipe in training (DIS motion, network version 2, context)
-    recipe = REPO / "configs" / "vivid-video-x4-next.toml"
+    # the video-x4 recipe (DIS motion, network version 2, context)
+    recipe = REPO / "configs" / "vivid-video-x4.toml"
     return [sys.executable, "-m", "vivid", "train", str(recipe),
             "--out", str(out), "--quiet", *sets, *extra]

@@ -24,9 +24,10 @@ MODEL_GUIDE = {
     "srgan-x4": "photos: sharp, natural-looking texture, partly invented",
     "srresnet-x4": "faithful and smoother (higher PSNR): when closeness to the original "
                    "matters more than crispness",
-    "video-x4": "videos: steadier than frame by frame, soft; for blurry (camera-like) "
-                "low-res video; worse than bicubic on MATLAB-bicubic-downscaled frames",
-    "video-gan-x4": "videos: video-x4 with sharper, partly invented detail; as steady",
+    "video-x4": "videos: builds detail from neighbouring frames, the steadiest; for "
+                "blurry (camera-like) low-res video, not for sharply downscaled frames",
+    "video-gan-x4": "videos: sharper, partly invented detail; trained from the previous "
+                    "video-x4, so less faithful and less steady than today's",
     "bicubic": "plain interpolation, nothing invented: a reference",
 }
 

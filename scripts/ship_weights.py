@@ -18,6 +18,7 @@ from vivid.nets.weights_file import load_model, save_generator
 from vivid.training.runlog import read_records, training_hours
 
 PACKAGE_WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "vivid" / "weights"
+MODEL_CARDS = {"frvsr": "docs/models/video.md", "light": "docs/live.md#the-live-x4-model"}
 
 
 def ship(run: Path, name: str) -> Path:
@@ -27,8 +28,7 @@ def ship(run: Path, name: str) -> Path:
         name=name,
         config=config,
         training_hours=round(training_hours(read_records(run / "log.jsonl")), 2),
-        model_card="docs/models/video.md" if metadata.get("architecture") == "frvsr"
-        else "docs/models/image.md",
+        model_card=MODEL_CARDS.get(metadata.get("architecture"), "docs/models/image.md"),
         license="MIT",
     )
     PACKAGE_WEIGHTS.mkdir(parents=True, exist_ok=True)

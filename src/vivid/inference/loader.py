@@ -28,6 +28,8 @@ MODEL_GUIDE = {
                 "blurry (camera-like) low-res video, not for sharply downscaled frames",
     "video-gan-x4": "videos: sharper, partly invented detail; trained from the previous "
                     "video-x4, so less faithful and less steady than today's",
+    "live-x4": "real time on a CPU (vivid live's default): a small network, softer than "
+               "the others; for previews",
     "bicubic": "plain interpolation, nothing invented: a reference",
 }
 

@@ -147,8 +147,12 @@ def test_native_size_on_high_dpi_and_small_screens(tmp_path: Path, browser: Any)
         page.click("#begin")
         button = page.locator("#start-rating").bounding_box()
         assert button is not None and button["y"] + button["height"] <= 300  # visible start
-        tops = [box["y"] for box in (f.bounding_box() for f in
-                                     page.locator(".pair").first.locator("figure").all())]
+        for _ in range(50):  # the pair is laid out once its images are decoded (<= 5 s)
+            tops = [box["y"] for box in (f.bounding_box() for f in
+                                         page.locator(".pair").first.locator("figure").all())]
+            if len(tops) == 2 and tops[0] == tops[1]:
+                break
+            page.wait_for_timeout(100)
         assert len(tops) == 2 and tops[0] == tops[1]  # the pair side by side
         page.click("#start-rating")
         page.wait_for_selector("#subject.shown")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from generator_fixtures import TINY_LIGHT, light_trained_like
 from vivid.degrade import imresize
 from vivid.errors import VividError
 from vivid.inference.tiling import upscale_tiled
@@ -16,15 +17,8 @@ from vivid.inference.upscaler import Upscaler
 from vivid.nets.light import LightConfig, LightGenerator, multiply_adds, receptive_radius
 from vivid.nets.weights_file import load_generator, load_model, save_generator
 
-TINY = LightConfig(scale=4, blocks=2, channels=8)
-
-
-def _trained_like(config: LightConfig = TINY) -> LightGenerator:
-    """A light generator whose residual is not zero (as after training)."""
-    generator = LightGenerator(config)
-    torch.nn.init.normal_(generator.tail.weight, std=0.05)
-    torch.nn.init.normal_(generator.tail.bias, std=0.01)
-    return generator.eval()
+TINY = TINY_LIGHT
+_trained_like = light_trained_like
 
 
 def test_shapes_and_every_parameter_gets_a_gradient() -> None:
@@ -97,24 +91,6 @@ def test_upscaler_and_live_run_a_light_weights_file(tmp_path: Path) -> None:
     live = load_live_model(str(path), device="cpu", precision="fp32", runtime="torch")
     frame = np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)
     assert live.scale == 4 and live.run(frame).shape == (120, 160, 3)
-
-
-def test_onnx_export_matches_torch(tmp_path: Path) -> None:
-    pytest.importorskip("onnxruntime", reason="needs the 'onnx' extra")
-    from vivid.cli.main import main
-    from vivid.inference.onnx_runtime import OnnxNetwork
-
-    generator = _trained_like()
-    weights = tmp_path / "light.safetensors"
-    save_generator(weights, generator)
-    assert main(["export", str(weights), "--onnx", str(tmp_path / "light.onnx")]) == 0
-    network = OnnxNetwork(tmp_path / "light.onnx")
-    assert network.scale == 4
-    for shape in ((1, 3, 16, 16), (3, 3, 21, 13), (1, 3, 2, 5)):
-        lr_image = torch.rand(shape)
-        with torch.no_grad():
-            expected = generator(lr_image)
-        assert (network(lr_image) - expected).abs().max() <= 1e-4, shape
 
 
 @pytest.mark.parametrize(("height", "width", "tile"), [(37, 50, 16), (20, 61, 24), (13, 30, 12)])

@@ -3,27 +3,26 @@ from __future__ import annotations
 import json
 import os
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors import safe_open
 
+from generator_fixtures import (
+    TINY_SRRESNET,
+    check_onnx_export_matches_torch,
+    light_trained_like,
+    srresnet_trained_like,
+)
 from vivid.errors import VividError
 from vivid.inference.upscaler import Upscaler
-from vivid.nets.srresnet import Generator, GeneratorConfig
+from vivid.nets.srresnet import GeneratorConfig
 from vivid.nets.weights_file import load_model, save_generator
 
-TINY = GeneratorConfig(scale=4, blocks=2, channels=8)
-
-
-def _trained_like(config: GeneratorConfig = TINY) -> Generator:
-    generator = Generator(config)
-    for module in generator.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.3, 0.3)
-            module.running_var.uniform_(0.5, 2.0)
-    return generator.eval()
+TINY = TINY_SRRESNET
+_trained_like = srresnet_trained_like
 
 
 def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -150,26 +149,14 @@ def test_upscaler_from_weights_file_matches_the_generator(tmp_path: Path) -> Non
     assert torch.allclose(upscaler(lr_image), expected, atol=1e-5, rtol=0)
 
 
-def test_onnx_export_matches_torch_with_dynamic_shapes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("make", [srresnet_trained_like, light_trained_like],
+                         ids=["srresnet", "light"])
+def test_onnx_export_matches_torch_with_dynamic_shapes(
+        tmp_path: Path, make: Callable[[], torch.nn.Module]) -> None:
     pytest.importorskip("onnxruntime", reason="needs the 'onnx' extra")
-    from vivid.cli.main import main
     from vivid.inference.onnx_runtime import OnnxNetwork
 
-    generator = _trained_like()
-    weights = tmp_path / "g.safetensors"
-    save_generator(weights, generator)
-    assert main(["export", str(weights), "--onnx", str(tmp_path / "g.onnx")]) == 0
-    network = OnnxNetwork(tmp_path / "g.onnx")
-    assert network.scale == 4
-    for shape in ((1, 3, 16, 16), (3, 3, 21, 13)):
-        lr_image = torch.rand(shape)
-        with torch.no_grad():
-            expected = generator(lr_image)
-        assert (network(lr_image) - expected).abs().max() <= 1e-4
-    torch_upscaler = Upscaler.from_pretrained(str(weights), device="cpu", precision="fp32")
-    onnx_upscaler = Upscaler.from_pretrained(str(tmp_path / "g.onnx"), runtime="onnx")
-    lr_image = torch.rand(1, 3, 40, 30)
-    assert (torch_upscaler(lr_image) - onnx_upscaler(lr_image)).abs().max() <= 1e-4
+    check_onnx_export_matches_torch(tmp_path, make())
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"nonsense")
     with pytest.raises(VividError, match=r"broken\.onnx: not a readable ONNX model"):

@@ -10,6 +10,7 @@ the model's and the source's frames per second.
 Acceptance (issue "vivid live"): with ``live-x4``, 320x180 -> 1280x720 at >= 24 frames/s on
 2 cores with a median latency <= 150 ms; with ``srgan-x4`` the frames/s at 160x90 and 320x180.
 Usage: python benchmarks/live_speed.py --model live-x4 --size 320x180 [--size ...]
+[--runtime torch --runtime openvino ...] (each model x size x runtime is one row)
 Writes benchmarks/results/live_speed.json (``--save-as`` another name, ``--no-save`` none).
 """
 
@@ -76,11 +77,11 @@ def count_parts(url: str, stop: threading.Event, times: list[float]) -> None:
             times.extend(time.monotonic() for _ in range(chunk.count(b"--frame\r\n")))
 
 
-def measure(model: str, size: tuple[int, int], rate: int, warmup: float, seconds: float
-            ) -> dict[str, object]:
+def measure(model: str, size: tuple[int, int], rate: int, warmup: float, seconds: float,
+            runtime: str = "auto") -> dict[str, object]:
     with tempfile.TemporaryDirectory() as folder:
         clip = write_clip(Path(folder) / "source.mp4", size, rate)
-        options = LiveOptions(str(clip), model, loop=True)
+        options = LiveOptions(str(clip), model, loop=True, runtime=runtime)
         with session_in_thread(options) as (base, session):
             stop, times = threading.Event(), []
             reader = threading.Thread(target=count_parts,
@@ -108,14 +109,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", action="append", default=None)
     parser.add_argument("--size", action="append", default=None, help="WxH (default 320x180)")
+    parser.add_argument("--runtime", action="append", default=None,
+                        choices=("auto", "torch", "onnx", "openvino"),
+                        help="engine (repeat to compare; default auto)")
     parser.add_argument("--rate", type=int, default=30, help="the source's frames/s")
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--save-as", default="live_speed")
     parser.add_argument("--no-save", action="store_true", help="print only (smoke runs)")
     args = parser.parse_args()
-    rows = [measure(model, parse_size(size), args.rate, args.warmup, args.seconds)
-            for model in args.model or ["live-x4"] for size in args.size or ["320x180"]]
+    rows = [measure(model, parse_size(size), args.rate, args.warmup, args.seconds, runtime)
+            for model in args.model or ["live-x4"] for size in args.size or ["320x180"]
+            for runtime in args.runtime or ["auto"]]
     for row in rows:
         print(f"{row['model']} {row['input']} -> {row['output']} ({row['engine']}): "
               f"{row['fps']} frames/s, median latency {row['median_latency_ms']} ms, "

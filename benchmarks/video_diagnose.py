@@ -51,7 +51,7 @@ class ZeroFlowStream(VideoStream):
 
 def sequences(pans: Path) -> list[tuple[str, list[torch.Tensor], list[torch.Tensor]]]:
     listed = []
-    for name, lr, hr in load_validation_clips(DATA / "VideoClips", VALIDATION, 4, "bd"):
+    for name, lr, hr, _ in load_validation_clips(DATA / "VideoClips", VALIDATION, 4, "bd"):
         listed.append((name, list(lr.unsqueeze(1)), list(hr.unsqueeze(1))))
     for folder in sorted(p for p in pans.iterdir() if p.is_dir()):
         lr_frames, hr_frames = load_sequence(folder, 4, "bd")

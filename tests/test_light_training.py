@@ -20,6 +20,7 @@ from vivid.training.config import load_config
 from vivid.training.steps import Optimizers, StepContext, build_nets
 from vivid.training.video_data import (
     MIXED_CHOICES,
+    ValidationClip,
     VideoCrops,
     degrade_frames,
     draw_degradation,
@@ -36,8 +37,8 @@ BAD = [
     (LIVE, ["model.architecture='esrgan'"], "'model.architecture' must be one of srresnet, light"),
     (LIVE, ["data.degradation='noisy'"], "'data.degradation' must be one of bicubic, "
                                          "blur-bicubic, bd, mixed"),
-    (SMOKE, ["data.degradation='mixed'"], "draws bd or bicubic per sequence: stages video and "
-                                          "video-gan with 'model.architecture' = \"light\" only"),
+    (SMOKE, ["data.degradation='mixed'"], "draws bd or bicubic per sequence: stage video with "
+                                          "'model.architecture' = \"light\" only"),
     (VIDEO, ["data.degradation='mixed'"], "the recurrent network assumes bd throughout"),
     (LIVE, ["data.context=8"], "'data.context' must be at least the light network's reach, 16 HR "
                                "pixels"),
@@ -99,10 +100,12 @@ def test_a_few_steps_on_one_batch_lower_the_loss() -> None:
     assert set(numbers[0]) == {"loss", "loss_l1", "loss_temporal"}
     assert numbers[0]["loss_temporal"] > 0
     assert numbers[-1]["loss"] < numbers[0]["loss"], numbers
-    scores, samples = validate_video(nets.generator, [("pan", lr[0], hr[0])], 4, amp)
+    scores, samples = validate_video(nets.generator, [ValidationClip("pan", lr[0], hr[0])], 4,
+                                     amp)
     assert 10 < scores["val_psnr"] < 60 and samples[0][1].shape == (1, 3, 40, 40)
     assert set(scores) == {"val_psnr", "val_ssim"}
-    named = [("pan (bd)", lr[0], hr[0]), ("pan (bicubic)", lr[1], hr[1])]
+    named = [ValidationClip("pan (bd)", lr[0], hr[0], "bd"),
+             ValidationClip("pan (bicubic)", lr[1], hr[1], "bicubic")]
     both, _ = validate_video(nets.generator, named, 4, amp)
     assert both["val_psnr"] == pytest.approx((both["val_psnr_bd"] + both["val_psnr_bicubic"]) / 2)
 
@@ -126,8 +129,11 @@ def test_mixed_draws_both_degradations_and_a_fixed_one_draws_nothing(
 def test_mixed_validation_scores_each_clip_under_both(tmp_path: Path) -> None:
     clips, _ = video_data(tmp_path / "data")
     sequences = load_validation_clips(clips, ["clip0"], 4, "mixed")
-    assert [name for name, _, _ in sequences] == ["clip0 (bd)", "clip0 (bicubic)"]
-    (_, bd, hr), (_, bicubic, same_hr) = sequences
+    assert [(clip.name, clip.degradation) for clip in sequences] == [
+        ("clip0 (bd)", "bd"), ("clip0 (bicubic)", "bicubic")]
+    (_, bd, hr, _), (_, bicubic, same_hr, _) = sequences
+    plain = load_validation_clips(clips, ["clip0"], 4, "bd")
+    assert [(clip.name, clip.degradation) for clip in plain] == [("clip0", None)]
     assert torch.equal(hr, same_hr) and not torch.equal(bd, bicubic)
     expected = (degrade_frames(hr, 4, "bicubic") * 255).round().clamp(0, 255) / 255
     assert torch.allclose(bicubic, expected, atol=1e-6)

@@ -42,7 +42,7 @@ VIDEO_STAGES = ("video-flow", "video", "video-gan")  # the recurrent generator
 GAN_STAGES = ("srgan", "video-gan")  # with a discriminator and the VGG content loss
 STAGES = ("srresnet", "srgan", *VIDEO_STAGES)
 LIGHT_STAGES = ("srresnet", "srgan", "video")  # model.architecture "light" (video: per frame)
-MIXED_STAGES = ("video", "video-gan")  # data.degradation "mixed": the sequence stages
+MIXED_STAGES = ("video",)  # data.degradation "mixed": the light net, frame by frame
 BALANCES = ("image", "folder")  # data.balance: what each crop's draw is uniform over
 RULES: dict[str, Rule] = {
     "model.scale": _one_of(2, 3, 4, 8),
@@ -154,7 +154,7 @@ def check_values(config: Any, source: str) -> None:
     if data.degradation == MIXED and (config.run.stage not in MIXED_STAGES
                                       or model.architecture != "light"):
         raise VividError(f"{source}: 'data.degradation' = \"{MIXED}\" draws bd or bicubic per "
-                         f"sequence: stages {' and '.join(MIXED_STAGES)} with 'model.architecture'"
+                         f"sequence: stage {' and '.join(MIXED_STAGES)} with 'model.architecture'"
                          " = \"light\" only (the recurrent network assumes bd throughout)")
     if config.run.stage == "video-flow" and model.motion != "network":
         raise VividError(f"{source}: stage video-flow trains the flow network; it needs "

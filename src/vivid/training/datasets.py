@@ -20,8 +20,9 @@ from vivid.training.video_data import VideoCrops, load_validation_clips
 VALIDATION_FLOW_BATCHES = 4  # x 8 pairs
 
 
-def load_validation(config: TrainConfig) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-    """(name, LR, HR) of the held-out validation images (stage video: sequences)."""
+def load_validation(config: TrainConfig) -> list:
+    """(name, LR, HR) of the held-out validation images; stage video-flow: batches of flow
+    pairs; the other video stages: ``ValidationClip`` sequences."""
     data, scale = config.data, config.model.scale
     if not data.validation:
         return []

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -272,10 +272,20 @@ class VideoCrops:
         return lr, hr
 
 
+class ValidationClip(NamedTuple):
+    """A held-out sequence: LR and HR float T x 3 x h x w; ``degradation`` (the LR's kind) is
+    set only in a ``mixed`` run, whose validation scores each kind on its own."""
+
+    name: str
+    lr: torch.Tensor
+    hr: torch.Tensor
+    degradation: str | None = None
+
+
 def load_validation_clips(folder: str | Path, names: Iterable[str], scale: int,
-                          degradation: str) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-    """(name, LR, HR) float T x 3 x h x w of the held-out validation sequences; with
-    ``mixed`` each twice, as ``name (bd)`` and ``name (bicubic)``."""
+                          degradation: str) -> list[ValidationClip]:
+    """The held-out validation sequences; with ``mixed`` each twice, as ``name (bd)`` and
+    ``name (bicubic)`` with that ``degradation``."""
     wanted = list(names)
     found = {p.name: p for p in sequence_folders([folder])}
     missing = [n for n in wanted if n not in found]
@@ -287,11 +297,6 @@ def load_validation_clips(folder: str | Path, names: Iterable[str], scale: int,
         hr = to_uint8(read_frames(found[name], scale)).float() / 255  # 8-bit, as training
         for kind in kinds:
             lr = to_uint8(degrade_frames(hr, scale, kind)).float() / 255
-            sequences.append((name if len(kinds) == 1 else f"{name} ({kind})", lr, hr))
+            sequences.append(ValidationClip(name, lr, hr) if len(kinds) == 1 else
+                             ValidationClip(f"{name} ({kind})", lr, hr, kind))
     return sequences
-
-
-def validation_degradation(name: str) -> str | None:
-    """The degradation in a ``mixed`` validation sequence's name (``name (bd)``), else None."""
-    kind = name.rsplit(" (", 1)[-1].rstrip(")") if name.endswith(")") else None
-    return kind if kind in MIXED_CHOICES else None

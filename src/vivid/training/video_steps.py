@@ -35,7 +35,7 @@ from vivid.training import distributed
 from vivid.training.config import TrainConfig
 from vivid.training.losses import pixel_loss
 from vivid.training.steps import Nets, Optimizers, StepContext, apply_gradients
-from vivid.training.video_data import inner, validation_degradation
+from vivid.training.video_data import ValidationClip, inner
 
 
 def pingpong(frames: torch.Tensor) -> torch.Tensor:
@@ -160,21 +160,21 @@ def video_step(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
 
 
 @torch.no_grad()
-def validate_video(generator: torch.nn.Module, sequences: list, scale: int, amp: StepContext,
-                   keep: int = 3) -> tuple[dict[str, float], list]:
+def validate_video(generator: torch.nn.Module, sequences: list[ValidationClip], scale: int,
+                   amp: StepContext, keep: int = 3) -> tuple[dict[str, float], list]:
     """Mean Y-PSNR / SSIM (shave = scale) over every frame of the validation sequences, and
     the middle frame of the first ``keep`` sequences (name, SR, HR) for a look. With
-    ``mixed`` validation (``name (bd)``, ``name (bicubic)``) also ``val_psnr_bd`` and
+    ``mixed`` validation (clips with a ``degradation``) also ``val_psnr_bd`` and
     ``val_psnr_bicubic``, each over its own sequences."""
     was_training = generator.training
     generator.eval()
     pairs: dict[str | None, list] = {}
     samples = []
-    for name, lr_frames, hr_frames in sequences:
+    for name, lr_frames, hr_frames, kind in sequences:
         with amp.autocast():
             sr_frames = run_sequences(generator, lr_frames[None].to(amp.device))[0][0]
         sr_frames = sr_frames.float().clamp(0, 1).cpu()
-        pairs.setdefault(validation_degradation(name), []).extend(
+        pairs.setdefault(kind, []).extend(
             (sr_frames[t:t + 1], hr_frames[t:t + 1]) for t in range(len(hr_frames)))
         middle = len(hr_frames) // 2
         if len(samples) < keep:

@@ -68,6 +68,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--model", action="append", default=None)
+    parser.add_argument("--save-as", default="video_speed",
+                        help="results file name (one per machine, e.g. video_speed_xeon)")
     args = parser.parse_args()
     models = args.model or [DEFAULT_MODEL, *(m for m in bundled_models() if m.startswith("video"))]
     folder = Path(tempfile.mkdtemp())
@@ -91,7 +93,7 @@ def main() -> None:
                                      "frames_per_second": count / min(seconds)}
         print(f"{label} ({engines[label]}): {count} frames in {min(seconds):.1f} s = "
               f"{count / min(seconds):.2f} frames/s")
-    print(f"-> {save('video_speed', numbers)}")
+    print(f"-> {save(args.save_as, numbers)}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,16 @@ from vivid.training.runlog import read_records, training_hours
 
 PACKAGE_WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "vivid" / "weights"
 MODEL_CARDS = {"frvsr": "docs/models/video.md", "light": "docs/live.md#the-live-x4-model"}
+IMAGE_TERMS = ("research use: trained on data sets that grant no licence (their own terms "
+               "apply; see the model card); vivid's code is MIT")
+VIDEO_TERMS = ("research use, not commercial: trained on clips under non-commercial terms "
+               "(CC BY-NC 4.0, S-Lab 1.0) and AGPL-3.0 among others (see the model card); "
+               "vivid's code is MIT")
+
+
+def terms(metadata: dict) -> str:
+    """The use the weights' training data allows (the ``license`` metadata field)."""
+    return VIDEO_TERMS if "VideoClips" in str(metadata.get("data", "")) else IMAGE_TERMS
 
 
 def ship(run: Path, name: str) -> Path:
@@ -29,7 +39,7 @@ def ship(run: Path, name: str) -> Path:
         config=config,
         training_hours=round(training_hours(read_records(run / "log.jsonl")), 2),
         model_card=MODEL_CARDS.get(metadata.get("architecture"), "docs/models/image.md"),
-        license="MIT",
+        license=terms(metadata),
     )
     PACKAGE_WEIGHTS.mkdir(parents=True, exist_ok=True)
     target = PACKAGE_WEIGHTS / f"{name}.safetensors"

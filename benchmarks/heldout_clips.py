@@ -2,12 +2,12 @@
 
 The clips (default aspen_ntia and baseball_toflow, the ``data.validation_videos`` of the video
 and live recipes) are never trained on and Vid4 is never used, so this is where recipes are
-compared and bicubic's baseline is read. Each model runs through
-``vivid.training.video_steps.validate_video`` (the code training validates with: every frame,
-Y-PSNR and SSIM, shave 4, fp32), on LR made by each ``--degradation`` from the 8-bit truth. A
-model is scored on its own grid: a bd-trained model given bicubic LR is not moved onto that
-grid (``vivid eval-video`` does that for a fair test score). ``bicubic`` is MATLAB bicubic
-upsampling: a fresh light network, whose residual starts at zero.
+compared and bicubic's baseline is read. Each model runs as training validates
+(``run_sequences``, fp32) on LR made by each ``--degradation`` from the 8-bit truth; its
+output, rounded to 8 bits, is scored on every frame (Y-PSNR and SSIM, shave 4). A model
+trained on the other grid (bd vs the bicubic kinds, 1.5 HR px apart) has its output moved
+onto the evaluated grid first, as ``vivid eval-video`` does (``regrid`` in the JSON).
+``bicubic`` is MATLAB bicubic upsampling: a fresh light network, whose residual starts at 0.
 Usage: python benchmarks/heldout_clips.py --model bicubic --model live-x4 [--model PATH]
 [--degradation bd --degradation bicubic] [--save-as NAME]
 Writes benchmarks/results/NAME.json (default heldout_clips) and prints a Markdown table.
@@ -22,19 +22,38 @@ import sys
 import torch
 
 from common import DATA, save
+from vivid.degrade import MIXED, grid_offset
+from vivid.images.pixels import quantize_8bit
+from vivid.metrics import mean_psnr_ssim
 from vivid.nets.light import LightConfig, LightGenerator
-from vivid.nets.weights_file import load_generator
-from vivid.training.steps import StepContext
-from vivid.training.video_data import load_validation_clips
-from vivid.training.video_steps import validate_video
+from vivid.nets.weights_file import load_model
+from vivid.training.video_data import ValidationClip, load_validation_clips
+from vivid.training.video_steps import run_sequences
+from vivid.video.evaluate import regrid
 
 CLIPS = ["aspen_ntia", "baseball_toflow"]
 
 
-def generator_for(name: str) -> torch.nn.Module:
-    """The network a ``--model`` names; ``bicubic`` is a fresh light network (exactly MATLAB
-    bicubic upsampling)."""
-    return LightGenerator(LightConfig(scale=4)) if name == "bicubic" else load_generator(name)
+def generator_for(name: str) -> tuple[torch.nn.Module, str | None]:
+    """The network a ``--model`` names and the degradation it was trained on (None: no
+    grid of its own); ``bicubic`` is a fresh light network (exactly MATLAB bicubic)."""
+    if name == "bicubic":
+        return LightGenerator(LightConfig(scale=4)).eval(), None
+    generator, metadata = load_model(name)
+    trained = metadata.get("config", {}).get("data", {}).get("degradation")
+    return generator.eval(), None if trained == MIXED else trained
+
+
+@torch.no_grad()
+def score(generator: torch.nn.Module, clips: list[ValidationClip], shift: float
+          ) -> dict[str, float]:
+    """Mean Y-PSNR / SSIM over every frame, the output moved by ``shift`` HR px first."""
+    pairs = []
+    for clip in clips:
+        outputs = run_sequences(generator, clip.lr[None])[0][0].float().clamp(0, 1)
+        frames = regrid([quantize_8bit(f[None]) for f in outputs], shift)
+        pairs.extend(zip(frames, (h[None] for h in clip.hr), strict=True))
+    return mean_psnr_ssim(pairs, shave=4)
 
 
 def main() -> None:
@@ -47,15 +66,17 @@ def main() -> None:
     parser.add_argument("--save-as", default="heldout_clips")
     args = parser.parse_args()
     torch.manual_seed(0)
-    amp = StepContext.create(torch.device("cpu"), torch.float32)
     kinds, clips = args.degradation or ["bd", "bicubic"], args.clip or CLIPS
     results: dict[str, dict[str, dict[str, float]]] = {}
     for kind in kinds:
         sequences = load_validation_clips(DATA / "VideoClips", clips, 4, kind)
         for name in args.model:
-            scores, _ = validate_video(generator_for(name), sequences, 4, amp)
-            results.setdefault(name, {})[kind] = {"psnr": round(scores["val_psnr"], 3),
-                                                  "ssim": round(scores["val_ssim"], 4)}
+            generator, trained = generator_for(name)
+            shift = grid_offset(trained, 4) - grid_offset(kind, 4) if trained else 0.0
+            scores = score(generator, sequences, shift)
+            results.setdefault(name, {})[kind] = {"psnr": round(scores["psnr"], 3),
+                                                  "ssim": round(scores["ssim"], 4),
+                                                  "regrid": shift}
             print(name, kind, results[name][kind], flush=True)
     print("| model | " + " | ".join(f"{k} LR PSNR / SSIM" for k in kinds) + " |")
     print("|---|" + "---|" * len(kinds))

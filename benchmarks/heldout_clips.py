@@ -26,7 +26,7 @@ from vivid.degrade import MIXED, grid_offset
 from vivid.images.pixels import quantize_8bit
 from vivid.metrics import mean_psnr_ssim
 from vivid.nets.light import LightConfig, LightGenerator
-from vivid.nets.weights_file import load_model
+from vivid.nets.weights_file import load_model, trained_degradation
 from vivid.training.video_data import ValidationClip, load_validation_clips
 from vivid.training.video_steps import run_sequences
 from vivid.video.evaluate import regrid
@@ -40,7 +40,7 @@ def generator_for(name: str) -> tuple[torch.nn.Module, str | None]:
     if name == "bicubic":
         return LightGenerator(LightConfig(scale=4)).eval(), None
     generator, metadata = load_model(name)
-    trained = metadata.get("config", {}).get("data", {}).get("degradation")
+    trained = trained_degradation(metadata)
     return generator.eval(), None if trained == MIXED else trained
 
 

@@ -155,6 +155,7 @@ def test_the_live_recipe_trains_validates_and_exports(tmp_path: Path) -> None:
     generator, metadata = load_model(out / "generator.safetensors")
     assert isinstance(generator, LightGenerator) and metadata["architecture"] == "light"
     assert metadata["stage"] == "video" and "val_psnr" in metadata["metrics"]
+    assert metadata["degradation"] == "bicubic"  # eval-video moves its output by this grid
     assert main(["export", str(out), "-o", str(tmp_path / "x.safetensors")]) == 0
     assert isinstance(load_model(tmp_path / "x.safetensors")[0], LightGenerator)
 

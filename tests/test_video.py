@@ -354,6 +354,8 @@ def test_models_are_scored_on_the_grid_of_the_evaluated_lr() -> None:
     assert regrid_shift(model("bd"), "bicubic") == -1.5
     assert regrid_shift(model("bicubic"), "bd") == 1.5
     assert regrid_shift(model("bd"), "bd") == 0 and regrid_shift(model(None), "bd") == 0
+    exported = SimpleNamespace(scale=4, metadata={"degradation": "bd"})  # a run's export
+    assert regrid_shift(exported, "bicubic") == -1.5
     frame = torch.rand(1, 3, 16, 20)
     moved = regrid([frame], 2.0)[0]  # sampled at x + 2, y + 2
     assert torch.allclose(moved[..., :-2, :-2], quantize_8bit(frame[..., 2:, 2:]), atol=1e-6)

@@ -194,6 +194,15 @@ def is_video_model(name_or_path: str | Path) -> bool:
         raise VividError(f"{path}: corrupt or truncated safetensors file ({error})") from error
 
 
+def trained_degradation(metadata: dict[str, Any]) -> str | None:
+    """The degradation the weights were trained on: ``degradation`` (weights exported from a
+    run) or the shipped config's ``data.degradation`` (default bicubic); None: unknown."""
+    if "degradation" in metadata:
+        return metadata["degradation"]
+    config = metadata.get("config")
+    return config.get("data", {}).get("degradation", "bicubic") if config else None
+
+
 def load_model(name_or_path: str | Path) -> tuple[AnyGenerator, dict[str, Any]]:
     """An eval-mode fp32 generator and its metadata ({} for plain state dicts).
 

@@ -43,6 +43,7 @@ from vivid.inference.recurrent import VideoUpscaler
 from vivid.inference.upscaler import Upscaler
 from vivid.metrics import mean_psnr_ssim, psnr, ssim
 from vivid.nets.frvsr import warp
+from vivid.nets.weights_file import trained_degradation
 from vivid.video.codec import frame_files
 from vivid.video.metrics import PROTOCOLS, SKIPPED, central_crop, tof, warping_error
 from vivid.video.temporal import make_filter, make_frame_fn
@@ -91,16 +92,10 @@ def protocol_psnr_ssim(outputs: list[torch.Tensor], truth: list[torch.Tensor], s
     return {"psnr": sum(psnrs) / len(psnrs), "ssim": sum(ssims) / len(ssims)}
 
 
-def trained_degradation(upscaler: Upscaler | VideoUpscaler) -> str | None:
-    """The degradation a model's weights were trained on (their metadata; None: unknown)."""
-    config = upscaler.metadata.get("config")
-    return config.get("data", {}).get("degradation", "bicubic") if config else None
-
-
 def regrid_shift(upscaler: Upscaler | VideoUpscaler, degradation: str) -> float:
     """HR pixels to move a model's output by for LR made by ``degradation`` (0: none; also
     for a model trained on both grids, ``mixed``, which places its output itself)."""
-    trained = trained_degradation(upscaler)
+    trained = trained_degradation(upscaler.metadata)
     if trained is None or trained == MIXED:
         return 0.0
     scale = upscaler.scale

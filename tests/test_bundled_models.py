@@ -23,18 +23,18 @@ from vivid.training.config import TrainConfig, config_dict, load_config
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = {"srresnet-x4": "vivid-srresnet-x4.toml", "srgan-x4": "vivid-srgan-vgg33.toml",
            "video-x4": "vivid-video-x4.toml", "video-gan-x4": "vivid-video-gan-x4.toml",
-           "live-x4": "vivid-live-x4.toml", "live-x4-bd": "vivid-live-x4-bd.toml"}
+           "live-x4": "vivid-live-x4.toml"}
 SHAPES = {"srresnet-x4": (4, 16, 64), "srgan-x4": (4, 16, 64), "video-x4": (4, 10, 64),
-          "live-x4": (4, 1, 32), "live-x4-bd": (4, 1, 32),
+          "live-x4": (4, 1, 32),
           "video-gan-x4": (4, 10, 64)}
 DATA = {"srresnet-x4": "T91+BSD200", "srgan-x4": "T91+BSD200",
         "video-x4": "T91+BSD200+VideoClips", "video-gan-x4": "T91+BSD200+VideoClips",
-        "live-x4": "T91+BSD200+VideoClips", "live-x4-bd": "T91+BSD200+VideoClips"}
+        "live-x4": "T91+BSD200+VideoClips"}
 
 
 def test_the_models_ship_and_the_default_is_srgan() -> None:
-    assert bundled_models() == ["live-x4", "live-x4-bd", "srgan-x4", "srresnet-x4",
-                                "video-gan-x4", "video-x4"]
+    assert bundled_models() == ["live-x4", "srgan-x4", "srresnet-x4", "video-gan-x4",
+                                "video-x4"]
     assert DEFAULT_MODEL == "srgan-x4"
 
 

@@ -29,8 +29,7 @@ MODEL_GUIDE = {
     "video-gan-x4": "videos: sharper, partly invented detail; trained from the previous "
                     "video-x4, so less faithful and less steady than today's",
     "live-x4": "real time on a CPU (vivid live's default): a small network, softer than "
-               "the others; for previews of sharply downscaled video",
-    "live-x4-bd": "live-x4 for blurry (camera-like) low-res video, as the video models",
+               "the others; for previews",
     "bicubic": "plain interpolation, nothing invented: a reference",
 }
 

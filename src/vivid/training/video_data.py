@@ -275,7 +275,6 @@ class VideoCrops:
 class ValidationClip(NamedTuple):
     """A held-out sequence: LR and HR float T x 3 x h x w; ``degradation`` (the LR's kind) is
     set only in a ``mixed`` run, whose validation scores each kind on its own."""
-
     name: str
     lr: torch.Tensor
     hr: torch.Tensor
@@ -284,8 +283,7 @@ class ValidationClip(NamedTuple):
 
 def load_validation_clips(folder: str | Path, names: Iterable[str], scale: int,
                           degradation: str) -> list[ValidationClip]:
-    """The held-out validation sequences; with ``mixed`` each twice, as ``name (bd)`` and
-    ``name (bicubic)`` with that ``degradation``."""
+    """The held-out sequences; with ``mixed`` each twice (``name (bd)``, ``name (bicubic)``)."""
     wanted = list(names)
     found = {p.name: p for p in sequence_folders([folder])}
     missing = [n for n in wanted if n not in found]

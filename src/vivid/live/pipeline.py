@@ -125,7 +125,7 @@ class Pipeline:
             item = self.upscaled.take(POLL_S)
             changed = self._view_changed.is_set()
             self._view_changed.clear()
-            if item is not None:
+            if item is not None and not self.pause.paused:  # paused: the picture holds
                 scale = item.output.shape[0] // item.frame.rgb.shape[0]
                 last = self._show(item.frame, bicubic(item.frame.rgb, scale), item.output,
                                   item.model.name, new=True)

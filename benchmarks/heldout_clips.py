@@ -22,26 +22,24 @@ import sys
 import torch
 
 from common import DATA, save
-from vivid.degrade import MIXED, grid_offset
 from vivid.images.pixels import quantize_8bit
 from vivid.metrics import mean_psnr_ssim
 from vivid.nets.light import LightConfig, LightGenerator
-from vivid.nets.weights_file import load_model, trained_degradation
+from vivid.nets.weights_file import load_model
 from vivid.training.video_data import ValidationClip, load_validation_clips
 from vivid.training.video_steps import run_sequences
-from vivid.video.evaluate import regrid
+from vivid.video.evaluate import regrid, regrid_shift
 
 CLIPS = ["aspen_ntia", "baseball_toflow"]
 
 
-def generator_for(name: str) -> tuple[torch.nn.Module, str | None]:
-    """The network a ``--model`` names and the degradation it was trained on (None: no
-    grid of its own); ``bicubic`` is a fresh light network (exactly MATLAB bicubic)."""
+def generator_for(name: str) -> tuple[torch.nn.Module, dict]:
+    """The network a ``--model`` names and its weights' metadata; ``bicubic`` is a fresh
+    light network (exactly MATLAB bicubic), with no training grid."""
     if name == "bicubic":
-        return LightGenerator(LightConfig(scale=4)).eval(), None
+        return LightGenerator(LightConfig(scale=4)).eval(), {}
     generator, metadata = load_model(name)
-    trained = trained_degradation(metadata)
-    return generator.eval(), None if trained == MIXED else trained
+    return generator.eval(), metadata
 
 
 @torch.no_grad()
@@ -71,8 +69,8 @@ def main() -> None:
     for kind in kinds:
         sequences = load_validation_clips(DATA / "VideoClips", clips, 4, kind)
         for name in args.model:
-            generator, trained = generator_for(name)
-            shift = grid_offset(trained, 4) - grid_offset(kind, 4) if trained else 0.0
+            generator, metadata = generator_for(name)
+            shift = regrid_shift(metadata, generator.scale, kind)
             scores = score(generator, sequences, shift)
             results.setdefault(name, {})[kind] = {"psnr": round(scores["psnr"], 3),
                                                   "ssim": round(scores["ssim"], 4),

@@ -17,12 +17,9 @@ from vivid.inference.upscaler import Upscaler
 from vivid.nets.light import LightConfig, LightGenerator, multiply_adds, receptive_radius
 from vivid.nets.weights_file import load_generator, load_model, save_generator
 
-TINY = TINY_LIGHT
-_trained_like = light_trained_like
-
 
 def test_shapes_and_every_parameter_gets_a_gradient() -> None:
-    generator = LightGenerator(TINY)
+    generator = LightGenerator(TINY_LIGHT)
     lr_image = torch.rand(2, 3, 10, 13)
     output = generator(lr_image)
     assert output.shape == (2, 3, 40, 52)
@@ -54,23 +51,23 @@ def test_cost_and_receptive_radius_follow_the_formulas() -> None:
 
 
 def test_weights_round_trip_and_the_loader_knows_the_architecture(tmp_path: Path) -> None:
-    generator = _trained_like()
+    generator = light_trained_like()
     path = tmp_path / "light.safetensors"
     save_generator(path, generator, stage="video", iterations=7)
     loaded, metadata = load_model(path)
-    assert isinstance(loaded, LightGenerator) and loaded.config == TINY
+    assert isinstance(loaded, LightGenerator) and loaded.config == TINY_LIGHT
     assert metadata["architecture"] == "light" and metadata["iterations"] == 7
     lr_image = torch.rand(1, 3, 12, 11)
     with torch.no_grad():
         assert torch.equal(loaded(lr_image), generator(lr_image))
     plain = tmp_path / "light.pt"  # a state dict without metadata: shaped from its tensors
     torch.save(generator.state_dict(), plain)
-    assert load_generator(plain).config == TINY
+    assert load_generator(plain).config == TINY_LIGHT
 
 
 def test_metadata_naming_another_architecture_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "light.safetensors"
-    save_generator(path, _trained_like(), architecture="srresnet")
+    save_generator(path, light_trained_like(), architecture="srresnet")
     with pytest.raises(VividError, match="metadata says architecture=srresnet but the tensors "
                                          "are light's"):
         load_model(path)
@@ -79,7 +76,7 @@ def test_metadata_naming_another_architecture_is_an_error(tmp_path: Path) -> Non
 def test_upscaler_and_live_run_a_light_weights_file(tmp_path: Path) -> None:
     from vivid.live.models import load_live_model
 
-    generator = _trained_like()
+    generator = light_trained_like()
     path = tmp_path / "light.safetensors"
     save_generator(path, generator)
     upscaler = Upscaler.from_pretrained(str(path), device="cpu", precision="fp32",
@@ -96,8 +93,8 @@ def test_upscaler_and_live_run_a_light_weights_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("height", "width", "tile"), [(37, 50, 16), (20, 61, 24), (13, 30, 12)])
 def test_tiled_equals_untiled_with_the_receptive_radius_as_overlap(
         height: int, width: int, tile: int) -> None:
-    generator = _trained_like()
-    overlap = receptive_radius(TINY)
+    generator = light_trained_like()
+    overlap = receptive_radius(TINY_LIGHT)
     lr_image = torch.rand(1, 3, height, width)
     with torch.no_grad():
         whole = upscale_tiled(generator, lr_image, 4, None, 0)

@@ -161,12 +161,11 @@ def test_the_live_recipe_trains_validates_and_exports(tmp_path: Path) -> None:
 
 
 def test_eval_video_leaves_a_mixed_model_on_its_own_grid() -> None:
-    from types import SimpleNamespace
-
     from vivid.video.evaluate import regrid_shift
 
-    def model(degradation: str) -> SimpleNamespace:
-        return SimpleNamespace(scale=4, metadata={"config": {"data": {"degradation": degradation}}})
+    def model(degradation: str) -> dict:
+        return {"config": {"data": {"degradation": degradation}}}
 
-    assert regrid_shift(model("mixed"), "bd") == 0 and regrid_shift(model("mixed"), "bicubic") == 0
-    assert regrid_shift(model("bd"), "bicubic") == -1.5
+    assert regrid_shift(model("mixed"), 4, "bd") == 0
+    assert regrid_shift(model("mixed"), 4, "bicubic") == 0
+    assert regrid_shift(model("bd"), 4, "bicubic") == -1.5

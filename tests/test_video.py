@@ -345,17 +345,15 @@ def test_tecogan_protocol_skips_end_frames_crops_8x8_and_keeps_y_unrounded() -> 
 def test_models_are_scored_on_the_grid_of_the_evaluated_lr() -> None:
     """A bd-trained model scored on bicubic LR is moved by -1.5 HR px, a bicubic-trained one on
     bd LR by +1.5, bicubic (no training grid) not at all; a whole-pixel shift is exact."""
-    from types import SimpleNamespace
+    def model(degradation: str | None) -> dict:
+        return {} if degradation is None else {"config": {"data": {"degradation": degradation}}}
 
-    def model(degradation: str | None) -> SimpleNamespace:
-        config = {} if degradation is None else {"data": {"degradation": degradation}}
-        return SimpleNamespace(scale=4, metadata={"config": config} if config else {})
-
-    assert regrid_shift(model("bd"), "bicubic") == -1.5
-    assert regrid_shift(model("bicubic"), "bd") == 1.5
-    assert regrid_shift(model("bd"), "bd") == 0 and regrid_shift(model(None), "bd") == 0
-    exported = SimpleNamespace(scale=4, metadata={"degradation": "bd"})  # a run's export
-    assert regrid_shift(exported, "bicubic") == -1.5
+    assert regrid_shift(model("bd"), 4, "bicubic") == -1.5
+    assert regrid_shift(model("bicubic"), 4, "bd") == 1.5
+    assert regrid_shift(model("bd"), 4, "bd") == 0 and regrid_shift(model(None), 4, "bd") == 0
+    assert regrid_shift({"degradation": "bd"}, 4, "bicubic") == -1.5  # a run's export
+    # a video model exported before exports said their degradation: bd, as every one is
+    assert regrid_shift({"architecture": "frvsr"}, 4, "bicubic") == -1.5
     frame = torch.rand(1, 3, 16, 20)
     moved = regrid([frame], 2.0)[0]  # sampled at x + 2, y + 2
     assert torch.allclose(moved[..., :-2, :-2], quantize_8bit(frame[..., 2:, 2:]), atol=1e-6)

@@ -11,7 +11,6 @@ import torch
 from safetensors import safe_open
 
 from generator_fixtures import (
-    TINY_SRRESNET,
     check_onnx_export_matches_torch,
     light_trained_like,
     srresnet_trained_like,
@@ -20,9 +19,6 @@ from vivid.errors import VividError
 from vivid.inference.upscaler import Upscaler
 from vivid.nets.srresnet import GeneratorConfig
 from vivid.nets.weights_file import load_model, save_generator
-
-TINY = TINY_SRRESNET
-_trained_like = srresnet_trained_like
 
 
 def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -33,7 +29,7 @@ def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 
 
 def test_safetensors_round_trip_keeps_weights_and_metadata(tmp_path: Path) -> None:
-    generator = _trained_like()
+    generator = srresnet_trained_like()
     path = tmp_path / "g.safetensors"
     save_generator(
         path,
@@ -69,7 +65,7 @@ def test_safetensors_round_trip_keeps_weights_and_metadata(tmp_path: Path) -> No
 def test_plain_state_dicts_are_unwrapped_and_prefixes_stripped(
     tmp_path: Path, wrapper: str | None
 ) -> None:
-    generator = _trained_like(GeneratorConfig(scale=2, blocks=3, channels=8))
+    generator = srresnet_trained_like(GeneratorConfig(scale=2, blocks=3, channels=8))
     state = {f"module.{k}": v for k, v in generator.state_dict().items()}
     path = tmp_path / "g.pth"
     torch.save(state if wrapper is None else {wrapper: state, "iter": 5}, path)
@@ -99,13 +95,13 @@ def test_pickled_code_is_never_executed(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_truncated_and_corrupt_files_give_one_clear_error(tmp_path: Path) -> None:
     good = tmp_path / "g.safetensors"
-    save_generator(good, _trained_like())
+    save_generator(good, srresnet_trained_like())
     truncated = tmp_path / "truncated.safetensors"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(b"\x00\x01not a safetensors file")
     broken_torch = tmp_path / "broken.pth"
-    torch.save(_trained_like().state_dict(), broken_torch)
+    torch.save(srresnet_trained_like().state_dict(), broken_torch)
     broken_torch.write_bytes(broken_torch.read_bytes()[:300])
     for path in (truncated, garbage, broken_torch):
         with pytest.raises(VividError) as error:
@@ -115,13 +111,13 @@ def test_truncated_and_corrupt_files_give_one_clear_error(tmp_path: Path) -> Non
 
 
 def test_mismatched_weights_name_what_does_not_match(tmp_path: Path) -> None:
-    state = _trained_like().state_dict()
+    state = srresnet_trained_like().state_dict()
     del state["body.1.conv2.bias"]
     path = tmp_path / "missing.pth"
     torch.save(state, path)
     with pytest.raises(VividError, match=r"missing.pth.*missing 1 tensors.*body\.1\.conv2\.bias"):
         load_model(path)
-    state = _trained_like().state_dict()
+    state = srresnet_trained_like().state_dict()
     state["tail.weight"] = torch.zeros(3, 8, 5, 5)
     path = tmp_path / "shape.pth"
     torch.save(state, path)
@@ -139,7 +135,7 @@ def test_unknown_model_name_lists_what_is_bundled() -> None:
 
 
 def test_upscaler_from_weights_file_matches_the_generator(tmp_path: Path) -> None:
-    generator = _trained_like()
+    generator = srresnet_trained_like()
     path = tmp_path / "g.safetensors"
     save_generator(path, generator)
     upscaler = Upscaler.from_pretrained(str(path), device="cpu", precision="fp32", tile=None)

@@ -196,11 +196,14 @@ def is_video_model(name_or_path: str | Path) -> bool:
 
 def trained_degradation(metadata: dict[str, Any]) -> str | None:
     """The degradation the weights were trained on: ``degradation`` (weights exported from a
-    run) or the shipped config's ``data.degradation`` (default bicubic); None: unknown."""
+    run) or the shipped config's ``data.degradation`` (default bicubic); for a recurrent
+    video model without either, bd (the only one it trains on); None: unknown."""
     if "degradation" in metadata:
         return metadata["degradation"]
     config = metadata.get("config")
-    return config.get("data", {}).get("degradation", "bicubic") if config else None
+    if config:
+        return config.get("data", {}).get("degradation", "bicubic")
+    return "bd" if metadata.get("architecture") == "frvsr" else None
 
 
 def load_model(name_or_path: str | Path) -> tuple[AnyGenerator, dict[str, Any]]:

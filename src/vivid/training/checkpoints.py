@@ -98,7 +98,7 @@ def export_metadata(config: dict[str, Any], iteration: int, metrics: dict[str, f
     stage = config["run"]["stage"]
     folders = [*config["data"]["train"], *config["data"].get("videos", ())]
     return {"stage": stage, "data": "+".join(Path(p).name for p in folders),
-            "degradation": config["data"]["degradation"],
+            "degradation": config["data"].get("degradation", "bicubic"),
             "iterations": iteration, "metrics": metrics, "ema": ema,
             "content_layer": config["loss"]["content_layer"] if stage in GAN_STAGES else None}
 

@@ -153,9 +153,11 @@ def check_values(config: Any, source: str) -> None:
     _check_light(config, source)
     if data.degradation == MIXED and (config.run.stage not in MIXED_STAGES
                                       or model.architecture != "light"):
+        why = " (the recurrent network assumes bd throughout)" if model.architecture != "light" \
+            and config.run.stage in VIDEO_STAGES else ""
         raise VividError(f"{source}: 'data.degradation' = \"{MIXED}\" draws bd or bicubic per "
-                         f"sequence: stage {' and '.join(MIXED_STAGES)} with 'model.architecture'"
-                         " = \"light\" only (the recurrent network assumes bd throughout)")
+                         f"sequence: stage {MIXED_STAGES[0]} with 'model.architecture' = "
+                         f"\"light\" only{why}")
     if config.run.stage == "video-flow" and model.motion != "network":
         raise VividError(f"{source}: stage video-flow trains the flow network; it needs "
                          "'model.motion' = \"network\"")

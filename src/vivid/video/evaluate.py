@@ -92,13 +92,13 @@ def protocol_psnr_ssim(outputs: list[torch.Tensor], truth: list[torch.Tensor], s
     return {"psnr": sum(psnrs) / len(psnrs), "ssim": sum(ssims) / len(ssims)}
 
 
-def regrid_shift(upscaler: Upscaler | VideoUpscaler, degradation: str) -> float:
-    """HR pixels to move a model's output by for LR made by ``degradation`` (0: none; also
-    for a model trained on both grids, ``mixed``, which places its output itself)."""
-    trained = trained_degradation(upscaler.metadata)
+def regrid_shift(metadata: dict[str, Any], scale: int, degradation: str) -> float:
+    """HR pixels to move the output of a model with this weights ``metadata`` by for LR made
+    by ``degradation`` (0: none; also for a model trained on both grids, ``mixed``, which
+    places its output itself)."""
+    trained = trained_degradation(metadata)
     if trained is None or trained == MIXED:
         return 0.0
-    scale = upscaler.scale
     return grid_offset(trained, scale) - grid_offset(degradation, scale)
 
 
@@ -150,7 +150,8 @@ def evaluate_video(models: list[str], dataset: Path, temporal_modes: list[str],
     listed = methods(models, temporal_modes, video_models)
     total = len(listed) * sum(len(frame_files(folder)) for folder in sequences)
     results: dict[str, dict[str, dict[str, float]]] = {}
-    shifts = {label: regrid_shift(upscalers[model], degradation) for label, model, _ in listed}
+    shifts = {label: regrid_shift(upscalers[model].metadata, upscalers[model].scale, degradation)
+              for label, model, _ in listed}
     with tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
         for folder in sequences:
             lr_frames, hr_frames = load_sequence(folder, scale, degradation)

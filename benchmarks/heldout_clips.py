@@ -3,7 +3,7 @@
 The clips (default aspen_ntia and baseball_toflow, the ``data.validation_videos`` of the video
 and live recipes) are never trained on and Vid4 is never used, so this is where recipes are
 compared and bicubic's baseline is read. Each model runs as training validates
-(``run_sequences``, fp32) on LR made by each ``--degradation`` from the 8-bit truth; its
+(``validate_video``, fp32) on LR made by each ``--degradation`` from the 8-bit truth; its
 output, rounded to 8 bits, is scored on every frame (Y-PSNR and SSIM, shave 4). A model
 trained on the other grid (bd vs the bicubic kinds, 1.5 HR px apart) has its output moved
 onto the evaluated grid first, as ``vivid eval-video`` does (``regrid`` in the JSON).
@@ -23,11 +23,11 @@ import torch
 
 from common import DATA, save
 from vivid.images.pixels import quantize_8bit
-from vivid.metrics import mean_psnr_ssim
 from vivid.nets.light import LightConfig, LightGenerator
 from vivid.nets.weights_file import load_model
+from vivid.training.steps import StepContext
 from vivid.training.video_data import ValidationClip, load_validation_clips
-from vivid.training.video_steps import run_sequences
+from vivid.training.video_steps import validate_video
 from vivid.video.evaluate import regrid, regrid_shift
 
 CLIPS = ["aspen_ntia", "baseball_toflow"]
@@ -45,13 +45,14 @@ def generator_for(name: str) -> tuple[torch.nn.Module, dict]:
 @torch.no_grad()
 def score(generator: torch.nn.Module, clips: list[ValidationClip], shift: float
           ) -> dict[str, float]:
-    """Mean Y-PSNR / SSIM over every frame, the output moved by ``shift`` HR px first."""
-    pairs = []
-    for clip in clips:
-        outputs = run_sequences(generator, clip.lr[None])[0][0].float().clamp(0, 1)
-        frames = regrid([quantize_8bit(f[None]) for f in outputs], shift)
-        pairs.extend(zip(frames, (h[None] for h in clip.hr), strict=True))
-    return mean_psnr_ssim(pairs, shave=4)
+    """Training's validation (fp32) with the output rounded to 8 bits and moved by ``shift``
+    HR px: mean Y-PSNR / SSIM over every frame."""
+    def finish(frames: list[torch.Tensor]) -> list[torch.Tensor]:
+        return regrid([quantize_8bit(f) for f in frames], shift)
+
+    amp = StepContext.create(torch.device("cpu"), torch.float32)
+    numbers, _ = validate_video(generator, clips, generator.scale, amp, keep=0, finish=finish)
+    return {"psnr": numbers["val_psnr"], "ssim": numbers["val_ssim"]}
 
 
 def main() -> None:

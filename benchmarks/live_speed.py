@@ -11,6 +11,7 @@ Acceptance (issue "vivid live"): with ``live-x4``, 320x180 -> 1280x720 at >= 24 
 2 cores with a median latency <= 150 ms; with ``srgan-x4`` the frames/s at 160x90 and 320x180.
 Usage: python benchmarks/live_speed.py --model live-x4 --size 320x180 [--size ...]
 [--runtime torch --runtime openvino ...] (each model x size x runtime is one row)
+[--shape 2x24 ...] (an untrained light network of that shape: its cost, before training it)
 Writes benchmarks/results/live_speed.json (``--save-as`` another name, ``--no-save`` none).
 """
 
@@ -28,12 +29,15 @@ from pathlib import Path
 
 import av
 import numpy as np
+import torch
 from PIL import Image
 
 from common import save
 from vivid.live.server import LiveOptions, session_in_thread
 from vivid.live.slots import Window
 from vivid.live.source import parse_size
+from vivid.nets.light import LightConfig, LightGenerator
+from vivid.nets.weights_file import save_generator
 
 
 def write_clip(path: Path, size: tuple[int, int] = (320, 180), rate: int = 30,
@@ -105,9 +109,25 @@ def measure(model: str, size: tuple[int, int], rate: int, warmup: float, seconds
             "decoded": pipeline.source_rate.count - decoded, "model_fps": stats["model_fps"]}
 
 
+def untrained_light(shape: str, folder: Path) -> str:
+    """A weights file of a light generator of ``shape`` ("BxC": blocks x channels) with
+    random weights (none zero, so no engine can skip a layer) in ``folder``: what a network
+    of that shape costs, before training one."""
+    blocks, channels = (int(n) for n in shape.split("x"))
+    generator = LightGenerator(LightConfig(4, blocks, channels))
+    torch.manual_seed(0)
+    for parameter in generator.parameters():
+        parameter.data.normal_(0, 0.02)
+    path = folder / f"light-{blocks}x{channels}.safetensors"
+    save_generator(path, generator, stage="video", degradation="bicubic")
+    return str(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", action="append", default=None)
+    parser.add_argument("--shape", action="append", default=[],
+                        help="BxC: also an untrained light network of B blocks x C channels")
     parser.add_argument("--size", action="append", default=None, help="WxH (default 320x180)")
     parser.add_argument("--runtime", action="append", default=None,
                         choices=("auto", "torch", "onnx", "openvino"),
@@ -118,9 +138,14 @@ def main() -> None:
     parser.add_argument("--save-as", default="live_speed")
     parser.add_argument("--no-save", action="store_true", help="print only (smoke runs)")
     args = parser.parse_args()
-    rows = [measure(model, parse_size(size), args.rate, args.warmup, args.seconds, runtime)
-            for model in args.model or ["live-x4"] for size in args.size or ["320x180"]
-            for runtime in args.runtime or ["auto"]]
+    with tempfile.TemporaryDirectory() as folder:
+        models = (args.model or ([] if args.shape else ["live-x4"])) + [
+            untrained_light(shape, Path(folder)) for shape in args.shape]
+        rows = [measure(model, parse_size(size), args.rate, args.warmup, args.seconds, runtime)
+                for model in models for size in args.size or ["320x180"]
+                for runtime in args.runtime or ["auto"]]
+    for row in rows:
+        row["model"] = row["model"].removeprefix(folder + "/")
     for row in rows:
         print(f"{row['model']} {row['input']} -> {row['output']} ({row['engine']}): "
               f"{row['fps']} frames/s, median latency {row['median_latency_ms']} ms, "

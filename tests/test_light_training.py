@@ -104,6 +104,13 @@ def test_a_few_steps_on_one_batch_lower_the_loss() -> None:
                                      amp)
     assert 10 < scores["val_psnr"] < 60 and samples[0][1].shape == (1, 3, 40, 40)
     assert set(scores) == {"val_psnr", "val_ssim"}
+    seen: list[tuple[int, ...]] = []
+    same, _ = validate_video(nets.generator, [ValidationClip("pan", lr[0], hr[0])], 4, amp,
+                             finish=lambda frames: seen.extend(f.shape for f in frames) or frames)
+    assert same == scores and seen == [(1, 3, 40, 40)] * len(hr[0])
+    dark, _ = validate_video(nets.generator, [ValidationClip("pan", lr[0], hr[0])], 4, amp,
+                             finish=lambda frames: [f * 0 for f in frames])
+    assert dark["val_psnr"] < scores["val_psnr"]
     named = [ValidationClip("pan (bd)", lr[0], hr[0], "bd"),
              ValidationClip("pan (bicubic)", lr[1], hr[1], "bicubic")]
     both, _ = validate_video(nets.generator, named, 4, amp)

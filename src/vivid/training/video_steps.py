@@ -22,6 +22,7 @@ sits 1.5 HR pixels off that, which the smooth flow barely notices).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -36,6 +37,8 @@ from vivid.training.config import TrainConfig
 from vivid.training.losses import pixel_loss
 from vivid.training.steps import Nets, Optimizers, StepContext, apply_gradients
 from vivid.training.video_data import ValidationClip, inner
+
+FrameMap = Callable[[list[torch.Tensor]], list[torch.Tensor]]
 
 
 def pingpong(frames: torch.Tensor) -> torch.Tensor:
@@ -161,11 +164,14 @@ def video_step(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
 
 @torch.no_grad()
 def validate_video(generator: torch.nn.Module, sequences: list[ValidationClip], scale: int,
-                   amp: StepContext, keep: int = 3) -> tuple[dict[str, float], list]:
+                   amp: StepContext, keep: int = 3, finish: FrameMap | None = None
+                   ) -> tuple[dict[str, float], list]:
     """Mean Y-PSNR / SSIM (shave = scale) over every frame of the validation sequences, and
     the middle frame of the first ``keep`` sequences (name, SR, HR) for a look. With
     ``mixed`` validation (clips with a ``degradation``) also ``val_psnr_bd`` and
-    ``val_psnr_bicubic``, each over its own sequences."""
+    ``val_psnr_bicubic``, each over its own sequences. ``finish`` maps a sequence's output
+    frames (each 1xCxHxW, clamped to [0, 1]) before scoring (benchmarks: 8-bit rounding,
+    moving the output onto another grid); training scores the raw output."""
     was_training = generator.training
     generator.eval()
     pairs: dict[str | None, list] = {}
@@ -174,6 +180,8 @@ def validate_video(generator: torch.nn.Module, sequences: list[ValidationClip], 
         with amp.autocast():
             sr_frames = run_sequences(generator, lr_frames[None].to(amp.device))[0][0]
         sr_frames = sr_frames.float().clamp(0, 1).cpu()
+        if finish is not None:
+            sr_frames = torch.cat(finish(list(sr_frames.split(1))))
         pairs.setdefault(kind, []).extend(
             (sr_frames[t:t + 1], hr_frames[t:t + 1]) for t in range(len(hr_frames)))
         middle = len(hr_frames) // 2

@@ -28,7 +28,7 @@ from vivid.nets.weights_file import load_model
 from vivid.training.steps import StepContext
 from vivid.training.video_data import ValidationClip, load_validation_clips
 from vivid.training.video_steps import validate_video
-from vivid.video.evaluate import regrid, regrid_shift
+from vivid.evaluation.grid import regrid, regrid_shift
 
 CLIPS = ["aspen_ntia", "baseball_toflow"]
 

@@ -168,7 +168,7 @@ def test_the_live_recipe_trains_validates_and_exports(tmp_path: Path) -> None:
 
 
 def test_eval_video_leaves_a_mixed_model_on_its_own_grid() -> None:
-    from vivid.video.evaluate import regrid_shift
+    from vivid.evaluation.grid import regrid_shift
 
     def model(degradation: str) -> dict:
         return {"config": {"data": {"degradation": degradation}}}

@@ -18,9 +18,8 @@ pytest.importorskip("cv2", reason="video needs the 'video' extra (OpenCV)")
 from vivid.cli.main import main  # noqa: E402
 from vivid.degrade import imresize  # noqa: E402
 from vivid.errors import VividError  # noqa: E402
-from vivid.images.pixels import quantize_8bit  # noqa: E402
 from vivid.video.codec import VideoOptions, upscale_video  # noqa: E402
-from vivid.video.evaluate import protocol_psnr_ssim, regrid, regrid_shift  # noqa: E402
+from vivid.video.evaluate import protocol_psnr_ssim  # noqa: E402
 from vivid.video.metrics import tof, warping_error  # noqa: E402
 from vivid.video.temporal import TemporalBlend  # noqa: E402
 
@@ -340,20 +339,3 @@ def test_tecogan_protocol_skips_end_frames_crops_8x8_and_keeps_y_unrounded() -> 
     scores = protocol_psnr_ssim(outputs, truth, 4, "tecogan")
     assert scores["psnr"] == pytest.approx(np.mean(expected), abs=1e-6)
     assert protocol_psnr_ssim(outputs, truth, 4)["psnr"] < scores["psnr"]  # zeros counted
-
-
-def test_models_are_scored_on_the_grid_of_the_evaluated_lr() -> None:
-    """A bd-trained model scored on bicubic LR is moved by -1.5 HR px, a bicubic-trained one on
-    bd LR by +1.5, bicubic (no training grid) not at all; a whole-pixel shift is exact."""
-    def model(degradation: str | None) -> dict:
-        return {} if degradation is None else {"config": {"data": {"degradation": degradation}}}
-
-    assert regrid_shift(model("bd"), 4, "bicubic") == -1.5
-    assert regrid_shift(model("bicubic"), 4, "bd") == 1.5
-    assert regrid_shift(model("bd"), 4, "bd") == 0 and regrid_shift(model(None), 4, "bd") == 0
-    assert regrid_shift({"degradation": "bd"}, 4, "bicubic") == -1.5  # a run's export
-    # a video model exported before exports said their degradation: bd, as every one is
-    assert regrid_shift({"architecture": "frvsr"}, 4, "bicubic") == -1.5
-    frame = torch.rand(1, 3, 16, 20)
-    moved = regrid([frame], 2.0)[0]  # sampled at x + 2, y + 2
-    assert torch.allclose(moved[..., :-2, :-2], quantize_8bit(frame[..., 2:, 2:]), atol=1e-6)

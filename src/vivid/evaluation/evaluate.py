@@ -6,7 +6,9 @@ and score it against the HR image: PSNR and SSIM on the Y channel (``y_channel=F
 over R, G and B) with ``scale`` pixels shaved off each border, and NIQE of the output's Y
 channel with the same shave (images with fewer than two of NIQE's 96x96 blocks get no NIQE;
 dataset means skip them).
-Greyscale images are treated as RGB with three equal channels.
+Greyscale images are treated as RGB with three equal channels. A model trained on LR of the
+other grid (bd vs the bicubic kinds) has its output moved onto the evaluated grid first
+(``evaluation.grid``; ``regrid`` in the report lists the shifts).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from tqdm import tqdm
 from vivid.atomic import write_text
 from vivid.degrade import make_pair
 from vivid.errors import VividError
+from vivid.evaluation.grid import regrid, regrid_shift
 from vivid.evaluation.niqe import applicable, niqe
 from vivid.images.imagefile import read_image
 from vivid.images.listing import list_images
@@ -121,6 +124,8 @@ def evaluate(models: list[str], datasets: list[Path], scale: int = 4,
     for model, upscaler in zip(models, upscalers, strict=True):
         if upscaler.scale != scale:
             raise VividError(f"{model}: is a x{upscaler.scale} model, --scale is {scale}")
+    shifts = {model: regrid_shift(upscaler.metadata, scale, degradation)
+              for model, upscaler in zip(models, upscalers, strict=True)}
     results: dict[str, Any] = {}
     for folder in datasets:
         samples = load_dataset(folder, scale, degradation)
@@ -129,14 +134,16 @@ def evaluate(models: list[str], datasets: list[Path], scale: int = 4,
             images = {}
             for sample in tqdm(samples, desc=f"{folder.name} / {model}", disable=not progress,
                                leave=False):
-                sr_image = quantize_8bit(upscaler(sample.lr_image))
+                sr_image = regrid([quantize_8bit(upscaler(sample.lr_image))], shifts[model])[0]
                 images[sample.name] = score(sr_image, sample.hr_image, scale, niqe_model,
                                             y_channel)
                 if on_image is not None:
                     on_image(folder.name, model, sample, sr_image)
             table[model] = {**_mean(images), "images": images}
     return {"scale": scale, "degradation": degradation,
-            "channel": "y" if y_channel else "rgb", "results": results}
+            "channel": "y" if y_channel else "rgb",
+            "regrid": {model: shift for model, shift in shifts.items() if shift},
+            "results": results}
 
 
 def format_table(report: dict[str, Any]) -> str:

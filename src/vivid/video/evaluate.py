@@ -16,12 +16,9 @@ NIQE of the frames (as ``vivid eval``). PSNR / SSIM per ``protocol``:
   multiple of 32, at least 8 pixels off each border), Y not rounded. SSIM keeps vivid's
   Gaussian window.
 
-A learned model trained on LR of one grid and scored on LR of the other (BD keeps every 4th
-pixel from the first; bicubic LR is centred 1.5 HR pixels off that) puts all its output 1.5
-HR pixels off the truth. Its output frames are moved onto the evaluated grid before scoring
-(bicubic resampling by the difference of ``degrade.grid_offset``, the same for every frame;
-its recurrence runs as usual); the report lists the shift per method (``regrid``). bicubic,
-which has no training grid, is scored as it is.
+A learned model trained on LR of the other grid (bd vs bicubic, 1.5 HR px apart at x4) has
+its output frames moved onto the evaluated grid before scoring (``evaluation.grid``; its
+recurrence runs as usual); the report lists the shift per method (``regrid``).
 """
 
 from __future__ import annotations
@@ -33,17 +30,16 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from vivid.degrade import MIXED, grid_offset, make_pair
+from vivid.degrade import make_pair
 from vivid.errors import VividError
 from vivid.evaluation.evaluate import niqe_score
+from vivid.evaluation.grid import regrid, regrid_shift
 from vivid.images.imagefile import read_image
 from vivid.images.pixels import quantize_8bit
 from vivid.inference.loader import load_upscaler
 from vivid.inference.recurrent import VideoUpscaler
 from vivid.inference.upscaler import Upscaler
 from vivid.metrics import mean_psnr_ssim, psnr, ssim
-from vivid.nets.frvsr import warp
-from vivid.nets.weights_file import trained_degradation
 from vivid.video.codec import frame_files
 from vivid.video.metrics import PROTOCOLS, SKIPPED, central_crop, tof, warping_error
 from vivid.video.temporal import make_filter, make_frame_fn
@@ -90,24 +86,6 @@ def protocol_psnr_ssim(outputs: list[torch.Tensor], truth: list[torch.Tensor], s
     psnrs = [float(psnr(o, t, shave=0, rounded_y=False)) for o, t in pairs]
     ssims = [float(ssim(o, t, shave=0, rounded_y=False)) for o, t in pairs]
     return {"psnr": sum(psnrs) / len(psnrs), "ssim": sum(ssims) / len(ssims)}
-
-
-def regrid_shift(metadata: dict[str, Any], scale: int, degradation: str) -> float:
-    """HR pixels to move the output of a model with this weights ``metadata`` by for LR made
-    by ``degradation`` (0: none; also for a model trained on both grids, ``mixed``, which
-    places its output itself)."""
-    trained = trained_degradation(metadata)
-    if trained is None or trained == MIXED:
-        return 0.0
-    return grid_offset(trained, scale) - grid_offset(degradation, scale)
-
-
-def regrid(frames: list[torch.Tensor], shift: float) -> list[torch.Tensor]:
-    """Every frame sampled at (x + shift, y + shift): bicubic, borders replicated, 8-bit."""
-    if not shift:
-        return frames
-    flow = torch.full((1, 2, *frames[0].shape[-2:]), shift)
-    return [quantize_8bit(warp(f, flow, "bicubic").clamp(0, 1)) for f in frames]
 
 
 def score_sequence(outputs: list[torch.Tensor], truth: list[torch.Tensor], scale: int,

@@ -100,36 +100,3 @@ def test_tiled_equals_untiled_with_the_receptive_radius_as_overlap(
         whole = upscale_tiled(generator, lr_image, 4, None, 0)
         tiled = upscale_tiled(generator, lr_image, 4, tile, overlap)
     assert torch.allclose(tiled, whole, atol=1e-5, rtol=0)
-
-
-def test_a_window_reads_the_frames_before_and_upscales_the_last(tmp_path: Path) -> None:
-    """A windowed light network: untrained it is bicubic of the last frame of its window; it
-    runs on sequences with the first frame standing in before the start; its weights say
-    its window; image upscaling refuses it with a one-line error."""
-    from vivid.training.video_steps import frame_window, run_sequences
-
-    torch.manual_seed(0)
-    config = LightConfig(scale=4, blocks=1, channels=8, window=3)
-    generator = LightGenerator(config).eval()
-    assert multiply_adds(config) == multiply_adds(LightConfig(4, 1, 8)) + 2 * 27 * 8
-    frames = torch.rand(2, 4, 3, 6, 7)  # N x T x 3 x h x w
-    first = frame_window(frames, 0, 3)
-    assert torch.equal(first, frames[:, 0].repeat(1, 3, 1, 1))
-    assert torch.equal(frame_window(frames, 3, 3), frames[:, 1:4].flatten(1, 2))
-    outputs, flows = run_sequences(generator, frames)
-    assert flows is None and outputs.shape == (2, 4, 3, 24, 28)
-    assert torch.allclose(outputs[:, 2], imresize(frames[:, 2], 4), atol=1e-5)
-    with torch.no_grad():
-        generator.tail.weight.normal_(0, 0.1)
-        changed = frames.clone()
-        changed[:, 0] = 0  # an older frame of the window changes the output, a later not
-        trained, moved = run_sequences(generator, frames)[0], run_sequences(generator, changed)[0]
-        assert not torch.allclose(moved[:, 1], trained[:, 1])
-        changed = frames.clone()
-        changed[:, 3] = 0
-        assert torch.equal(run_sequences(generator, changed)[0][:, 2], trained[:, 2])
-    path = tmp_path / "window.safetensors"
-    save_generator(path, generator, stage="video", degradation="bicubic")
-    assert load_generator(path).config == config
-    with pytest.raises(VividError, match="reads 3 frames at a time"):
-        Upscaler.from_pretrained(str(path), runtime="torch")

@@ -22,7 +22,6 @@ from vivid.errors import VividError
 from vivid.inference.engine import working_bytes
 from vivid.nets.frvsr import RecurrentGenerator
 from vivid.nets.inference_form import inference_network
-from vivid.nets.light import require_single_frame
 from vivid.nets.weights_file import load_model
 
 OPSET = 17
@@ -65,7 +64,6 @@ def onnx_bytes(name_or_path: str | Path) -> tuple[bytes, int]:
     if isinstance(generator, RecurrentGenerator):
         raise VividError(f"{name_or_path}: is a video model; vivid export --onnx and --runtime "
                          "onnx take image models only")
-    require_single_frame(generator, name_or_path)
     network = inference_network(generator)  # the faster sub-pixel tail helps ONNX Runtime too
     scale = generator.config.scale
     data = graph_bytes(network, {"lr_image": torch.rand(1, 3, 16, 16)}, {"sr_image": "sr_"},

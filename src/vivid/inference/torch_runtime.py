@@ -20,7 +20,6 @@ from vivid.errors import VividError
 from vivid.inference.engine import PAPER_CHANNELS, working_bytes
 from vivid.nets.frvsr import RecurrentGenerator
 from vivid.nets.inference_form import inference_network
-from vivid.nets.light import require_single_frame
 from vivid.nets.weights_file import load_model
 
 # Peak memory above the process's own of one call, per LR pixel, for the x4 64-channel
@@ -58,7 +57,6 @@ class TorchNetwork:
         if isinstance(generator, RecurrentGenerator):
             raise VividError(f"{name_or_path}: is a video model; load it with "
                              "vivid.VideoUpscaler (vivid upscale does so by itself)")
-        require_single_frame(generator, name_or_path)
         network = inference_network(generator).to(device, dtype,
                                                   memory_format=torch.channels_last)
         module = torch.compile(network) if compile else network

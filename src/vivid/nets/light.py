@@ -12,11 +12,7 @@ package's ``bicubic``, ``vivid.degrade.imresize``: Keys' cubic with a = -0.5, sy
 borders) written as a fixed 5x5 convolution per channel to the s^2 output phases after a
 symmetric 2-pixel padding: Pad, Slice, Concat, Conv and DepthToSpace in ONNX, any input size.
 
-A ``window`` of W > 1 frames: the head reads the frame to upscale and the W - 1 before it,
-stacked as channels (no motion compensation: what the convs learn to take from neighbours
-within their reach); the bicubic part reads the frame to upscale.
-
-Multiply-adds per LR pixel: ``27 W C + 18 B C^2 + 27 s^2 C + 75 s^2`` (head, blocks, tail, the
+Multiply-adds per LR pixel: ``27 C + 18 B C^2 + 27 s^2 C + 75 s^2`` (head, blocks, tail, the
 bicubic convolution; PReLUs and sums not counted): 34,320 at the default x4, 1 block, 32
 channels (52,752 with 2 blocks).
 """
@@ -31,7 +27,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from vivid.degrade import cubic
-from vivid.errors import VividError
 from vivid.nets.srresnet import ResidualBlock
 from vivid.nets.subpixel import prelu
 
@@ -40,26 +35,23 @@ INTERPOLATION_RADIUS = 2  # LR pixels the bicubic upsampling reads on each side 
 
 @dataclass(frozen=True)
 class LightConfig:
-    """Shape of a light generator: upscaling factor, residual blocks, feature channels and
-    ``window``, the LR frames it reads: the frame to upscale and the ``window - 1`` before it
-    (1: an image model)."""
+    """Shape of a light generator: upscaling factor, residual blocks and feature channels."""
 
     scale: int = 4
     blocks: int = 1
     channels: int = 32
-    window: int = 1
 
     def __post_init__(self) -> None:
         if self.scale not in (2, 3, 4, 8):
             raise ValueError(f"scale must be 2, 3, 4 or 8, got {self.scale}")
-        if self.blocks < 0 or self.channels < 1 or self.window < 1:
-            raise ValueError(f"blocks must be >= 0, channels and window >= 1, got {self}")
+        if self.blocks < 0 or self.channels < 1:
+            raise ValueError(f"blocks must be >= 0 and channels >= 1, got {self}")
 
 
 def multiply_adds(config: LightConfig) -> int:
     """Multiply-adds per LR pixel (see the module docstring)."""
     c, s2 = config.channels, config.scale**2
-    return 27 * config.window * c + 18 * config.blocks * c * c + 27 * s2 * c + 75 * s2
+    return 27 * c + 18 * config.blocks * c * c + 27 * s2 * c + 75 * s2
 
 
 def receptive_radius(config: LightConfig) -> int:
@@ -96,15 +88,14 @@ def symmetric_pad(image: torch.Tensor) -> torch.Tensor:
 
 class LightGenerator(nn.Module):
     """The light generator; see the module docstring. Input and output are RGB in [0, 1]
-    (N x 3 window x h x w -> N x 3 x sh x sw; with a window, the frames oldest first and the
-    one to upscale last: the bicubic part reads that one); the output is not clamped
-    (training needs the gradient). The bicubic weights are a fixed buffer, not saved."""
+    (N x 3 x h x w -> N x 3 x sh x sw); the output is not clamped (training needs the
+    gradient). The bicubic weights are a fixed buffer, not saved with the weights."""
 
     def __init__(self, config: LightConfig | None = None) -> None:
         super().__init__()
         self.config = config or LightConfig()
         channels, scale = self.config.channels, self.config.scale
-        self.head = nn.Conv2d(3 * self.config.window, channels, 3, padding=1)
+        self.head = nn.Conv2d(3, channels, 3, padding=1)
         self.head_act = nn.PReLU(channels)
         self.body = nn.Sequential(
             *(ResidualBlock(channels, batchnorm=False) for _ in range(self.config.blocks)))
@@ -127,22 +118,10 @@ class LightGenerator(nn.Module):
     def forward(self, lr_image: torch.Tensor) -> torch.Tensor:
         features = prelu(self.head(lr_image), self.head_act.weight)
         residual = self.tail(self.body(features))
-        current = lr_image[:, -3:] if self.config.window > 1 else lr_image
-        return F.pixel_shuffle(residual + self.upsample_phases(current), self.scale)
-
-
-def require_single_frame(generator: nn.Module, source: object) -> None:
-    """Raise ``VividError`` for a light generator with a ``window`` (it needs the frames
-    before the one it upscales: stage video's validation and benchmarks run it on sequences);
-    image upscaling and its engines take single-frame models."""
-    window = getattr(getattr(generator, "config", None), "window", 1)
-    if window > 1:
-        raise VividError(f"{source}: reads {window} frames at a time (model.window); image "
-                         "upscaling takes single-frame models")
+        return F.pixel_shuffle(residual + self.upsample_phases(lr_image), self.scale)
 
 
 def shape_from_tensors(head: torch.Tensor, tail: torch.Tensor, blocks: int) -> LightConfig:
     """The config of a light generator whose head and tail conv weights have these shapes."""
     scale = math.isqrt(tail.shape[0] // 3)
-    return LightConfig(scale=scale, blocks=blocks, channels=head.shape[0],
-                       window=head.shape[1] // 3)
+    return LightConfig(scale=scale, blocks=blocks, channels=head.shape[0])

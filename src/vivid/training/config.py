@@ -41,9 +41,6 @@ class ModelSection:
     motion: str = "network"
     # video stages: the recurrent generator's fusion design (vivid.nets.frvsr, 1 or 2)
     frvsr_version: int = 2
-    # light architecture, stage video: the LR frames it reads, the one to upscale and the
-    # window - 1 before it (1: each frame on its own; vivid.nets.light)
-    window: int = 1
 
 
 @dataclass(frozen=True)

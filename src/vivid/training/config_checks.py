@@ -50,7 +50,6 @@ RULES: dict[str, Rule] = {
     "model.channels": _at_least(1),
     "model.motion": _one_of(*MOTIONS),
     "model.frvsr_version": _one_of(*VERSIONS),
-    "model.window": _at_least(1),
     "model.architecture": _one_of(*IMAGE_ARCHITECTURES),
     "data.crop": _at_least(8),
     "data.frames": _at_least(3),
@@ -107,9 +106,6 @@ def _check_light(config: Any, source: str) -> None:
     """``model.architecture`` light: its stages; in stage video (each frame on its own) OpenCV
     motion for the temporal loss, and nothing that needs a recurrence."""
     stage, light = config.run.stage, '"light"'
-    if config.model.window > 1 and (config.model.architecture != "light" or stage != "video"):
-        raise VividError(f"{source}: 'model.window' > 1 is for 'model.architecture' = {light} "
-                         "in stage video")
     if config.model.architecture != "light":
         return
     if stage not in LIGHT_STAGES:
@@ -129,8 +125,7 @@ def _check_light(config: Any, source: str) -> None:
         raise VividError(f"{source}: 'optim.recurrence_lr_factor' is for a recurrent model's "
                          f"fusing layers; 'model.architecture' = {light} has none: set it to 1")
     reach = config.model.scale * light_radius(LightConfig(config.model.scale, config.model.blocks,
-                                                          config.model.channels,
-                                                          config.model.window))
+                                                          config.model.channels))
     if config.data.context < reach:
         raise VividError(f"{source}: 'data.context' must be at least the light network's reach, "
                          f"{reach} HR pixels (so the losses never see its padded border), got "

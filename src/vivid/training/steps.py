@@ -156,8 +156,8 @@ def build_generator(config: TrainConfig) -> Generator | LightGenerator:
     ``run.init`` (which must be that architecture and shape) or fresh."""
     model = config.model
     light = model.architecture == "light"
-    shape = (LightConfig(model.scale, model.blocks, model.channels, model.window) if light
-             else GeneratorConfig(model.scale, model.blocks, model.channels))
+    shape = (LightConfig if light else GeneratorConfig)(model.scale, model.blocks,
+                                                        model.channels)
     kind = LightGenerator if light else Generator
     generator = load_generator(config.run.init) if config.run.init else kind(shape)
     if isinstance(generator, RecurrentGenerator):

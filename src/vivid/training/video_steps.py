@@ -82,21 +82,12 @@ def run_sequences(generator: nn.Module, lr_frames: torch.Tensor
                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """N x T x 3 x h x w LR sequences -> (N x T x 3 x H x W outputs, LR flows or None): a
     recurrent generator's outputs and flows, or an image generator's outputs of each frame
-    (N frames per call) and None; a light generator with a ``window`` reads each frame with
-    the ones before it, the first frame standing in for those before the sequence."""
+    on its own (N frames per call) and None."""
     if is_recurrent(generator):
         return generator(lr_frames)
-    window = getattr(generator.config, "window", 1)
-    frames = [generator(frame_window(lr_frames, t, window).contiguous(
-        memory_format=torch.channels_last)) for t in range(lr_frames.shape[1])]
+    frames = [generator(lr_frames[:, t].contiguous(memory_format=torch.channels_last))
+              for t in range(lr_frames.shape[1])]
     return torch.stack(frames, 1), None
-
-
-def frame_window(lr_frames: torch.Tensor, index: int, window: int) -> torch.Tensor:
-    """N x 3 window x h x w: frames ``index - window + 1`` .. ``index`` of N x T x 3 x h x w
-    sequences stacked as channels, oldest first (a frame before the first is the first)."""
-    picked = [lr_frames[:, max(index - back, 0)] for back in range(window - 1, -1, -1)]
-    return torch.cat(picked, 1)
 
 
 def frame_motion(lr_frames: torch.Tensor, motion: str, scale: int) -> torch.Tensor:

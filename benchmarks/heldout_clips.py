@@ -9,7 +9,7 @@ trained on the other grid (bd vs the bicubic kinds, 1.5 HR px apart) has its out
 onto the evaluated grid first, as ``vivid eval-video`` does (``regrid`` in the JSON).
 ``bicubic`` is MATLAB bicubic upsampling: a fresh light network, whose residual starts at 0.
 Usage: python benchmarks/heldout_clips.py --model bicubic --model live-x4 [--model PATH]
-[--degradation bd --degradation bicubic] [--save-as NAME]
+[--degradation bd --degradation bicubic] [--tof] [--save-as NAME]
 Writes benchmarks/results/NAME.json (default heldout_clips) and prints a Markdown table.
 """
 
@@ -22,13 +22,14 @@ import sys
 import torch
 
 from common import DATA, save
+from vivid.evaluation.grid import regrid, regrid_shift
 from vivid.images.pixels import quantize_8bit
 from vivid.nets.light import LightConfig, LightGenerator
 from vivid.nets.weights_file import load_model
 from vivid.training.steps import StepContext
 from vivid.training.video_data import ValidationClip, load_validation_clips
 from vivid.training.video_steps import validate_video
-from vivid.evaluation.grid import regrid, regrid_shift
+from vivid.video.metrics import tof
 
 CLIPS = ["aspen_ntia", "baseball_toflow"]
 
@@ -43,16 +44,24 @@ def generator_for(name: str) -> tuple[torch.nn.Module, dict]:
 
 
 @torch.no_grad()
-def score(generator: torch.nn.Module, clips: list[ValidationClip], shift: float
-          ) -> dict[str, float]:
+def score(generator: torch.nn.Module, clips: list[ValidationClip], shift: float,
+          with_tof: bool = False) -> dict[str, float]:
     """Training's validation (fp32) with the output rounded to 8 bits and moved by ``shift``
-    HR px: mean Y-PSNR / SSIM over every frame."""
+    HR px: mean Y-PSNR / SSIM over every frame; ``with_tof``: also tOF (as ``vivid
+    eval-video``), the mean over the clips."""
+    outputs: list[list[torch.Tensor]] = []
+
     def finish(frames: list[torch.Tensor]) -> list[torch.Tensor]:
-        return regrid([quantize_8bit(f) for f in frames], shift)
+        outputs.append(regrid([quantize_8bit(f) for f in frames], shift))
+        return outputs[-1]
 
     amp = StepContext.create(torch.device("cpu"), torch.float32)
     numbers, _ = validate_video(generator, clips, generator.scale, amp, keep=0, finish=finish)
-    return {"psnr": numbers["val_psnr"], "ssim": numbers["val_ssim"]}
+    scores = {"psnr": numbers["val_psnr"], "ssim": numbers["val_ssim"]}
+    if with_tof:
+        scores["tof"] = sum(tof(frames, list(clip.hr.split(1)))
+                            for frames, clip in zip(outputs, clips, strict=True)) / len(clips)
+    return scores
 
 
 def main() -> None:
@@ -62,6 +71,7 @@ def main() -> None:
     parser.add_argument("--degradation", action="append", choices=("bd", "bicubic"),
                         help="LR made by (repeat; default bd and bicubic)")
     parser.add_argument("--clip", action="append", help=f"clip folder (default {CLIPS})")
+    parser.add_argument("--tof", action="store_true", help="also tOF (slower)")
     parser.add_argument("--save-as", default="heldout_clips")
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -72,15 +82,17 @@ def main() -> None:
         for name in args.model:
             generator, metadata = generator_for(name)
             shift = regrid_shift(metadata, generator.scale, kind)
-            scores = score(generator, sequences, shift)
-            results.setdefault(name, {})[kind] = {"psnr": round(scores["psnr"], 3),
-                                                  "ssim": round(scores["ssim"], 4),
-                                                  "regrid": shift}
+            scores = score(generator, sequences, shift, args.tof)
+            results.setdefault(name, {})[kind] = {
+                "psnr": round(scores["psnr"], 3), "ssim": round(scores["ssim"], 4),
+                **({"tof": round(scores["tof"], 4)} if args.tof else {}), "regrid": shift}
             print(name, kind, results[name][kind], flush=True)
-    print("| model | " + " | ".join(f"{k} LR PSNR / SSIM" for k in kinds) + " |")
+    metrics = ["psnr", "ssim", *(["tof"] if args.tof else [])]
+    print("| model | " + " | ".join(f"{k} LR {' / '.join(m.upper() for m in metrics)}"
+                                   for k in kinds) + " |")
     print("|---|" + "---|" * len(kinds))
     for name, row in results.items():
-        print(f"| {name} | " + " | ".join(f"{row[k]['psnr']:.2f} / {row[k]['ssim']:.4f}"
+        print(f"| {name} | " + " | ".join(" / ".join(f"{row[k][m]:.4g}" for m in metrics)
                                          for k in kinds) + " |")
     command = shlex.join(["python", "benchmarks/heldout_clips.py", *sys.argv[1:]])
     print("->", save(args.save_as, {"command": command, "clips": clips, "results": results}))

@@ -31,7 +31,7 @@ import torch
 from common import save
 from vivid.metrics import to_y
 from vivid.motion import METHODS, frame_flow
-from vivid.nets.frvsr import out_of_frame, upscale_flow, warp
+from vivid.nets.warping import out_of_frame, upscale_flow, warp
 from vivid.nets.weights_file import load_model
 from vivid.training.config import load_config
 from vivid.training.datasets import training_data

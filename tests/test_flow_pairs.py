@@ -16,8 +16,9 @@ from safetensors.torch import load_file
 
 from video_fixtures import smooth_image
 from vivid.errors import VividError
-from vivid.nets.frvsr import RecurrentGenerator, warp
+from vivid.nets.frvsr import RecurrentGenerator
 from vivid.nets.srresnet import GeneratorConfig
+from vivid.nets.warping import warp
 from vivid.nets.weights_file import save_generator
 from vivid.training.config import load_config
 from vivid.training.flow_pairs import FlowPairs, affine_pair, flow_sample, paste_mover

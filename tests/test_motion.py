@@ -12,8 +12,9 @@ import torch
 from video_fixtures import pan, smooth_image
 from vivid.inference.recurrent import VideoUpscaler
 from vivid.motion import frame_flow
-from vivid.nets.frvsr import RecurrentGenerator, warp
+from vivid.nets.frvsr import RecurrentGenerator
 from vivid.nets.srresnet import GeneratorConfig
+from vivid.nets.warping import warp
 from vivid.nets.weights_file import load_model, save_generator
 
 pytest.importorskip("cv2")

@@ -27,8 +27,10 @@ from vivid.degrade import degrade, gaussian_blur
 from vivid.evaluation.evaluate import niqe_score
 from vivid.inference.loader import load_upscaler
 from vivid.inference.recurrent import VideoUpscaler
-from vivid.nets.frvsr import FlowNet, RecurrentGenerator, bd_upsample, warp
+from vivid.nets.flownet import FlowNet
+from vivid.nets.frvsr import RecurrentGenerator
 from vivid.nets.srresnet import GeneratorConfig
+from vivid.nets.warping import bd_upsample, warp
 from vivid.nets.weights_file import load_model, save_generator
 from vivid.training.config import load_config
 from vivid.training.data import PairedCrops

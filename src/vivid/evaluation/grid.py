@@ -16,7 +16,7 @@ import torch
 
 from vivid.degrade import MIXED, grid_offset
 from vivid.images.pixels import quantize_8bit
-from vivid.nets.frvsr import warp
+from vivid.nets.warping import warp
 from vivid.nets.weights_file import trained_degradation
 
 

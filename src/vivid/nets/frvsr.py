@@ -39,66 +39,16 @@ from torch import nn
 
 from vivid.degrade import BD_SIGMA, gaussian_blur
 from vivid.motion import METHODS, frame_flow
+from vivid.nets.flownet import FlowNet
 from vivid.nets.inference_form import fold_batchnorm
 from vivid.nets.srresnet import Generator, GeneratorConfig
+from vivid.nets.warping import out_of_frame, upsample, upscale_flow, warp
 
-MAX_FLOW = 24.0  # FNet's tanh output scale: the largest motion in LR pixels per frame
-FLOW_MULTIPLE = 8  # FNet pools three times: inputs are padded to a multiple of 8
 BLEND_CHANNELS = 32  # hidden channels of the blend weight network
 MOTIONS = ("network", *METHODS)  # FNet (trained), or an OpenCV flow on the LR greys
 BLEND_START = -1.0  # its initial logit: sigmoid(-1) = 0.27 of the warped previous output
 RELIABILITY_CHANNELS = 4  # version 2: degraded warped output minus LR (3), out of frame (1)
 VERSIONS = (1, 2)
-
-
-def warp(image: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
-    """``image`` sampled at ``x + flow(x)`` (``mode`` bilinear or bicubic, borders
-    replicated), in fp32.
-
-    ``flow`` is N x 2 x H x W in pixels of ``image`` (x then y): where each pixel of the
-    current frame was in ``image``.
-    """
-    height, width = image.shape[-2:]
-    ys = torch.arange(height, device=image.device, dtype=torch.float32)
-    xs = torch.arange(width, device=image.device, dtype=torch.float32)
-    x = xs.view(1, 1, width) + flow[:, 0].float()
-    y = ys.view(1, height, 1) + flow[:, 1].float()
-    grid = torch.stack((2 * x / max(width - 1, 1) - 1, 2 * y / max(height - 1, 1) - 1), dim=-1)
-    return F.grid_sample(image.float(), grid, mode=mode, padding_mode="border",
-                         align_corners=True)
-
-
-def bd_upsample(image: torch.Tensor, scale: int) -> torch.Tensor:
-    """Bilinear x ``scale`` on the BD grid: LR pixel i lands on HR pixel ``scale * i`` (BD
-    keeps every ``scale``-th pixel from the first); the last ``scale - 1`` rows and columns
-    repeat the edge."""
-    height, width = image.shape[-2:]
-    padded = F.pad(image, (0, 1, 0, 1), mode="replicate")
-    up = F.interpolate(padded, size=(scale * height + 1, scale * width + 1), mode="bilinear",
-                       align_corners=True)
-    return up[..., :scale * height, :scale * width]
-
-
-def upsample(image: torch.Tensor, scale: int, bd_grid: bool) -> torch.Tensor:
-    """Bilinear x ``scale`` on the BD grid (``bd_upsample``) or with PyTorch's
-    ``align_corners=False`` placement (LR pixel i at HR ``scale * i + (scale - 1) / 2``)."""
-    if bd_grid:
-        return bd_upsample(image, scale)
-    return F.interpolate(image, scale_factor=scale, mode="bilinear", align_corners=False)
-
-
-def upscale_flow(flow: torch.Tensor, scale: int, bd_grid: bool = False) -> torch.Tensor:
-    """LR flow to the HR grid: ``upsample`` and the vectors times ``scale``."""
-    return upsample(flow.float(), scale, bd_grid) * scale
-
-
-def out_of_frame(flow: torch.Tensor) -> torch.Tensor:
-    """N x 1 x H x W: 1 where ``flow`` points outside the frame (no previous content)."""
-    height, width = flow.shape[-2:]
-    x = torch.arange(width, device=flow.device).view(1, width) + flow[:, 0]
-    y = torch.arange(height, device=flow.device).view(height, 1) + flow[:, 1]
-    outside = (x < -0.5) | (x > width - 0.5) | (y < -0.5) | (y > height - 0.5)
-    return outside.float()[:, None]
 
 
 def blend_state(sr_frame: torch.Tensor, logits: torch.Tensor, carried: torch.Tensor,
@@ -109,48 +59,6 @@ def blend_state(sr_frame: torch.Tensor, logits: torch.Tensor, carried: torch.Ten
     weight = torch.sigmoid(F.pixel_shuffle(logits, scale).float())
     warped = F.pixel_shuffle(carried[:, :3 * scale * scale].float(), scale)
     return (weight * warped + (1 - weight) * sr_frame.float()).to(sr_frame.dtype)
-
-
-def _conv_pair(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.LeakyReLU(0.2),
-        nn.Conv2d(out_channels, out_channels, 3, padding=1), nn.LeakyReLU(0.2))
-
-
-class FlowNet(nn.Module):
-    """FRVSR's FNet: (current, previous) LR frames -> flow from current to previous, LR pixels.
-
-    Encoder 3 x (two conv-LReLU + 2x max-pool; 32/64/128 channels), decoder 3 x (two
-    conv-LReLU + 2x bilinear upsampling; 256/128/64), conv-LReLU (32), conv to 2, tanh x 24.
-    Any size works: the input is padded (replicated) to a multiple of 8 and the flow cropped.
-
-    Initialisation: He (Kaiming) normal for the LeakyReLU convs, zero biases, and a near-zero
-    last conv (the flow starts at ~0): PyTorch's default conv init shrinks the signal through
-    the 15 layers, and the network then barely learns motion (the video model card's history).
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.encoder = nn.ModuleList([_conv_pair(6, 32), _conv_pair(32, 64), _conv_pair(64, 128)])
-        self.decoder = nn.ModuleList(
-            [_conv_pair(128, 256), _conv_pair(256, 128), _conv_pair(128, 64)])
-        self.out = nn.Sequential(nn.Conv2d(64, 32, 3, padding=1), nn.LeakyReLU(0.2),
-                                 nn.Conv2d(32, 2, 3, padding=1))
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, a=0.2, nonlinearity="leaky_relu")
-                nn.init.zeros_(module.bias)
-        nn.init.normal_(self.out[-1].weight, std=1e-3)
-
-    def forward(self, current: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
-        height, width = current.shape[-2:]
-        pad_h, pad_w = -height % FLOW_MULTIPLE, -width % FLOW_MULTIPLE
-        x = F.pad(torch.cat((current, previous), 1), (0, pad_w, 0, pad_h), mode="replicate")
-        for stage in self.encoder:
-            x = F.max_pool2d(stage(x), 2)
-        for stage in self.decoder:
-            x = F.interpolate(stage(x), scale_factor=2, mode="bilinear", align_corners=False)
-        return torch.tanh(self.out(x)[..., :height, :width].float()) * MAX_FLOW
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vivid.nets.frvsr import warp
+from vivid.nets.warping import warp
 from vivid.training import distributed
 from vivid.training.config import TrainConfig
 from vivid.training.losses import content_loss, discriminator_loss, generator_adversarial_loss

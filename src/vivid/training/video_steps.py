@@ -16,7 +16,7 @@ over; the pixel loss alone rewards it little (``benchmarks/video_diagnose.py``).
 With ``model.architecture`` light the generator is an image generator run on each frame on its
 own (``run_sequences``); the temporal loss is what ties its frames together, along the OpenCV
 motion (``model.motion``) of the LR frames with their context, placed on the HR grid as
-``frvsr.upscale_flow`` places it (centred, as MATLAB bicubic LR places its pixels; BD-made LR
+``warping.upscale_flow`` places it (centred, as MATLAB bicubic LR places its pixels; BD-made LR
 sits 1.5 HR pixels off that, which the smooth flow barely notices).
 """
 
@@ -31,7 +31,8 @@ from torch import nn
 
 from vivid.metrics import mean_psnr_ssim
 from vivid.motion import frame_flow
-from vivid.nets.frvsr import RecurrentGenerator, upscale_flow, warp
+from vivid.nets.frvsr import RecurrentGenerator
+from vivid.nets.warping import upscale_flow, warp
 from vivid.training import distributed
 from vivid.training.config import TrainConfig
 from vivid.training.losses import pixel_loss
@@ -93,7 +94,7 @@ def run_sequences(generator: nn.Module, lr_frames: torch.Tensor
 def frame_motion(lr_frames: torch.Tensor, motion: str, scale: int) -> torch.Tensor:
     """N x (T-1) x 2 x H x W: the OpenCV ``motion`` from each LR frame to the one before
     (``vivid.motion.frame_flow``, as ``RecurrentGenerator.estimate_motion`` runs it), on the
-    HR grid (``frvsr.upscale_flow``, centred placement); no gradient."""
+    HR grid (``warping.upscale_flow``, centred placement); no gradient."""
     current, previous = lr_frames[:, 1:].flatten(0, 1), lr_frames[:, :-1].flatten(0, 1)
     flows = upscale_flow(frame_flow(current.float(), previous.float(), motion), scale)
     return flows.unflatten(0, (lr_frames.shape[0], lr_frames.shape[1] - 1))

@@ -24,6 +24,7 @@ from video_fixtures import (
 )
 from vivid.cli.main import main
 from vivid.degrade import degrade, gaussian_blur
+from vivid.errors import VividError
 from vivid.evaluation.evaluate import niqe_score
 from vivid.inference.loader import load_upscaler
 from vivid.inference.recurrent import VideoUpscaler
@@ -31,7 +32,7 @@ from vivid.nets.flownet import FlowNet
 from vivid.nets.frvsr import RecurrentGenerator
 from vivid.nets.srresnet import GeneratorConfig
 from vivid.nets.warping import bd_upsample, warp
-from vivid.nets.weights_file import load_model, save_generator
+from vivid.nets.weights_file import load_generator, load_model, save_generator
 from vivid.training.config import load_config
 from vivid.training.data import PairedCrops
 from vivid.training.distributed import World
@@ -387,3 +388,50 @@ def test_synthetic_pans_are_exact_whole_pixel_crops() -> None:
         for t in range(5):
             top, left = y + step[0] * t, x + step[1] * t
             assert torch.equal(frames[t], still[:, top:top + 64, left:left + 64])
+
+
+def test_version_3_starts_as_version_2_and_its_hidden_state_learns(tmp_path: Path) -> None:
+    """Version 3 from version 2's weights (hidden_head at zero) gives version 2's outputs;
+    its hidden state then changes later frames, gets a gradient, round-trips through a
+    weights file, and vivid's engines refuse it with a one-line error."""
+    torch.manual_seed(0)
+    old = RecurrentGenerator(TINY, motion="farneback")
+    torch.nn.init.normal_(old.state_head.weight, std=0.05)
+    new = RecurrentGenerator(TINY, motion="farneback", version=3)
+    missing, unexpected = new.load_state_dict(old.state_dict(), strict=False)
+    assert missing == ["hidden_head.weight"] and not unexpected
+    clip = pan(smooth_image((64, 96), seed=3), frames=4, size=32, step=2)[None]
+    with torch.no_grad():
+        assert torch.allclose(new(clip)[0], old(clip)[0], atol=1e-6)
+        torch.nn.init.normal_(new.hidden_head.weight, std=0.05)
+        outputs = new(clip)[0]
+    assert torch.allclose(outputs[:, 0], old(clip)[0][:, 0], atol=1e-6)  # no state yet
+    assert not torch.allclose(outputs[:, 2], old(clip)[0][:, 2], atol=1e-4)
+    new(clip)[0].mean().backward()
+    assert new.hidden_head.weight.grad.abs().sum() > 0
+    assert any(p is new.hidden_head.weight for p in new.recurrence_parameters())
+    path = tmp_path / "v3.safetensors"
+    save_generator(path, new, stage="video")
+    loaded = load_generator(path)
+    assert loaded.version == 3 and torch.equal(loaded.hidden_head.weight, new.hidden_head.weight)
+    with pytest.raises(VividError, match="version 3 video model"):
+        VideoUpscaler.from_pretrained(str(path))
+
+
+def test_a_version_2_init_grows_into_version_3_and_nothing_else_does(tmp_path: Path) -> None:
+    from vivid.training.config import load_config
+    from vivid.training.steps import build_video_generator
+
+    v2 = tmp_path / "v2.safetensors"
+    save_generator(v2, RecurrentGenerator(TINY, motion="dis"), stage="video")
+    base = ["run.stage=\"video\"", "model.blocks=1", "model.channels=8", "model.motion=\"dis\"",
+            "loss.warp_weight=0", f"run.init=\"{v2}\""]
+    grown = build_video_generator(load_config(None, [*base, "model.frvsr_version=3"]))
+    assert grown.version == 3 and not grown.hidden_head.weight.any()
+    bare = tmp_path / "bare.safetensors"
+    save_generator(bare, RecurrentGenerator(TINY, blend=False, motion="dis"), stage="video")
+    with pytest.raises(VividError, match="lacks blend"):
+        build_video_generator(load_config(None, [*base[:-1], f"run.init=\"{bare}\"",
+                                                 "model.frvsr_version=3"]))
+    with pytest.raises(VividError, match="asks for .* version 1"):
+        build_video_generator(load_config(None, [*base, "model.frvsr_version=1"]))

@@ -86,6 +86,9 @@ class VideoUpscaler:
         if not isinstance(network, RecurrentGenerator):
             raise VividError(f"{name_or_path}: is an image model, not a video model "
                              "(use vivid.Upscaler)")
+        if network.hidden_head is not None:
+            raise VividError(f"{name_or_path}: is a version {network.version} video model "
+                             "(hidden state): training runs it, vivid's engines do not yet")
         network = network.to(target, memory_format=torch.channels_last)
         return cls(network, str(name_or_path), target, resolve_precision(precision, target),
                    tile, tile_overlap, metadata, runtime=runtime)

@@ -6,7 +6,7 @@ network ``FlowNet``, trained; or OpenCV's Farneback or DIS flow on the LR frames
 and packs it space-to-depth (scale x scale -> 3 * scale^2 channels at LR size); the SR network
 sees it beside LR frame t. The first frame (and the first after a scene cut) has no carried
 state. Training (``step``) and inference (``vivid.inference.recurrent``) call the same
-``carry`` and ``frame_output``.
+``carry`` and ``output_and_features`` (``frame_output``).
 
 The SR network is vivid's SRResNet without BatchNorm (``srresnet.Generator``,
 ``batchnorm=False``). The carried state enters through its own 3x3 conv (``state_head``,
@@ -16,7 +16,7 @@ result is a per-pixel blend ``w * warped + (1 - w) * SR`` with ``w`` from a smal
 (``blend``), started at sigmoid(``BLEND_START``) everywhere. A fresh
 ``RecurrentGenerator.from_srresnet(g)`` computes ``fold_batchnorm(g)`` on a first frame.
 
-Two versions (``version``; weights say which by their shapes):
+Three versions (``version``; weights say which by their shapes):
 
 1. the bundled models up to v5: ``detail`` and the flow placed by PyTorch's bilinear
    ``align_corners=False`` upsampling (LR pixel i at HR 4i + 1.5), bilinear warp, the blend
@@ -26,7 +26,11 @@ Two versions (``version``; weights say which by their shapes):
    blurs the carried detail again every frame), and two reliability inputs for ``state_head``
    and the blend, made on the whole frame by ``carry``: the warped output degraded like the
    input (Gaussian blur sigma 1.5, every ``scale``-th pixel) minus LR frame t (large where the
-   warp is wrong: occlusion, bad motion), and where the motion points out of the frame.
+   warp is wrong: occlusion, bad motion), and where the motion points out of the frame;
+3. version 2 plus a hidden state (as RRN's): the SR body's LR features of the previous frame,
+   warped at LR by the same motion (bilinear), enter through ``hidden_head`` (a 3x3 conv,
+   started at zero, so a version 2 network's weights start it exactly as version 2). An A/B
+   prototype: training and validation run it; the inference engines do not yet.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ BLEND_CHANNELS = 32  # hidden channels of the blend weight network
 MOTIONS = ("network", *METHODS)  # FNet (trained), or an OpenCV flow on the LR greys
 BLEND_START = -1.0  # its initial logit: sigmoid(-1) = 0.27 of the warped previous output
 RELIABILITY_CHANNELS = 4  # version 2: degraded warped output minus LR (3), out of frame (1)
-VERSIONS = (1, 2)
+VERSIONS = (1, 2, 3)
 
 
 def blend_state(sr_frame: torch.Tensor, logits: torch.Tensor, carried: torch.Tensor,
@@ -63,10 +67,12 @@ def blend_state(sr_frame: torch.Tensor, logits: torch.Tensor, carried: torch.Ten
 
 @dataclass(frozen=True)
 class RecurrentState:
-    """What the next frame needs: the previous LR frame and the previous output (HR)."""
+    """What the next frame needs: the previous LR frame, the previous output (HR) and, for
+    version 3, the SR body's LR features of the previous frame."""
 
     lr_frame: torch.Tensor
     sr_frame: torch.Tensor
+    features: torch.Tensor | None = None  # version 3: the SR body's LR features
 
 
 class RecurrentGenerator(nn.Module):
@@ -96,6 +102,10 @@ class RecurrentGenerator(nn.Module):
         self.state_head = nn.Conv2d(3 * scale * scale + extra, channels, 3, padding=1)
         nn.init.zeros_(self.state_head.weight)
         nn.init.zeros_(self.state_head.bias)
+        self.hidden_head: nn.Conv2d | None = None
+        if version >= 3:
+            self.hidden_head = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+            nn.init.zeros_(self.hidden_head.weight)
         # per-HR-pixel weight of the warped previous output in the result (see the docstring)
         self.blend: nn.Sequential | None = None
         if blend:
@@ -124,8 +134,10 @@ class RecurrentGenerator(nn.Module):
         return video
 
     def recurrence_parameters(self) -> list[nn.Parameter]:
-        """The weights that fuse the carried state (``state_head``, the blend)."""
-        parts = [self.state_head, *([self.blend] if self.blend is not None else [])]
+        """The weights that fuse the carried state (``state_head``, the blend, version 3's
+        ``hidden_head``)."""
+        parts = [self.state_head, *([self.blend] if self.blend is not None else []),
+                 *([self.hidden_head] if self.hidden_head is not None else [])]
         return [p for part in parts for p in part.parameters()]
 
     def step(self, lr_frame: torch.Tensor, state: RecurrentState | None
@@ -133,10 +145,11 @@ class RecurrentGenerator(nn.Module):
         flow, carried = None, None
         if state is not None:
             flow = self.estimate_motion(lr_frame, state.lr_frame)
-            carried = self.carry(state.sr_frame, flow, lr_frame)
-        sr_frame = self.frame_output(lr_frame, carried)
+            carried = self.carry(state.sr_frame, flow, lr_frame, state.features)
+        sr_frame, features = self.output_and_features(lr_frame, carried)
         # Gradients flow through the state into later frames (back-propagation through time).
-        return sr_frame, flow, RecurrentState(lr_frame, sr_frame.float().clamp(0, 1))
+        return sr_frame, flow, RecurrentState(lr_frame, sr_frame.float().clamp(0, 1),
+                                              features if self.hidden_head is not None else None)
 
     def estimate_motion(self, lr_frame: torch.Tensor, previous_lr: torch.Tensor
                         ) -> torch.Tensor:
@@ -150,11 +163,12 @@ class RecurrentGenerator(nn.Module):
         """LR flow on this model's HR grid (the BD grid from version 2)."""
         return upscale_flow(flow, self.scale, bd_grid=self.version >= 2)
 
-    def carry(self, previous_sr: torch.Tensor, flow: torch.Tensor, lr_frame: torch.Tensor
-              ) -> torch.Tensor:
+    def carry(self, previous_sr: torch.Tensor, flow: torch.Tensor, lr_frame: torch.Tensor,
+              features: torch.Tensor | None = None) -> torch.Tensor:
         """The previous output warped onto this frame and packed to LR size (N x 3 scale^2
-        x h x w), with the reliability inputs after it from version 2, fp32. Made on whole
-        frames: ``frame_output`` may then run on tiles of it."""
+        x h x w), with the reliability inputs after it from version 2 and (version 3) the
+        previous ``features`` warped at LR, fp32. Made on whole frames: ``frame_output`` may
+        then run on tiles of it."""
         scale = self.scale
         mode = "bicubic" if self.version >= 2 else "bilinear"
         warped = warp(previous_sr, self.upscale_flow(flow), mode)
@@ -162,37 +176,58 @@ class RecurrentGenerator(nn.Module):
         if self.version < 2:
             return packed
         degraded = gaussian_blur(warped, BD_SIGMA)[..., ::scale, ::scale]
-        return torch.cat((packed, degraded - lr_frame.float(), out_of_frame(flow)), 1)
+        parts = [packed, degraded - lr_frame.float(), out_of_frame(flow)]
+        if self.hidden_head is not None and features is not None:
+            parts.append(warp(features, flow))
+        return torch.cat(parts, 1)
 
     def frame_output(self, lr_frame: torch.Tensor, carried: torch.Tensor | None
                      ) -> torch.Tensor:
         """The output for an LR frame (tile) and its ``carry`` (None: a first frame); not
         clamped. The convs run in ``lr_frame``'s dtype, the blend in fp32."""
-        sr_frame, logits = self.frame_parts(lr_frame, carried)
+        return self.output_and_features(lr_frame, carried)[0]
+
+    def output_and_features(self, lr_frame: torch.Tensor, carried: torch.Tensor | None
+                            ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``frame_output`` and the SR body's LR features (version 3's next hidden state)."""
+        sr_frame, logits, features = self.fuse(lr_frame, carried)
         if logits is None or carried is None:
-            return sr_frame
-        return blend_state(sr_frame, logits, carried, self.scale)
+            return sr_frame, features
+        return blend_state(sr_frame, logits, carried, self.scale), features
 
     def frame_parts(self, lr_frame: torch.Tensor, carried: torch.Tensor | None
                     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The part of ``frame_output`` with weights (what the engines export): the SR output
         and the blend's LR logits (None: a first frame or no blend), in ``lr_frame``'s dtype;
         ``blend_state`` then mixes the carried state in, in fp32 on every engine."""
+        sr_frame, logits, _ = self.fuse(lr_frame, carried)
+        return sr_frame, logits
+
+    def fuse(self, lr_frame: torch.Tensor, carried: torch.Tensor | None
+             ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """``frame_parts`` and the SR body's LR features (version 3's next hidden state)."""
         if carried is None:
-            features = self.sr.head(lr_frame)
-            bias = self.state_head.bias.to(features.dtype).view(1, -1, 1, 1)
-            return self.sr.reconstruct(features + bias), None
+            head = self.sr.head(lr_frame)
+            features = self.sr.body_features(
+                head + self.state_head.bias.to(head.dtype).view(1, -1, 1, 1))
+            return self.sr.upscale(features), None, features
         scale, dtype = self.scale, lr_frame.dtype
-        packed, reliability = carried[:, :3 * scale * scale], carried[:, 3 * scale * scale:]
+        plain = 3 * scale * scale
+        reliable = plain + (RELIABILITY_CHANNELS if self.version >= 2 else 0)
+        packed, reliability = carried[:, :plain], carried[:, plain:reliable]
         reference = upsample(lr_frame.float(), scale, bd_grid=self.version >= 2)
         detail = torch.cat((packed.float() - F.pixel_unshuffle(reference, scale),
                             reliability.float()), 1).to(dtype)
         if lr_frame.is_contiguous(memory_format=torch.channels_last):
             detail = detail.contiguous(memory_format=torch.channels_last)
-        sr_frame = self.sr.reconstruct(self.sr.head(lr_frame) + self.state_head(detail))
+        head = self.sr.head(lr_frame) + self.state_head(detail)
+        if self.hidden_head is not None and carried.shape[1] > reliable:
+            head = head + self.hidden_head(carried[:, reliable:].to(dtype))
+        features = self.sr.body_features(head)
+        sr_frame = self.sr.upscale(features)
         if self.blend is None:
-            return sr_frame, None
-        return sr_frame, self.blend(torch.cat((detail, lr_frame), 1))
+            return sr_frame, None, features
+        return sr_frame, self.blend(torch.cat((detail, lr_frame), 1)), features
 
     def forward(self, lr_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         outputs, flows, state = [], [], None

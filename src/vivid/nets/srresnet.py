@@ -106,8 +106,16 @@ class Generator(nn.Module):
 
     def reconstruct(self, head_output: torch.Tensor) -> torch.Tensor:
         """Everything after the head conv: its PReLU, the residual body and the upsampling."""
+        return self.upscale(self.body_features(head_output))
+
+    def body_features(self, head_output: torch.Tensor) -> torch.Tensor:
+        """The head conv's output through its PReLU and the residual body (with the skip):
+        the LR features the upsampling starts from."""
         features = prelu(head_output, self.head_act.weight)
-        features = features + self.body_bn(self.body_conv(self.body(features)))
+        return features + self.body_bn(self.body_conv(self.body(features)))
+
+    def upscale(self, features: torch.Tensor) -> torch.Tensor:
+        """``body_features`` to the output image: the sub-pixel blocks and the last conv."""
         if not self.subpixel_tail:
             return self.tail(self.upsample(features))
         *first, last = self.upsample

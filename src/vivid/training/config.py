@@ -39,7 +39,7 @@ class ModelSection:
     # "farneback" / "dis" (OpenCV on the LR frames, no weights; vivid.nets.frvsr); with the
     # light architecture the OpenCV motion of the temporal loss
     motion: str = "network"
-    # video stages: the recurrent generator's fusion design (vivid.nets.frvsr, 1 or 2)
+    # video stages: the recurrent generator's fusion design (vivid.nets.frvsr, 1, 2 or 3)
     frvsr_version: int = 2
 
 

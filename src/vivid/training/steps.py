@@ -176,12 +176,24 @@ def build_generator(config: TrainConfig) -> Generator | LightGenerator:
 def build_video_generator(config: TrainConfig) -> RecurrentGenerator:
     """The recurrent video generator from ``run.init``: a video model as it is (stage
     video-gan), or an SRResNet whose blocks become the SR part (stage video); fresh without.
-    Its motion estimate and version are ``model``'s; a video model started from must match."""
+    Its motion estimate and version are ``model``'s; a video model started from must match,
+    except that version 2 grows into version 3 (its hidden state at zero)."""
     shape = GeneratorConfig(config.model.scale, config.model.blocks, config.model.channels)
     motion, version = config.model.motion, config.model.frvsr_version
     if not config.run.init:
         return RecurrentGenerator(shape, motion=motion, version=version)
     start = load_generator(config.run.init)
+    if isinstance(start, RecurrentGenerator) and (start.version, version) == (2, 3):
+        if (start.config, start.motion) != (shape, motion):
+            raise VividError(f"{config.run.init}: is {start.config} with {start.motion} motion; "
+                             f"config asks for {shape} with {motion} motion, version 3")
+        grown = RecurrentGenerator(shape, motion=motion, version=version)
+        missing, _ = grown.load_state_dict(start.state_dict(), strict=False)
+        lacking = [key for key in missing if not key.startswith("hidden_head.")]
+        if lacking:
+            raise VividError(f"{config.run.init}: lacks {lacking[0]} (version 3 grows from a "
+                             "version 2 model with a blend)")
+        return grown.train()  # version 2 plus a hidden state at zero: starts as version 2
     if isinstance(start, RecurrentGenerator):
         if (start.config, start.motion, start.version) != (shape, motion, version):
             raise VividError(f"{config.run.init}: is {start.config} with {start.motion} motion, "

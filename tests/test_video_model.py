@@ -433,5 +433,5 @@ def test_a_version_2_init_grows_into_version_3_and_nothing_else_does(tmp_path: P
     with pytest.raises(VividError, match="lacks blend"):
         build_video_generator(load_config(None, [*base[:-1], f"run.init=\"{bare}\"",
                                                  "model.frvsr_version=3"]))
-    with pytest.raises(VividError, match="asks for .* version 1"):
+    with pytest.raises(VividError, match=r"asks for .* version 1"):
         build_video_generator(load_config(None, [*base, "model.frvsr_version=1"]))

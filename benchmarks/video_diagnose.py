@@ -10,7 +10,9 @@ Degradation bd (Gaussian sigma 1.5, every 4th pixel). Methods:
 - ``MODEL/reset``: the same network with its state dropped before every frame (every frame a
   first frame): what the recurrence adds;
 - ``MODEL/zero-flow``: the previous output carried without motion compensation: what the
-  motion estimate adds.
+  motion estimate adds;
+- ``MODEL/no-hidden`` (version 3 models): the previous output carried, the previous frame's
+  LR features (the hidden state) dropped: what the hidden state adds.
 
 Per method and sequence: PSNR (Y, shave 4), tOF, and the PSNR of the last frames minus that
 of the first (does detail build up along the recurrence?).
@@ -49,6 +51,14 @@ class ZeroFlowStream(VideoStream):
         return torch.zeros(1, 2, *lr_frame.shape[-2:])
 
 
+class NoHiddenStream(VideoStream):
+    """The recurrence without version 3's hidden state (the previous LR features)."""
+
+    def frame(self, lr_frame: torch.Tensor) -> torch.Tensor:
+        self.previous_features = None
+        return super().frame(lr_frame)
+
+
 def sequences(pans: Path) -> list[tuple[str, list[torch.Tensor], list[torch.Tensor]]]:
     listed = []
     for name, lr, hr, _ in load_validation_clips(DATA / "VideoClips", VALIDATION, 4, "bd"):
@@ -81,6 +91,8 @@ def methods(model: str, quick: bool = False) -> dict[str, Callable[[], FrameFn]]
         return lambda frame: (stream.reset(), stream(frame))[1]
 
     listed = {model: video.stream, f"{model}/reset": reset_each}
+    if video.network.hidden_head is not None:
+        listed[f"{model}/no-hidden"] = lambda: NoHiddenStream(video)
     if quick:
         return listed
     return {"bicubic": lambda: image["bicubic"].upscale_tensor,

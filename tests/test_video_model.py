@@ -46,11 +46,13 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = GeneratorConfig(scale=4, blocks=1, channels=8)
 
 
-def _tiny_video_upscaler(tile: int | None = None, seed: int = 0, overlap: int = 4
-                         ) -> VideoUpscaler:
+def _tiny_video_upscaler(tile: int | None = None, seed: int = 0, overlap: int = 4,
+                         version: int = 2) -> VideoUpscaler:
     torch.manual_seed(seed)
-    network = RecurrentGenerator(TINY)
+    network = RecurrentGenerator(TINY, version=version)
     torch.nn.init.normal_(network.state_head.weight, std=0.05)  # make the state matter
+    if network.hidden_head is not None:
+        torch.nn.init.normal_(network.hidden_head.weight, std=0.05)  # and the hidden state
     return VideoUpscaler(network, "tiny", torch.device("cpu"), torch.float32, tile=tile,
                          tile_overlap=overlap)
 
@@ -82,8 +84,9 @@ def test_flow_net_learns_to_warp_a_shifted_frame_back() -> None:
     assert abs(mean_flow[0].item() - 2.0) < 0.5 and abs(mean_flow[1].item()) < 0.5
 
 
-def test_stream_equals_the_training_forward_pass() -> None:
-    upscaler = _tiny_video_upscaler()
+@pytest.mark.parametrize("version", [2, 3])
+def test_stream_equals_the_training_forward_pass(version: int) -> None:
+    upscaler = _tiny_video_upscaler(version=version)
     clip = pan(smooth_image((64, 96), seed=3), frames=5, size=32, step=2)
     with torch.no_grad():
         expected = upscaler.network(clip[None])[0][0].clamp(0, 1)
@@ -93,10 +96,11 @@ def test_stream_equals_the_training_forward_pass() -> None:
     assert not torch.allclose(got[1], upscaler.stream()(clip[1:2])[0], atol=1e-3)
 
 
-def test_tiled_stream_matches_untiled() -> None:
+@pytest.mark.parametrize("version", [2, 3])
+def test_tiled_stream_matches_untiled(version: int) -> None:
     clip = pan(smooth_image((80, 112), seed=4), frames=4, size=48, step=3)
-    whole = _tiny_video_upscaler(tile=None).stream()(clip)
-    tiled = _tiny_video_upscaler(tile=24, overlap=16).stream()(clip)
+    whole = _tiny_video_upscaler(tile=None, version=version).stream()(clip)
+    tiled = _tiny_video_upscaler(tile=24, overlap=16, version=version).stream()(clip)
     # the image models' bound for the default overlap, held over the recurrence
     assert (whole - tiled).abs().max() <= 1 / 255
 
@@ -105,14 +109,15 @@ def _photo(pixels: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None].float() / 255
 
 
-def test_scene_cut_restarts_the_recurrence() -> None:
+@pytest.mark.parametrize("version", [2, 3])
+def test_scene_cut_restarts_the_recurrence(version: int) -> None:
     """Two unrelated clips joined: the first output after the cut equals a fresh start."""
     skimage_data = pytest.importorskip("skimage.data")
     astronaut = _photo(np.array(Image.open(REPO / "examples" / "astronaut.png").convert("RGB")))
     coffee = _photo(skimage_data.coffee()[::4, ::4])
     first = pan(astronaut, frames=4, size=32, step=2)
     second = pan(coffee, frames=4, size=32, step=2)
-    upscaler = _tiny_video_upscaler()
+    upscaler = _tiny_video_upscaler(version=version)
     stream = upscaler.stream()
     joined = stream(torch.cat([first, second]))
     fresh = upscaler.stream()(second)
@@ -120,9 +125,10 @@ def test_scene_cut_restarts_the_recurrence() -> None:
     assert torch.allclose(joined[4:], fresh, atol=1e-6)
 
 
-def test_reset_forgets_the_previous_frame() -> None:
+@pytest.mark.parametrize("version", [2, 3])
+def test_reset_forgets_the_previous_frame(version: int) -> None:
     clip = pan(smooth_image((64, 96), seed=7), frames=3, size=32, step=2)
-    upscaler = _tiny_video_upscaler()
+    upscaler = _tiny_video_upscaler(version=version)
     stream = upscaler.stream()
     stream(clip[:2])
     stream.reset()
@@ -393,7 +399,7 @@ def test_synthetic_pans_are_exact_whole_pixel_crops() -> None:
 def test_version_3_starts_as_version_2_and_its_hidden_state_learns(tmp_path: Path) -> None:
     """Version 3 from version 2's weights (hidden_head at zero) gives version 2's outputs;
     its hidden state then changes later frames, gets a gradient, round-trips through a
-    weights file, and vivid's engines refuse it with a one-line error."""
+    weights file, and loads into vivid's engines, which stream it as training runs it."""
     torch.manual_seed(0)
     old = RecurrentGenerator(TINY, motion="farneback")
     torch.nn.init.normal_(old.state_head.weight, std=0.05)
@@ -414,8 +420,11 @@ def test_version_3_starts_as_version_2_and_its_hidden_state_learns(tmp_path: Pat
     save_generator(path, new, stage="video")
     loaded = load_generator(path)
     assert loaded.version == 3 and torch.equal(loaded.hidden_head.weight, new.hidden_head.weight)
-    with pytest.raises(VividError, match="version 3 video model"):
-        VideoUpscaler.from_pretrained(str(path))
+    upscaler = VideoUpscaler.from_pretrained(str(path), device="cpu", precision="fp32",
+                                             runtime="torch")
+    with torch.no_grad():
+        expected = new(clip)[0][0].clamp(0, 1)
+    assert torch.allclose(upscaler.stream()(clip[0]), expected, atol=1e-5)
 
 
 def test_a_version_2_init_grows_into_version_3_and_nothing_else_does(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """Video models on OpenVINO (``inference.frame_engines``): the exported graphs stream a clip as
-torch does (first frame and carried state, tiled and untiled, versions 1 and 2, with and
+torch does (first frame and carried state, tiled and untiled, versions 1 to 3, with and
 without blend), the carried state is mixed in fp32, and ``auto`` measures once and falls
 back to torch. Run the OpenVINO ones in their own pytest run (pyproject.toml, ``test``)."""
 
@@ -52,6 +52,8 @@ def _network(version: int = 2, blend: bool = True) -> RecurrentGenerator:
     torch.manual_seed(0)
     network = RecurrentGenerator(TINY, blend=blend, motion="farneback", version=version)
     torch.nn.init.normal_(network.state_head.weight, std=0.05)
+    if network.hidden_head is not None:
+        torch.nn.init.normal_(network.hidden_head.weight, std=0.05)
     if network.blend is not None:
         torch.nn.init.normal_(network.blend[-1].weight, std=0.05)  # a weight per pixel
     return network.eval()
@@ -87,16 +89,22 @@ def test_openvino_streams_a_clip_as_torch_does(tile: int | None, dtype: torch.dt
 
 
 @needs_openvino
-@pytest.mark.parametrize(("version", "blend"), [(1, True), (2, False), (1, False)])
-def test_version_1_and_blendless_networks_export_and_match(version: int, blend: bool) -> None:
+@pytest.mark.parametrize("tile", [None, 12], ids=["untiled", "tiled"])
+@pytest.mark.parametrize(("version", "blend"), [(1, True), (2, False), (1, False), (3, True),
+                                                (3, False)])
+def test_every_version_with_and_without_blend_exports_and_matches(
+        version: int, blend: bool, tile: int | None) -> None:
     clip = _clip(frames=3)
-    expected = _upscaler("torch", network=_network(version, blend)).stream()(clip)
-    upscaler = _upscaler("openvino", network=_network(version, blend))
+    expected = _upscaler("torch", tile=tile, network=_network(version, blend)).stream()(clip)
+    upscaler = _upscaler("openvino", tile=tile, network=_network(version, blend))
     graph = upscaler.engine.graphs[True]
-    assert len(graph.compiled.outputs) == (2 if blend else 1)  # SR output (, blend logits)
+    hidden = version == 3  # the LR features are an output of both graphs
+    # SR output (, blend logits) (, features)
+    assert len(graph.compiled.outputs) == 1 + blend + hidden
+    assert len(upscaler.engine.graphs[False].compiled.outputs) == 1 + hidden
     channels = graph.model.inputs[1].get_partial_shape()[1].get_length()
-    assert channels == 3 * 16 + (4 if version == 2 else 0)
-    assert channels == _network(version).state_head.in_channels
+    assert channels == 3 * 16 + (4 if version >= 2 else 0) + (TINY.channels if hidden else 0)
+    assert channels == _network(version).carried_channels
     torch.testing.assert_close(upscaler.stream()(clip), expected, atol=1e-4, rtol=0)
 
 
@@ -106,10 +114,10 @@ def test_the_carried_state_is_mixed_in_fp32_on_openvino_bf16() -> None:
     torch.nn.init.zeros_(network.blend[-1].weight)
     torch.nn.init.constant_(network.blend[-1].bias, 30.0)  # weight 1: the output is the state
     upscaler = _upscaler("openvino", torch.bfloat16, network=network)
-    carried = torch.rand(1, network.state_head.in_channels, 20, 28) * 0.5 + 0.25
+    carried = torch.rand(1, network.carried_channels, 20, 28) * 0.5 + 0.25
     warped = F.pixel_shuffle(carried[:, :48], 4)
     assert (warped - warped.bfloat16().float()).abs().max() > 1e-4  # bf16 would round it
-    output = upscaler.run_sr(torch.rand(1, 3, 20, 28), carried)
+    output, _ = upscaler.run_sr(torch.rand(1, 3, 20, 28), carried)
     torch.testing.assert_close(output, warped, atol=1e-6, rtol=0)
 
 

@@ -2,20 +2,23 @@
 
 A frame engine is called on an LR tile and its carried state (``RecurrentGenerator.carry``
 cut to the tile; None for a first frame), both float32 on the CPU, and returns the output
-tile, float32 on the CPU, not clamped: ``RecurrentGenerator.frame_output``. Motion and
-``carry`` (whole frames, no weights) stay on torch whatever the engine (``recurrent``).
+tile, float32 on the CPU, not clamped (``RecurrentGenerator.frame_output``), and for a
+version 3 network the SR body's LR features of the tile (float32, a new tensor; else None),
+which ``carry`` warps onto the next frame. Motion and ``carry`` (whole frames, no weights)
+stay on torch whatever the engine (``recurrent``).
 
-- ``torch``: ``frame_output`` of the network on its device, weights cast once to the
+- ``torch``: ``output_and_features`` of the network on its device, weights cast once to the
   precision (autocast would cast every conv weight on every frame: ~15% of a frame's time
   on the CPU in bf16), LR input channels_last, the carried state fp32.
 - ``openvino``: two graphs of ``RecurrentGenerator.frame_parts`` (an fp32 copy) exported
   to ONNX with dynamic batch, height and width (``onnx_runtime.graph_bytes``): first frame
   (``lr_frame`` N x 3 x h x w -> ``sr_frame``) and with state (``lr_frame`` and ``carried``
-  N x C x h x w, C = ``state_head.in_channels``: 3 scale^2, + 4 reliability channels from
-  version 2 -> ``sr_frame``, and the blend's ``logits`` N x scale^2 x h x w when there is a
-  blend). Each is converted once and kept as OpenVINO IR in the cache under a SHA-256 of
-  its tensors and kind (``openvino_runtime.cached_model``) and compiled once per engine for
-  all shapes (``CompiledGraph``, bf16 where the CPU has it natively); the first-frame
+  N x C x h x w, C = ``carried_channels``: 3 scale^2, + 4 reliability channels from
+  version 2, + the features from version 3 -> ``sr_frame``, and the blend's ``logits``
+  N x scale^2 x h x w when there is a blend); from version 3 both graphs also output the
+  ``features``. Each is converted once and kept as OpenVINO IR in the cache under a SHA-256
+  of its tensors and kind (``openvino_runtime.cached_model``) and compiled once per engine
+  for all shapes (``CompiledGraph``, bf16 where the CPU has it natively); the first-frame
   graph's working buffers are freed at the first frame with a state. The mix of the
   carried state into the output (``frvsr.blend_state``) runs after the graph, in torch,
   in fp32, as on torch: the carried state is never rounded to bf16 before it is mixed.
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import warnings
 from collections.abc import Callable
 from typing import Protocol
 
@@ -48,30 +52,32 @@ from vivid.nets.frvsr import RecurrentGenerator, blend_state
 
 VIDEO_RUNTIMES = ("auto", "torch", "openvino")
 EXPORT_SIZE = 16  # the example input's side; the graphs take any size
-GRAPH_PARTS = ("sr.", "state_head.", "blend.")  # the tensors frame_parts uses
+GRAPH_PARTS = ("sr.", "state_head.", "blend.", "hidden_head.")  # what frame_parts uses
+FrameResult = tuple[torch.Tensor, torch.Tensor | None]  # output tile, version 3's features
 
 
 class FrameEngine(Protocol):
-    """LR tile and carried state (None: a first frame) in, output tile out; see above."""
+    """LR tile and carried state (None: a first frame) in; output tile and version 3's
+    features (else None) out; see above."""
 
     dtype: torch.dtype
 
     def __call__(self, lr_tile: torch.Tensor, carried: torch.Tensor | None
-                 ) -> torch.Tensor: ...
+                 ) -> FrameResult: ...
 
 
 class FrameGraph(nn.Module):
-    """``frame_parts`` with tensor outputs, for export: ``lr_frame`` -> SR output; with
-    ``carried`` -> the SR output, and the blend's logits when the network has a blend."""
+    """``frame_parts`` with tensor outputs, for export: the SR output, then the blend's
+    logits (with ``carried``, when the network has a blend), then version 3's features."""
 
     def __init__(self, network: RecurrentGenerator) -> None:
         super().__init__()
         self.network = network
 
     def forward(self, lr_frame: torch.Tensor, carried: torch.Tensor | None = None
-                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        sr_frame, logits = self.network.frame_parts(lr_frame, carried)
-        return sr_frame if logits is None else (sr_frame, logits)
+                ) -> tuple[torch.Tensor, ...]:
+        parts = self.network.frame_parts(lr_frame, carried)
+        return tuple(part for part in parts if part is not None)
 
 
 def frame_onnx(network: RecurrentGenerator, with_state: bool) -> tuple[bytes, int]:
@@ -82,11 +88,16 @@ def frame_onnx(network: RecurrentGenerator, with_state: bool) -> tuple[bytes, in
     inputs = {"lr_frame": torch.rand(1, 3, *size)}
     outputs = {"sr_frame": "sr_"}
     if with_state:
-        inputs["carried"] = torch.rand(1, network.state_head.in_channels, *size)
+        inputs["carried"] = torch.rand(1, network.carried_channels, *size)
         outputs |= {"logits": ""} if network.blend is not None else {}
+    outputs |= {"features": ""} if network.hidden_head is not None else {}
     metadata = {"scale": network.scale, "graph": "with state" if with_state else "first frame",
                 "frvsr_version": network.version}
-    return graph_bytes(module, inputs, outputs, metadata), network.scale
+    with warnings.catch_warnings():
+        # fuse's test of the carried channel count: fixed in the graph (only N, h, w vary)
+        warnings.filterwarnings("ignore", "Converting a tensor to a Python boolean",
+                                torch.jit.TracerWarning)
+        return graph_bytes(module, inputs, outputs, metadata), network.scale
 
 
 def graph_digest(network: RecurrentGenerator, with_state: bool) -> str:
@@ -102,18 +113,22 @@ def graph_digest(network: RecurrentGenerator, with_state: bool) -> str:
 
 
 class TorchFrames:
-    """``frame_output`` on torch; casts ``network`` (in place) to ``dtype`` on ``device``."""
+    """``output_and_features`` on torch; casts ``network`` (in place) to ``dtype`` on
+    ``device``."""
 
     def __init__(self, network: RecurrentGenerator, device: torch.device,
                  dtype: torch.dtype) -> None:
         self.network = network.to(device, dtype).eval().requires_grad_(False)
         self.device, self.dtype = device, dtype
 
-    def __call__(self, lr_tile: torch.Tensor, carried: torch.Tensor | None) -> torch.Tensor:
+    def __call__(self, lr_tile: torch.Tensor, carried: torch.Tensor | None) -> FrameResult:
         with torch.inference_mode():
             state = None if carried is None else carried.to(self.device, torch.float32)
             lr_input = lr_tile.to(self.device, self.dtype, memory_format=torch.channels_last)
-            return self.network.frame_output(lr_input, state).float().cpu()
+            sr_tile, features = self.network.output_and_features(lr_input, state)
+            if self.network.hidden_head is None:
+                return sr_tile.float().cpu(), None
+            return sr_tile.float().cpu(), features.float().cpu()
 
 
 class OpenVinoFrames:
@@ -131,21 +146,27 @@ class OpenVinoFrames:
             self.graphs[with_state] = CompiledGraph(model, dtype)
             self.convert_seconds += seconds
         self.compile_seconds = sum(graph.compile_seconds for graph in self.graphs.values())
-        self.blended = len(self.graphs[True].compiled.outputs) == 2
+        self.blended = network.blend is not None
+        self.hidden = network.hidden_head is not None  # version 3: features are an output
         self.first_frame_buffers = False  # the first-frame graph holds working buffers
 
-    def __call__(self, lr_tile: torch.Tensor, carried: torch.Tensor | None) -> torch.Tensor:
+    def __call__(self, lr_tile: torch.Tensor, carried: torch.Tensor | None) -> FrameResult:
         if carried is None:
             self.first_frame_buffers = True
-            return self.graphs[False].infer((lr_tile,), share_outputs=False)[0]
+            outputs = self.graphs[False].infer((lr_tile,), share_outputs=False)
+            return outputs[0], outputs[1] if self.hidden else None
         if self.first_frame_buffers:  # in a video, not needed again until the next scene cut
             self.graphs[False].release_memory()
             self.first_frame_buffers = False
-        # With a blend the outputs are read at once by the mix: the request's own buffers.
+        # With a blend the output is read at once by the mix: the request's own buffers
+        # (the features, kept for the next frame, are then copied out of them).
         outputs = self.graphs[True].infer((lr_tile, carried), share_outputs=self.blended)
+        features = outputs[-1] if self.hidden else None
+        if features is not None and self.blended:
+            features = features.clone()
         if not self.blended:
-            return outputs[0]
-        return blend_state(outputs[0], outputs[1], carried, self.scale)
+            return outputs[0], features
+        return blend_state(outputs[0], outputs[1], carried, self.scale), features
 
     def release_memory(self) -> None:
         """Free both graphs' working buffers (the next call allocates them again)."""
@@ -167,7 +188,7 @@ def load_frame_engine(runtime: str, network: RecurrentGenerator, device: torch.d
 
 
 def architecture(network: RecurrentGenerator) -> str:
-    """What the speed of ``frame_output`` depends on, e.g. 'video x4 10 blocks 64 channels
+    """What the speed of ``frame_parts`` depends on, e.g. 'video x4 10 blocks 64 channels
     version 1 blend' (the key of the cached choice)."""
     config = network.config
     return (f"video x{config.scale} {config.blocks} blocks {config.channels} channels "
@@ -179,7 +200,7 @@ def _calibrate(network: RecurrentGenerator, precision: str) -> dict[str, float] 
     dtype = resolve_precision(precision, CPU)
     side = runtimes.CALIBRATION_SIZE
     lr_tile = torch.rand(1, 3, side, side)
-    carried = torch.rand(1, network.state_head.in_channels, side, side)
+    carried = torch.rand(1, network.carried_channels, side, side)
 
     def runner(runtime: str) -> Callable[[], object]:
         # a copy for torch: its engine casts the network it is given

@@ -4,18 +4,22 @@
 ``architecture`` is ``frvsr``, see ``vivid.nets.frvsr``) on the chosen device and precision,
 its SR network on the chosen engine (``frame_engines``: torch, OpenVINO, or ``auto``).
 ``stream()`` returns a ``VideoStream``: call it on batches of consecutive LR frames, in
-order, and it returns their outputs. It keeps only the previous LR frame and the previous
-output (the recurrence), so memory does not grow with the length of the video. Per frame:
+order, and it returns their outputs. It keeps only the previous LR frame, the previous
+output and (version 3) the SR body's LR features of the previous frame (the recurrence), so
+memory does not grow with the length of the video. Per frame:
 
 1. if there is a previous frame and ``is_scene_cut`` says a new scene starts, the state is
    dropped: the frame is upscaled as a first frame, exactly as if the video started there;
 2. the network's motion estimate (flow network or OpenCV) runs on the whole LR frame, and
    ``RecurrentGenerator.carry`` (the code training uses) warps the whole previous output with
-   it and packs it to LR size, with its reliability inputs;
+   it and packs it to LR size, with its reliability inputs and the warped features;
 3. the SR network (the engine) runs on the LR frame and the carried state in tiles
-   (``upscale_tiled``, the image models' overlap blending). The state is always the whole
-   assembled output, so tiling changes the SR network's input only at tile borders, as it
-   does for images; memory is one output frame for the state plus one tile of activations.
+   (``upscale_tiled``, as for images). The state is always the whole assembled output (and
+   features: each tile's LR features go through ``upscale_tiled`` beside its output, packed
+   depth-to-space to the output's size, so they are cut and assembled exactly as the
+   output), so tiling changes the SR network's input only at tile borders, as it does for
+   images; memory is one output frame (and its features) for the state plus one tile of
+   activations.
 
 On single images (``image_upscaler()``) a video model upscales every image as a first frame.
 """
@@ -27,11 +31,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from vivid.device import CPU, PRECISION_NAMES, resolve_device, resolve_precision
 from vivid.errors import VividError
 from vivid.inference.frame_engines import (
     FrameEngine,
+    FrameResult,
     load_frame_engine,
     resolve_video_runtime,
 )
@@ -86,9 +92,6 @@ class VideoUpscaler:
         if not isinstance(network, RecurrentGenerator):
             raise VividError(f"{name_or_path}: is an image model, not a video model "
                              "(use vivid.Upscaler)")
-        if network.hidden_head is not None:
-            raise VividError(f"{name_or_path}: is a version {network.version} video model "
-                             "(hidden state): training runs it, vivid's engines do not yet")
         network = network.to(target, memory_format=torch.channels_last)
         return cls(network, str(name_or_path), target, resolve_precision(precision, target),
                    tile, tile_overlap, metadata, runtime=runtime)
@@ -103,7 +106,7 @@ class VideoUpscaler:
     def image_upscaler(self) -> Upscaler:
         """An ``Upscaler`` (images) that treats every image as a first frame."""
         def first_frame(lr_tile: torch.Tensor) -> torch.Tensor:
-            return self.run_sr(lr_tile, None)
+            return self.run_sr(lr_tile, None)[0]
 
         return Upscaler(first_frame, self.scale, self.name, self.device, self.dtype, self.tile,
                         self.tile_overlap, self.metadata, runtime=self.runtime)
@@ -111,11 +114,11 @@ class VideoUpscaler:
     def provenance(self) -> str:
         return self.image_upscaler().provenance()
 
-    def run_sr(self, lr_tile: torch.Tensor, carried: torch.Tensor | None) -> torch.Tensor:
+    def run_sr(self, lr_tile: torch.Tensor, carried: torch.Tensor | None) -> FrameResult:
         """The SR network (the engine) on an LR tile and its carried state (None: a first
-        frame), both on the CPU in fp32; returns the output tile on the CPU in fp32. The
-        carried state stays in fp32 (the blend mixes it in fp32; bf16 would round it every
-        frame)."""
+        frame), both on the CPU in fp32; returns the output tile and (version 3) the tile's
+        LR features, on the CPU in fp32. The carried state stays in fp32 (the blend mixes it
+        in fp32; bf16 would round it every frame)."""
         return self.engine(lr_tile, carried)
 
     def estimate_flow(self, lr_frame: torch.Tensor, previous_lr: torch.Tensor) -> torch.Tensor:
@@ -127,12 +130,13 @@ class VideoUpscaler:
             flow = self.network.flow(self._input(lr_frame), self._input(previous_lr))
         return flow.float().cpu()
 
-    def carry(self, previous_sr: torch.Tensor, flow: torch.Tensor, lr_frame: torch.Tensor
-              ) -> torch.Tensor:
+    def carry(self, previous_sr: torch.Tensor, flow: torch.Tensor, lr_frame: torch.Tensor,
+              features: torch.Tensor | None = None) -> torch.Tensor:
         """``RecurrentGenerator.carry`` on the CPU in fp32."""
         with torch.inference_mode():
-            return self.network.carry(previous_sr.float(), flow.float(), lr_frame.float()
-                                      ).float().cpu()
+            hidden = None if features is None else features.float()
+            return self.network.carry(previous_sr.float(), flow.float(), lr_frame.float(),
+                                      hidden).float().cpu()
 
 
 class VideoStream:
@@ -142,10 +146,12 @@ class VideoStream:
         self.upscaler = upscaler
         self.previous_lr: torch.Tensor | None = None
         self.previous_sr: torch.Tensor | None = None
+        self.previous_features: torch.Tensor | None = None  # version 3
+        self.hidden = upscaler.network.hidden_head is not None
         self.cuts = 0  # scene cuts found so far
 
     def reset(self) -> None:
-        self.previous_lr = self.previous_sr = None
+        self.previous_lr = self.previous_sr = self.previous_features = None
 
     def __call__(self, lr_batch: torch.Tensor) -> torch.Tensor:
         """N x 3 x h x w consecutive LR frames in [0, 1] -> N x 3 x H x W outputs in [0, 1]."""
@@ -162,28 +168,42 @@ class VideoStream:
             self.cuts += 1
         packed = self._packed_state(lr_frame)
         tiles_in = lr_frame if packed is None else torch.cat((lr_frame, packed), 1)
-        upscaler = self.upscaler
-        model = pad_small(self._tile_model(tiles_in.shape[1]), upscaler.scale)
-        sr_frame = upscale_tiled(model, tiles_in, upscaler.scale, upscaler.tile,
-                                 upscaler.tile_overlap).clamp_(0, 1)
+        upscaler, scale = self.upscaler, self.upscaler.scale
+        features = upscaler.network.config.channels if self.hidden else 0
+        model = pad_small(self._tile_model(tiles_in.shape[1]), scale)
+        assembled = upscale_tiled(model, tiles_in, scale, upscaler.tile, upscaler.tile_overlap,
+                                  channels=3 + -(-features // scale**2))
+        sr_frame = assembled[:, :3].clamp_(0, 1).contiguous()
+        if self.hidden:
+            self.previous_features = F.pixel_unshuffle(assembled[:, 3:], scale)[:, :features]
         self.previous_lr, self.previous_sr = lr_frame, sr_frame
         return sr_frame
 
     def _packed_state(self, lr_frame: torch.Tensor) -> torch.Tensor | None:
-        """The previous output carried onto this frame (None: none)."""
+        """The previous output (and features) carried onto this frame (None: none)."""
         if self.previous_lr is None or self.previous_sr is None:
             return None
         if self.previous_lr.shape != lr_frame.shape:
             return None  # a new size is a new scene (is_scene_cut says so too)
         flow = self.estimate_flow(lr_frame, self.previous_lr)
-        return self.upscaler.carry(self.previous_sr, flow, lr_frame)
+        return self.upscaler.carry(self.previous_sr, flow, lr_frame, self.previous_features)
 
     def estimate_flow(self, lr_frame: torch.Tensor, previous_lr: torch.Tensor) -> torch.Tensor:
         """The motion the state is carried by: the model's (a diagnosis may replace it)."""
         return self.upscaler.estimate_flow(lr_frame, previous_lr)
 
     def _tile_model(self, channels: int) -> Callable[[torch.Tensor], torch.Tensor]:
-        run_sr = self.upscaler.run_sr
-        if channels == 3:
-            return lambda tile: run_sr(tile, None)
-        return lambda tile: run_sr(tile[:, :3], tile[:, 3:])
+        """LR tile (and its carried state after 3 channels) -> the output tile, and version
+        3's LR features packed depth-to-space after it (zero channels added up to a multiple
+        of scale^2), so tiles assemble them as they assemble the output."""
+        run_sr, scale = self.upscaler.run_sr, self.upscaler.scale
+
+        def tile_model(tile: torch.Tensor) -> torch.Tensor:
+            sr_tile, features = run_sr(tile[:, :3], None if channels == 3 else tile[:, 3:])
+            if features is None:
+                return sr_tile
+            missing = -features.shape[1] % scale**2
+            packed = F.pixel_shuffle(F.pad(features, (0, 0, 0, 0, 0, missing)), scale)
+            return torch.cat((sr_tile, packed), 1)
+
+        return tile_model

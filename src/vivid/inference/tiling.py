@@ -117,20 +117,21 @@ def _same_size_batches(tiles: list[_Tile], batch: int) -> list[list[_Tile]]:
             for i in range(0, len(members), batch)]
 
 
-def _output_buffer(lr_image: torch.Tensor, scale: int, dtype: torch.dtype) -> torch.Tensor:
+def _output_buffer(lr_image: torch.Tensor, scale: int, dtype: torch.dtype, channels: int = 3
+                   ) -> torch.Tensor:
     """The zeroed result (uint8: channels-last); too big for memory is an error no tile size
     can help."""
     count, _, height, width = lr_image.shape
     try:
         if dtype == torch.uint8:
-            return torch.zeros(count, height * scale, width * scale, 3,
+            return torch.zeros(count, height * scale, width * scale, channels,
                                dtype=dtype).permute(0, 3, 1, 2)
-        return torch.zeros(count, 3, height * scale, width * scale, dtype=dtype)
+        return torch.zeros(count, channels, height * scale, width * scale, dtype=dtype)
     except (RuntimeError, torch.OutOfMemoryError) as error:
         if not _is_out_of_memory(error):
             raise
         size = torch.empty((), dtype=dtype).element_size()
-        gib = count * 3 * height * width * scale**2 * size / 2**30
+        gib = count * channels * height * width * scale**2 * size / 2**30
         raise VividError(f"out of memory for the {width * scale}x{height * scale} result "
                          f"({gib:.1f} GiB as {str(dtype).removeprefix('torch.')}), which "
                          "smaller tiles cannot reduce; free memory or upscale a smaller "
@@ -177,7 +178,7 @@ def _whole(model: ModelFn, lr_image: torch.Tensor, scale: int, dtype: torch.dtyp
     height, width = lr_image.shape[-2:]
     piece = _checked(model(lr_image), _Tile((0, height), (0, width), (0, height), (0, width)))
     if dtype == torch.uint8:
-        sr_image = _output_buffer(lr_image, scale, dtype)
+        sr_image = _output_buffer(lr_image, scale, dtype, piece.shape[1])
         _store(sr_image, piece)
         return sr_image
     if piece.dtype != torch.float32 or piece.is_inference():
@@ -195,9 +196,11 @@ def upscale_tiled(
     batch: int = 1,
     max_pixels: int | None = None,
     dtype: torch.dtype = torch.float32,
+    channels: int = 3,
 ) -> torch.Tensor:
     """Apply ``model`` (LR tile -> SR tile, any device, a new tensor) to ``lr_image`` tile by
-    tile; returns the N x 3 x sH x sW result in ``dtype`` (float32, or uint8 channels-last).
+    tile; returns the N x ``channels`` x sH x sW result in ``dtype`` (float32, or uint8
+    channels-last).
 
     ``tile``: the largest core side in LR pixels; else (None or 0) ``max_pixels``: the most
     LR pixels of a tile with its context (``tile_plan.plan_grid``); neither: one tile. Up to
@@ -214,7 +217,7 @@ def upscale_tiled(
                 raise
             tile = max(height, width) // 2  # as the out-of-memory step below
     grid = first_grid(height, width, overlap, tile, max_pixels)
-    sr_image = _output_buffer(lr_image, scale, dtype)
+    sr_image = _output_buffer(lr_image, scale, dtype, channels)
     while True:
         try:
             _run_tiles(model, lr_image, sr_image, scale, _plan(height, width, grid), batch,

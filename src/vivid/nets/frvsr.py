@@ -29,8 +29,8 @@ Three versions (``version``; weights say which by their shapes):
    warp is wrong: occlusion, bad motion), and where the motion points out of the frame;
 3. version 2 plus a hidden state (as RRN's): the SR body's LR features of the previous frame,
    warped at LR by the same motion (bilinear), enter through ``hidden_head`` (a 3x3 conv,
-   started at zero, so a version 2 network's weights start it exactly as version 2). An A/B
-   prototype: training and validation run it; the inference engines do not yet.
+   started at zero, so a version 2 network's weights start it exactly as version 2). The
+   engines get the features from ``frame_parts`` and hand them back through ``carry``.
 """
 
 from __future__ import annotations
@@ -119,6 +119,13 @@ class RecurrentGenerator(nn.Module):
     def scale(self) -> int:
         return self.config.scale
 
+    @property
+    def carried_channels(self) -> int:
+        """The channels of a full ``carry``: the state_head's input, and version 3's warped
+        features after it."""
+        hidden = self.config.channels if self.hidden_head is not None else 0
+        return self.state_head.in_channels + hidden
+
     @classmethod
     def from_srresnet(cls, generator: Generator, blocks: int, motion: str = "network",
                       version: int = 2) -> RecurrentGenerator:
@@ -196,16 +203,18 @@ class RecurrentGenerator(nn.Module):
         return blend_state(sr_frame, logits, carried, self.scale), features
 
     def frame_parts(self, lr_frame: torch.Tensor, carried: torch.Tensor | None
-                    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The part of ``frame_output`` with weights (what the engines export): the SR output
-        and the blend's LR logits (None: a first frame or no blend), in ``lr_frame``'s dtype;
-        ``blend_state`` then mixes the carried state in, in fp32 on every engine."""
-        sr_frame, logits, _ = self.fuse(lr_frame, carried)
-        return sr_frame, logits
+                    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """The part of ``frame_output`` with weights (what the engines export): the SR output,
+        the blend's LR logits (None: a first frame or no blend) and version 3's LR features
+        (None before version 3), in ``lr_frame``'s dtype; ``blend_state`` then mixes the
+        carried state in, in fp32 on every engine."""
+        sr_frame, logits, features = self.fuse(lr_frame, carried)
+        return sr_frame, logits, features if self.hidden_head is not None else None
 
     def fuse(self, lr_frame: torch.Tensor, carried: torch.Tensor | None
              ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """``frame_parts`` and the SR body's LR features (version 3's next hidden state)."""
+        """The SR output, the blend's logits (None: a first frame or no blend) and the SR
+        body's LR features (every version; version 3 carries them to the next frame)."""
         if carried is None:
             head = self.sr.head(lr_frame)
             features = self.sr.body_features(

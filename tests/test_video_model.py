@@ -444,3 +444,8 @@ def test_a_version_2_init_grows_into_version_3_and_nothing_else_does(tmp_path: P
                                                  "model.frvsr_version=3"]))
     with pytest.raises(VividError, match=r"asks for .* version 1"):
         build_video_generator(load_config(None, [*base, "model.frvsr_version=1"]))
+    # stage video from a blendless model of the same version (stage video-flow): a new blend
+    blended = build_video_generator(load_config(None, [*base[:-1], f"run.init=\"{bare}\""]))
+    assert blended.blend is not None and blended.version == 2
+    kept = load_generator(bare).state_dict()
+    assert all(torch.equal(blended.state_dict()[key], value) for key, value in kept.items())

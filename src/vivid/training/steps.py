@@ -173,6 +173,19 @@ def build_generator(config: TrainConfig) -> Generator | LightGenerator:
     return generator
 
 
+def _grown(start: RecurrentGenerator, init: str, version: int, fresh: str
+           ) -> RecurrentGenerator:
+    """A new ``version`` generator shaped as ``start`` with all of its weights: only the parts
+    named ``fresh...`` keep their new start (an error names a missing weight otherwise)."""
+    grown = RecurrentGenerator(start.config, blend=True, motion=start.motion, version=version)
+    missing, _ = grown.load_state_dict(start.state_dict(), strict=False)
+    lacking = [key for key in missing if not key.startswith(fresh)]
+    if lacking:
+        raise VividError(f"{init}: lacks {lacking[0]} (a version {version} model grows from "
+                         f"it with only {fresh.rstrip('.')} new)")
+    return grown.train()
+
+
 def build_video_generator(config: TrainConfig) -> RecurrentGenerator:
     """The recurrent video generator from ``run.init``: a video model as it is (stage
     video-gan), or an SRResNet whose blocks become the SR part (stage video); fresh without.
@@ -183,26 +196,16 @@ def build_video_generator(config: TrainConfig) -> RecurrentGenerator:
     if not config.run.init:
         return RecurrentGenerator(shape, motion=motion, version=version)
     start = load_generator(config.run.init)
-    if isinstance(start, RecurrentGenerator) and (start.version, version) == (2, 3):
-        if (start.config, start.motion) != (shape, motion):
-            raise VividError(f"{config.run.init}: is {start.config} with {start.motion} motion; "
-                             f"config asks for {shape} with {motion} motion, version 3")
-        grown = RecurrentGenerator(shape, motion=motion, version=version)
-        missing, _ = grown.load_state_dict(start.state_dict(), strict=False)
-        lacking = [key for key in missing if not key.startswith("hidden_head.")]
-        if lacking:
-            raise VividError(f"{config.run.init}: lacks {lacking[0]} (version 3 grows from a "
-                             "version 2 model with a blend)")
-        return grown.train()  # version 2 plus a hidden state at zero: starts as version 2
     if isinstance(start, RecurrentGenerator):
-        if (start.config, start.motion, start.version) != (shape, motion, version):
+        grows = (start.version, version) == (2, 3)
+        if (start.config, start.motion, start.version) != (shape, motion, 2 if grows else version):
             raise VividError(f"{config.run.init}: is {start.config} with {start.motion} motion, "
                              f"version {start.version}; config asks for {shape} with {motion} "
                              f"motion, version {version}")
+        if grows:  # version 2 plus a hidden state at zero: starts as version 2
+            return _grown(start, config.run.init, version, "hidden_head.")
         if start.blend is None and config.run.stage == "video":  # e.g. from stage video-flow
-            video = RecurrentGenerator(shape, motion=motion, version=version)
-            video.load_state_dict(start.state_dict(), strict=False)  # + a fresh blend
-            return video.train()
+            return _grown(start, config.run.init, version, "blend.")
         return start.train()
     if (start.config.scale, start.config.channels) != (shape.scale, shape.channels):
         raise VividError(f"{config.run.init}: is {start.config}, config asks for {shape}")

@@ -52,11 +52,15 @@ class ZeroFlowStream(VideoStream):
 
 
 class NoHiddenStream(VideoStream):
-    """The recurrence without version 3's hidden state (the previous LR features)."""
+    """The recurrence without version 3's hidden state: the previous LR features set to zero
+    (``hidden_head`` has no bias, so they add nothing; the engines' graphs keep their
+    inputs)."""
 
     def frame(self, lr_frame: torch.Tensor) -> torch.Tensor:
-        self.previous_features = None
-        return super().frame(lr_frame)
+        sr_frame = super().frame(lr_frame)
+        if self.previous_features is not None:
+            self.previous_features = torch.zeros_like(self.previous_features)
+        return sr_frame
 
 
 def sequences(pans: Path) -> list[tuple[str, list[torch.Tensor], list[torch.Tensor]]]:

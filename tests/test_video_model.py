@@ -99,8 +99,13 @@ def test_stream_equals_the_training_forward_pass(version: int) -> None:
 @pytest.mark.parametrize("version", [2, 3])
 def test_tiled_stream_matches_untiled(version: int) -> None:
     clip = pan(smooth_image((80, 112), seed=4), frames=4, size=48, step=3)
-    whole = _tiny_video_upscaler(tile=None, version=version).stream()(clip)
-    tiled = _tiny_video_upscaler(tile=24, overlap=16, version=version).stream()(clip)
+    whole_stream = _tiny_video_upscaler(tile=None, version=version).stream()
+    tiled_stream = _tiny_video_upscaler(tile=24, overlap=16, version=version).stream()
+    whole, tiled = whole_stream(clip), tiled_stream(clip)
+    if version == 3:  # each tile's LR features assembled as the output is
+        assert tiled_stream.previous_features is not None
+        torch.testing.assert_close(tiled_stream.previous_features,
+                                   whole_stream.previous_features, atol=1e-5, rtol=0)
     # the image models' bound for the default overlap, held over the recurrence
     assert (whole - tiled).abs().max() <= 1 / 255
 
@@ -425,6 +430,8 @@ def test_version_3_starts_as_version_2_and_its_hidden_state_learns(tmp_path: Pat
     with torch.no_grad():
         expected = new(clip)[0][0].clamp(0, 1)
     assert torch.allclose(upscaler.stream()(clip[0]), expected, atol=1e-5)
+    assert torch.allclose(upscaler.image_upscaler().upscale_tensor(clip[0, 1:2]),
+                          new(clip[:, 1:2])[0][0].clamp(0, 1), atol=1e-5)  # a first frame
 
 
 def test_a_version_2_init_grows_into_version_3_and_nothing_else_does(tmp_path: Path) -> None:

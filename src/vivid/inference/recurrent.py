@@ -169,13 +169,16 @@ class VideoStream:
         packed = self._packed_state(lr_frame)
         tiles_in = lr_frame if packed is None else torch.cat((lr_frame, packed), 1)
         upscaler, scale = self.upscaler, self.upscaler.scale
-        features = upscaler.network.config.channels if self.hidden else 0
+        hidden_channels = upscaler.network.config.channels if self.hidden else 0
         model = pad_small(self._tile_model(tiles_in.shape[1]), scale)
         assembled = upscale_tiled(model, tiles_in, scale, upscaler.tile, upscaler.tile_overlap,
-                                  channels=3 + -(-features // scale**2))
-        sr_frame = assembled[:, :3].clamp_(0, 1).contiguous()
-        if self.hidden:
-            self.previous_features = F.pixel_unshuffle(assembled[:, 3:], scale)[:, :features]
+                                  channels=3 + -(-hidden_channels // scale**2))
+        if not self.hidden:
+            sr_frame = assembled.clamp_(0, 1)
+        else:  # copies: the state keeps the output and the features, not the packed buffer
+            sr_frame = assembled[:, :3].clamp(0, 1)
+            self.previous_features = F.pixel_unshuffle(assembled[:, 3:], scale
+                                                       )[:, :hidden_channels].clone()
         self.previous_lr, self.previous_sr = lr_frame, sr_frame
         return sr_frame
 

@@ -11,8 +11,8 @@ rounding for much less, since trained networks look only a few pixels far.
 The grid (``tile_plan``) is the fewest tiles whose largest (context included) has at most a
 given number of LR pixels (one tile when the whole image fits), or cores no longer than a
 given side (``tile``). The result is float32, or uint8 (rounded, clamped to [0, 1] first;
-stored channels-last, i.e. as H x W x 3 samples) for a quarter of the memory. A single tile
-is the model's own output, with nothing copied. Only tiles travel to the model (and its
+stored channels-last, i.e. as H x W x channels samples) for a quarter of the memory. A single
+tile is the model's own output, with nothing copied. Only tiles travel to the model (and its
 device); the input and output stay where they are. A tile that runs out of memory makes the
 whole image start again one tile at a time, then with half the tile side; a tile with
 non-finite output is an error.
@@ -172,11 +172,13 @@ def _run_tiles(model: ModelFn, lr_image: torch.Tensor, sr_image: torch.Tensor, s
                 on_tile(done, len(tiles))
 
 
-def _whole(model: ModelFn, lr_image: torch.Tensor, scale: int, dtype: torch.dtype
-           ) -> torch.Tensor:
+def _whole(model: ModelFn, lr_image: torch.Tensor, scale: int, dtype: torch.dtype,
+           channels: int) -> torch.Tensor:
     """One tile: the model's output itself (float32), or rounded into a new uint8 result."""
     height, width = lr_image.shape[-2:]
     piece = _checked(model(lr_image), _Tile((0, height), (0, width), (0, height), (0, width)))
+    if piece.shape[1] != channels:
+        raise VividError(f"the model gave {piece.shape[1]} channels, {channels} expected")
     if dtype == torch.uint8:
         sr_image = _output_buffer(lr_image, scale, dtype, piece.shape[1])
         _store(sr_image, piece)
@@ -211,7 +213,7 @@ def upscale_tiled(
     _, _, height, width = lr_image.shape
     if not needs_tiles(height, width, tile, max_pixels):
         try:
-            return _whole(model, lr_image, scale, dtype)
+            return _whole(model, lr_image, scale, dtype, channels)
         except (RuntimeError, torch.OutOfMemoryError) as error:
             if not _is_out_of_memory(error):
                 raise

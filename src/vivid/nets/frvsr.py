@@ -231,7 +231,10 @@ class RecurrentGenerator(nn.Module):
             detail = detail.contiguous(memory_format=torch.channels_last)
         head = self.sr.head(lr_frame) + self.state_head(detail)
         if self.hidden_head is not None and carried.shape[1] > reliable:
-            head = head + self.hidden_head(carried[:, reliable:].to(dtype))
+            hidden = carried[:, reliable:].to(dtype)
+            if lr_frame.is_contiguous(memory_format=torch.channels_last):
+                hidden = hidden.contiguous(memory_format=torch.channels_last)
+            head = head + self.hidden_head(hidden)
         features = self.sr.body_features(head)
         sr_frame = self.sr.upscale(features)
         if self.blend is None:

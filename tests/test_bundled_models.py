@@ -25,7 +25,7 @@ CONFIGS = {"srresnet-x4": "vivid-srresnet-x4.toml", "srgan-x4": "vivid-srgan-vgg
            "video-x4": "vivid-video-x4.toml", "video-gan-x4": "vivid-video-gan-x4.toml",
            "live-x4": "vivid-live-x4.toml"}
 SHAPES = {"srresnet-x4": (4, 16, 64), "srgan-x4": (4, 16, 64), "video-x4": (4, 10, 64),
-          "live-x4": (4, 1, 32),
+          "live-x4": (4, 4, 16),
           "video-gan-x4": (4, 10, 64)}
 DATA = {"srresnet-x4": "T91+BSD200", "srgan-x4": "T91+BSD200",
         "video-x4": "T91+BSD200+VideoClips", "video-gan-x4": "T91+BSD200+VideoClips",

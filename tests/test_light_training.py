@@ -40,7 +40,7 @@ BAD = [
     (SMOKE, ["data.degradation='mixed'"], "draws bd or bicubic per sequence: stage video with "
                                           "'model.architecture' = \"light\" only"),
     (VIDEO, ["data.degradation='mixed'"], "the recurrent network assumes bd throughout"),
-    (LIVE, ["data.context=8"], "'data.context' must be at least the light network's reach, 16 HR "
+    (LIVE, ["data.context=8"], "'data.context' must be at least the light network's reach, 40 HR "
                                "pixels"),
     (LIVE, ["run.stage='video-gan'"], "trains in stages srresnet, srgan, video, not in stage "
                                       "video-gan"),

@@ -126,9 +126,8 @@ class TorchFrames:
             state = None if carried is None else carried.to(self.device, torch.float32)
             lr_input = lr_tile.to(self.device, self.dtype, memory_format=torch.channels_last)
             sr_tile, features = self.network.output_and_features(lr_input, state)
-            if self.network.hidden_head is None:
-                return sr_tile.float().cpu(), None
-            return sr_tile.float().cpu(), features.float().cpu()
+            hidden = self.network.hidden_head is not None
+            return sr_tile.float().cpu(), features.float().cpu() if hidden else None
 
 
 class OpenVinoFrames:

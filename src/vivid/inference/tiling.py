@@ -180,7 +180,7 @@ def _whole(model: ModelFn, lr_image: torch.Tensor, scale: int, dtype: torch.dtyp
     if piece.shape[1] != channels:
         raise VividError(f"the model gave {piece.shape[1]} channels, {channels} expected")
     if dtype == torch.uint8:
-        sr_image = _output_buffer(lr_image, scale, dtype, piece.shape[1])
+        sr_image = _output_buffer(lr_image, scale, dtype, channels)
         _store(sr_image, piece)
         return sr_image
     if piece.dtype != torch.float32 or piece.is_inference():

@@ -31,6 +31,7 @@ import torch
 from common import save
 from vivid.metrics import to_y
 from vivid.motion import METHODS, frame_flow
+from vivid.nets.frvsr import RecurrentGenerator
 from vivid.nets.warping import out_of_frame, upscale_flow, warp
 from vivid.nets.weights_file import load_model
 from vivid.training.config import load_config
@@ -116,8 +117,8 @@ def main() -> None:
 
     @torch.no_grad()
     def single_frame(lr: torch.Tensor) -> torch.Tensor:
-        if hasattr(network, "frame_output"):
-            return network.frame_output(lr, None)
+        if isinstance(network, RecurrentGenerator):
+            return network.output_and_features(lr, None)[0]
         return network(lr)
 
     results = {}

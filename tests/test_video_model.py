@@ -284,8 +284,8 @@ def test_the_blend_starts_at_a_quarter_of_the_warped_previous_output() -> None:
     packed = torch.rand(1, 48, 8, 8)
     reliability = torch.rand(1, 4, 8, 8)
     with torch.no_grad():
-        single = network.frame_output(lr, None)
-        blended = network.frame_output(lr, torch.cat((packed, reliability), 1))
+        single = network.output_and_features(lr, None)[0]
+        blended = network.output_and_features(lr, torch.cat((packed, reliability), 1))[0]
     weight = torch.sigmoid(torch.tensor(-1.0))  # 0.27
     expected = weight * F.pixel_shuffle(packed, 4) + (1 - weight) * single  # state_head is 0
     assert torch.allclose(blended, expected, atol=1e-5)

@@ -2,7 +2,7 @@
 
 A frame engine is called on an LR tile and its carried state (``RecurrentGenerator.carry``
 cut to the tile; None for a first frame), both float32 on the CPU, and returns the output
-tile, float32 on the CPU, not clamped (``RecurrentGenerator.frame_output``), and for a
+tile, float32 on the CPU, not clamped (``RecurrentGenerator.output_and_features``), and for a
 version 3 network the SR body's LR features of the tile (float32, a new tensor; else None),
 which ``carry`` warps onto the next frame. Motion and ``carry`` (whole frames, no weights)
 stay on torch whatever the engine (``recurrent``).
@@ -10,7 +10,7 @@ stay on torch whatever the engine (``recurrent``).
 - ``torch``: ``output_and_features`` of the network on its device, weights cast once to the
   precision (autocast would cast every conv weight on every frame: ~15% of a frame's time
   on the CPU in bf16), LR input channels_last, the carried state fp32.
-- ``openvino``: two graphs of ``RecurrentGenerator.frame_parts`` (an fp32 copy) exported
+- ``openvino``: two graphs of ``RecurrentGenerator.fuse`` (an fp32 copy) exported
   to ONNX with dynamic batch, height and width (``onnx_runtime.graph_bytes``): first frame
   (``lr_frame`` N x 3 x h x w -> ``sr_frame``) and with state (``lr_frame`` and ``carried``
   N x C x h x w, C = ``carried_channels``: 3 scale^2, + 4 reliability channels from
@@ -52,7 +52,7 @@ from vivid.nets.frvsr import RecurrentGenerator, blend_state
 
 VIDEO_RUNTIMES = ("auto", "torch", "openvino")
 EXPORT_SIZE = 16  # the example input's side; the graphs take any size
-GRAPH_PARTS = ("sr.", "state_head.", "blend.", "hidden_head.")  # what frame_parts uses
+GRAPH_PARTS = ("sr.", "state_head.", "blend.", "hidden_head.")  # what fuse uses
 FrameResult = tuple[torch.Tensor, torch.Tensor | None]  # output tile, version 3's features
 
 
@@ -67,7 +67,7 @@ class FrameEngine(Protocol):
 
 
 class FrameGraph(nn.Module):
-    """``frame_parts`` with tensor outputs, for export: the SR output, then the blend's
+    """``fuse`` with tensor outputs, for export: the SR output, then the blend's
     logits (with ``carried``, when the network has a blend), then version 3's features."""
 
     def __init__(self, network: RecurrentGenerator) -> None:
@@ -76,12 +76,12 @@ class FrameGraph(nn.Module):
 
     def forward(self, lr_frame: torch.Tensor, carried: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, ...]:
-        parts = self.network.frame_parts(lr_frame, carried)
+        parts = self.network.fuse(lr_frame, carried)
         return tuple(part for part in parts if part is not None)
 
 
 def frame_onnx(network: RecurrentGenerator, with_state: bool) -> tuple[bytes, int]:
-    """The ONNX graph of ``frame_parts`` (first frame, or ``with_state``) of an fp32 copy of
+    """The ONNX graph of ``fuse`` (first frame, or ``with_state``) of an fp32 copy of
     ``network``, and its scale."""
     module = FrameGraph(copy.deepcopy(network).to(CPU, torch.float32).eval())
     size = (EXPORT_SIZE, EXPORT_SIZE)
@@ -102,8 +102,8 @@ def frame_onnx(network: RecurrentGenerator, with_state: bool) -> tuple[bytes, in
 
 def graph_digest(network: RecurrentGenerator, with_state: bool) -> str:
     """24 hex digits of the SHA-256 of all a ``frame_onnx`` graph is made of: its kind, the
-    network's version and scale, and the fp32 tensors ``frame_parts`` uses."""
-    kind = f"frame_parts version {network.version} x{network.scale} state {with_state}"
+    network's version and scale, and the fp32 tensors ``fuse`` uses."""
+    kind = f"fuse version {network.version} x{network.scale} state {with_state}"
     digest = hashlib.sha256(kind.encode())
     for name, tensor in sorted(network.state_dict().items()):
         if name.startswith(GRAPH_PARTS):
@@ -126,12 +126,11 @@ class TorchFrames:
             state = None if carried is None else carried.to(self.device, torch.float32)
             lr_input = lr_tile.to(self.device, self.dtype, memory_format=torch.channels_last)
             sr_tile, features = self.network.output_and_features(lr_input, state)
-            hidden = self.network.hidden_head is not None
-            return sr_tile.float().cpu(), features.float().cpu() if hidden else None
+            return sr_tile.float().cpu(), None if features is None else features.float().cpu()
 
 
 class OpenVinoFrames:
-    """``frame_parts`` on OpenVINO (two compiled graphs), then the fp32 mix in torch."""
+    """``fuse`` on OpenVINO (two compiled graphs), then the fp32 mix in torch."""
 
     def __init__(self, network: RecurrentGenerator, dtype: torch.dtype) -> None:
         check_precision(dtype)  # before an export
@@ -187,7 +186,7 @@ def load_frame_engine(runtime: str, network: RecurrentGenerator, device: torch.d
 
 
 def architecture(network: RecurrentGenerator) -> str:
-    """What the speed of ``frame_parts`` depends on, e.g. 'video x4 10 blocks 64 channels
+    """What the speed of ``fuse`` depends on, e.g. 'video x4 10 blocks 64 channels
     version 1 blend' (the key of the cached choice)."""
     config = network.config
     return (f"video x{config.scale} {config.blocks} blocks {config.channels} channels "

@@ -172,13 +172,12 @@ class VideoStream:
         hidden_channels = upscaler.network.config.channels if self.hidden else 0
         model = pad_small(self._tile_model(tiles_in.shape[1]), scale)
         assembled = upscale_tiled(model, tiles_in, scale, upscaler.tile, upscaler.tile_overlap,
-                                  channels=3 + -(-hidden_channels // scale**2))
+                                  channels=3 + packed_channels(hidden_channels, scale))
         if not self.hidden:
             sr_frame = assembled.clamp_(0, 1)
         else:  # copies: the state keeps the output and the features, not the packed buffer
             sr_frame = assembled[:, :3].clamp(0, 1)
-            self.previous_features = F.pixel_unshuffle(assembled[:, 3:], scale
-                                                       )[:, :hidden_channels].clone()
+            self.previous_features = unpack_features(assembled[:, 3:], scale, hidden_channels)
         self.previous_lr, self.previous_sr = lr_frame, sr_frame
         return sr_frame
 
@@ -197,16 +196,30 @@ class VideoStream:
 
     def _tile_model(self, channels: int) -> Callable[[torch.Tensor], torch.Tensor]:
         """LR tile (and its carried state after 3 channels) -> the output tile, and version
-        3's LR features packed depth-to-space after it (zero channels added up to a multiple
-        of scale^2), so tiles assemble them as they assemble the output."""
+        3's LR features after it (``pack_features``)."""
         run_sr, scale = self.upscaler.run_sr, self.upscaler.scale
 
         def tile_model(tile: torch.Tensor) -> torch.Tensor:
             sr_tile, features = run_sr(tile[:, :3], None if channels == 3 else tile[:, 3:])
             if features is None:
                 return sr_tile
-            missing = -features.shape[1] % scale**2
-            packed = F.pixel_shuffle(F.pad(features, (0, 0, 0, 0, 0, missing)), scale)
-            return torch.cat((sr_tile, packed), 1)
+            return torch.cat((sr_tile, pack_features(features, scale)), 1)
 
         return tile_model
+
+
+def packed_channels(channels: int, scale: int) -> int:
+    """The HR channels of ``channels`` LR feature channels packed by ``pack_features``."""
+    return -(-channels // scale**2)
+
+
+def pack_features(features: torch.Tensor, scale: int) -> torch.Tensor:
+    """LR features depth-to-space to HR size, zero channels added up to a multiple of
+    scale^2, so tiles assemble them as they assemble the output."""
+    missing = packed_channels(features.shape[1], scale) * scale**2 - features.shape[1]
+    return F.pixel_shuffle(F.pad(features, (0, 0, 0, 0, 0, missing)), scale)
+
+
+def unpack_features(packed: torch.Tensor, scale: int, channels: int) -> torch.Tensor:
+    """``pack_features`` undone: the first ``channels`` LR feature channels, a new tensor."""
+    return F.pixel_unshuffle(packed, scale)[:, :channels].clone()

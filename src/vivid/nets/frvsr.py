@@ -6,7 +6,7 @@ network ``FlowNet``, trained; or OpenCV's Farneback or DIS flow on the LR frames
 and packs it space-to-depth (scale x scale -> 3 * scale^2 channels at LR size); the SR network
 sees it beside LR frame t. The first frame (and the first after a scene cut) has no carried
 state. Training (``step``) and inference (``vivid.inference.recurrent``) call the same
-``carry`` and ``output_and_features`` (``frame_output``).
+``carry`` and ``fuse`` (the part with weights, which the engines run) + ``blend_state``.
 
 The SR network is vivid's SRResNet without BatchNorm (``srresnet.Generator``,
 ``batchnorm=False``). The carried state enters through its own 3x3 conv (``state_head``,
@@ -30,7 +30,7 @@ Three versions (``version``; weights say which by their shapes):
 3. version 2 plus a hidden state (as RRN's): the SR body's LR features of the previous frame,
    warped at LR by the same motion (bilinear), enter through ``hidden_head`` (a 3x3 conv,
    started at zero, so a version 2 network's weights start it exactly as version 2). The
-   engines get the features from ``frame_parts`` and hand them back through ``carry``.
+   engines get the features from ``fuse`` and hand them back through ``carry``.
 """
 
 from __future__ import annotations
@@ -155,8 +155,7 @@ class RecurrentGenerator(nn.Module):
             carried = self.carry(state.sr_frame, flow, lr_frame, state.features)
         sr_frame, features = self.output_and_features(lr_frame, carried)
         # Gradients flow through the state into later frames (back-propagation through time).
-        return sr_frame, flow, RecurrentState(lr_frame, sr_frame.float().clamp(0, 1),
-                                              features if self.hidden_head is not None else None)
+        return sr_frame, flow, RecurrentState(lr_frame, sr_frame.float().clamp(0, 1), features)
 
     def estimate_motion(self, lr_frame: torch.Tensor, previous_lr: torch.Tensor
                         ) -> torch.Tensor:
@@ -174,8 +173,8 @@ class RecurrentGenerator(nn.Module):
               features: torch.Tensor | None = None) -> torch.Tensor:
         """The previous output warped onto this frame and packed to LR size (N x 3 scale^2
         x h x w), with the reliability inputs after it from version 2 and (version 3) the
-        previous ``features`` warped at LR, fp32. Made on whole frames: ``frame_output`` may
-        then run on tiles of it."""
+        previous ``features`` warped at LR, fp32. Made on whole frames: ``output_and_features``
+        may then run on tiles of it."""
         scale = self.scale
         mode = "bicubic" if self.version >= 2 else "bilinear"
         warped = warp(previous_sr, self.upscale_flow(flow), mode)
@@ -188,38 +187,27 @@ class RecurrentGenerator(nn.Module):
             parts.append(warp(features, flow))
         return torch.cat(parts, 1)
 
-    def frame_output(self, lr_frame: torch.Tensor, carried: torch.Tensor | None
-                     ) -> torch.Tensor:
-        """The output for an LR frame (tile) and its ``carry`` (None: a first frame); not
-        clamped. The convs run in ``lr_frame``'s dtype, the blend in fp32."""
-        return self.output_and_features(lr_frame, carried)[0]
-
     def output_and_features(self, lr_frame: torch.Tensor, carried: torch.Tensor | None
-                            ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``frame_output`` and the SR body's LR features (version 3's next hidden state)."""
+                            ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The output for an LR frame (tile) and its ``carry`` (None: a first frame), not
+        clamped, and version 3's LR features (else None): ``fuse``, then ``blend_state``.
+        The convs run in ``lr_frame``'s dtype, the blend in fp32."""
         sr_frame, logits, features = self.fuse(lr_frame, carried)
         if logits is None or carried is None:
             return sr_frame, features
         return blend_state(sr_frame, logits, carried, self.scale), features
 
-    def frame_parts(self, lr_frame: torch.Tensor, carried: torch.Tensor | None
-                    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """The part of ``frame_output`` with weights (what the engines export): the SR output,
-        the blend's LR logits (None: a first frame or no blend) and version 3's LR features
-        (None before version 3), in ``lr_frame``'s dtype; ``blend_state`` then mixes the
-        carried state in, in fp32 on every engine."""
-        sr_frame, logits, features = self.fuse(lr_frame, carried)
-        return sr_frame, logits, features if self.hidden_head is not None else None
-
     def fuse(self, lr_frame: torch.Tensor, carried: torch.Tensor | None
-             ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """The SR output, the blend's logits (None: a first frame or no blend) and the SR
-        body's LR features (every version; version 3 carries them to the next frame)."""
+             ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """The part of the frame's output with weights (what the engines export): the SR
+        output, the blend's LR logits (None: a first frame or no blend) and version 3's LR
+        features (None before version 3), in ``lr_frame``'s dtype; ``blend_state`` then
+        mixes the carried state in, in fp32 on every engine."""
         if carried is None:
             head = self.sr.head(lr_frame)
             features = self.sr.body_features(
                 head + self.state_head.bias.to(head.dtype).view(1, -1, 1, 1))
-            return self.sr.upscale(features), None, features
+            return self.sr.upscale(features), None, self._hidden(features)
         scale, dtype = self.scale, lr_frame.dtype
         plain = 3 * scale * scale
         reliable = plain + (RELIABILITY_CHANNELS if self.version >= 2 else 0)
@@ -237,9 +225,12 @@ class RecurrentGenerator(nn.Module):
             head = head + self.hidden_head(hidden)
         features = self.sr.body_features(head)
         sr_frame = self.sr.upscale(features)
-        if self.blend is None:
-            return sr_frame, None, features
-        return sr_frame, self.blend(torch.cat((detail, lr_frame), 1)), features
+        logits = None if self.blend is None else self.blend(torch.cat((detail, lr_frame), 1))
+        return sr_frame, logits, self._hidden(features)
+
+    def _hidden(self, features: torch.Tensor) -> torch.Tensor | None:
+        """``features`` where they are carried to the next frame (version 3), else None."""
+        return features if self.hidden_head is not None else None
 
     def forward(self, lr_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         outputs, flows, state = [], [], None

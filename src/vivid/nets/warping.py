@@ -1,7 +1,6 @@
 """Warping and the placement of LR pixels on the HR grid for the networks and what trains and
-scores them (the recurrent generator, the temporal losses, evaluation's regrid). The
-``--temporal flow`` filter and its metrics (``vivid.video.temporal``) still warp with their
-own OpenCV-based pair.
+scores them (the recurrent generator, the temporal losses, evaluation's regrid, the
+``--temporal flow`` filter and the warping-error metric of ``vivid.video``).
 
 Flows are N x 2 x H x W in pixels (x then y): where each pixel of the current frame was in
 the image warped. Two placements of LR pixel i on the HR grid: the BD grid (HR pixel

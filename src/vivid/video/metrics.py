@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from vivid.motion import flow, grey
-from vivid.video.temporal import consistent, warp
+from vivid.video.temporal import consistent, offsets_warp
 
 SKIPPED = 2  # frames skipped at each end of a sequence, as TecoGAN
 PROTOCOLS = ("vivid", "tecogan")  # how eval-video takes PSNR / SSIM (vivid.video.evaluate)
@@ -61,7 +61,7 @@ def warping_error(output: list[torch.Tensor], truth: list[torch.Tensor]) -> floa
     for (out_a, out_b), (gt_a, gt_b) in zip(_pairs(output), _pairs(truth), strict=True):
         backward, forward = flow(gt_b, gt_a), flow(gt_a, gt_b)
         valid = consistent(backward, forward, 1.0)
-        warped = warp(torch.from_numpy(out_a).float()[None, None], backward)[0, 0].numpy()
+        warped = offsets_warp(torch.from_numpy(out_a).float()[None, None], backward)[0, 0].numpy()
         error = np.abs(warped - out_b.astype(np.float32))
         rows, columns = central_crop(*gt_a.shape)
         mask = valid[rows, columns]

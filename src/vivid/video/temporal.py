@@ -3,7 +3,7 @@
 ``TemporalBlend`` (``--temporal flow``) is a recurrent filter on the output: for frame t it
 estimates where every pixel of LR frame t was in LR frame t-1 (dense Farneback flow, OpenCV,
 on the small LR frames), warps the previous *output* frame there (flow upscaled to the output
-size, bilinear sampling), and mixes it in where the warp is reliable:
+size, bilinear sampling: ``vivid.nets.warping``), and mixes it in where the warp is reliable:
 
     out_t = S_t + m_t * weight * (warp(out_{t-1}) - S_t)
 
@@ -24,42 +24,30 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from vivid.errors import VividError
-from vivid.motion import cv2_module as _cv2
 from vivid.motion import flow, grey
+from vivid.nets.warping import upsample, upscale_flow, warp
 
 TEMPORAL_MODES = ("none", "flow")
 
 
-def warp(image: torch.Tensor, offsets: np.ndarray) -> torch.Tensor:
-    """Sample ``image`` (N x C x H x W) at p + offsets(p) (H x W x 2 pixels), bilinear, border
-    pixels repeated."""
-    height, width = offsets.shape[:2]
-    ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float32),
-                            torch.arange(width, dtype=torch.float32), indexing="ij")
-    moved = torch.from_numpy(offsets).float()
-    grid_x = (xs + moved[..., 0]) * 2 / max(width - 1, 1) - 1
-    grid_y = (ys + moved[..., 1]) * 2 / max(height - 1, 1) - 1
-    grid = torch.stack([grid_x, grid_y], dim=-1)[None].expand(image.shape[0], -1, -1, -1)
-    return F.grid_sample(image.float(), grid, mode="bilinear", padding_mode="border",
-                         align_corners=True)
+def offsets_warp(image: torch.Tensor, offsets: np.ndarray) -> torch.Tensor:
+    """``image`` (N x C x H x W) sampled at p + offsets(p) (an OpenCV flow, H x W x 2
+    pixels): ``vivid.nets.warping.warp``, bilinear, borders repeated, fp32."""
+    return warp(image, as_flow(offsets).expand(image.shape[0], -1, -1, -1))
+
+
+def as_flow(offsets: np.ndarray) -> torch.Tensor:
+    """An OpenCV flow (H x W x 2) as the package's 1 x 2 x H x W fp32 flow."""
+    return torch.from_numpy(offsets).float().permute(2, 0, 1)[None]
 
 
 def consistent(backward: np.ndarray, forward: np.ndarray, limit: float) -> np.ndarray:
     """Where following ``backward`` and then ``forward`` returns within ``limit`` pixels."""
-    back_then_forth = backward + warp(torch.from_numpy(forward).permute(2, 0, 1)[None],
-                                      backward)[0].permute(1, 2, 0).numpy()
+    back_then_forth = backward + offsets_warp(as_flow(forward), backward)[0].permute(1, 2, 0
+                                                                                     ).numpy()
     return np.linalg.norm(back_then_forth, axis=-1) < limit
-
-
-def upscale_flow(offsets: np.ndarray, scale: int) -> np.ndarray:
-    """Flow at ``scale`` times the size, in output pixels."""
-    cv2 = _cv2()
-    height, width = offsets.shape[:2]
-    big = cv2.resize(offsets, (width * scale, height * scale), interpolation=cv2.INTER_LINEAR)
-    return big * scale
 
 
 @dataclass
@@ -80,7 +68,7 @@ class TemporalBlend:
         forward = flow(self.previous_lr, lr_grey)
         trusted = consistent(backward, forward, self.consistency)
         previous = torch.from_numpy(self.previous_lr).float()[None, None]
-        warped = warp(previous, backward)[0, 0].numpy()
+        warped = offsets_warp(previous, backward)[0, 0].numpy()
         matches = np.abs(warped - lr_grey.astype(np.float32)) < self.tolerance
         return backward, (trusted & matches).astype(np.float32)
 
@@ -89,11 +77,9 @@ class TemporalBlend:
         out = sr_frame
         if self.previous_lr is not None and self.previous_out is not None:
             backward, mask = self.reliability(lr_grey)
-            warped = warp(self.previous_out, upscale_flow(backward, self.scale))
-            cv2 = _cv2()
-            big_mask = cv2.resize(mask, (sr_frame.shape[-1], sr_frame.shape[-2]),
-                                  interpolation=cv2.INTER_LINEAR)
-            blend = torch.from_numpy(big_mask)[None, None] * self.weight
+            warped = warp(self.previous_out, upscale_flow(as_flow(backward), self.scale))
+            big_mask = upsample(torch.from_numpy(mask)[None, None], self.scale, bd_grid=False)
+            blend = big_mask * self.weight
             out = sr_frame + blend * (warped - sr_frame)
         self.previous_lr, self.previous_out = lr_grey, out
         return out

@@ -59,10 +59,12 @@ def _tiny_config(tmp_path: Path) -> TrainConfig:
     return load_config(path)
 
 
-def test_one_adversarial_step_trains_both_networks(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [2, 3])
+def test_one_adversarial_step_trains_both_networks(tmp_path: Path, version: int) -> None:
+    """Version 3 (hidden state) too: the GAN stage starts from the video model it is given."""
     config = _tiny_config(tmp_path)
     torch.manual_seed(0)
-    nets = Nets(RecurrentGenerator(TINY), SpatioTemporalDiscriminator(channels=8),
+    nets = Nets(RecurrentGenerator(TINY, version=version), SpatioTemporalDiscriminator(channels=8),
                 vgg=VGGFeatures("relu1_2"))
     optimizers = Optimizers(torch.optim.Adam(nets.generator.parameters(), 1e-3),
                             torch.optim.Adam(nets.discriminator.parameters(), 1e-3))
@@ -78,8 +80,9 @@ def test_one_adversarial_step_trains_both_networks(tmp_path: Path) -> None:
     assert 0 < numbers["d_real"] < 1 and 0 < numbers["d_fake"] < 1
     changed = {name for (name, p), b in zip(nets.generator.named_parameters(), before_g,
                                             strict=True) if not torch.equal(p, b)}
-    # flow net, state head, SR network and the blend's output conv all get gradients; the
-    # blend's hidden conv gets none while the output conv is still zero (its start)
+    # flow net, state head, SR network, the blend's output conv and version 3's hidden head
+    # all get gradients; the blend's hidden conv gets none while the output conv is still
+    # zero (its start)
     unchanged = {n for n, _ in nets.generator.named_parameters()} - changed
     assert unchanged == {"blend.0.weight", "blend.0.bias"}, unchanged
     assert any(not torch.equal(a, b) for a, b in zip(before_d, nets.discriminator.parameters(),

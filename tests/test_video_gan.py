@@ -50,13 +50,50 @@ def test_warped_neighbours_line_up_with_the_centre_frame() -> None:
     assert not torch.allclose(stacked[0, 0:3][inner], centre[inner], atol=1e-2)
 
 
-def _tiny_config(tmp_path: Path) -> TrainConfig:
+def _tiny_config(tmp_path: Path, *overrides: str) -> TrainConfig:
     path = tmp_path / "tiny.toml"
     path.write_text('[model]\nblocks = 1\nchannels = 8\n[optim]\nbatch_size = 2\n'
                     'learning_rate = 1e-3\n[loss]\npixel = "l1"\ncontent_layer = "relu1_2"\n'
                     'content_scale = 1e-3\nadversarial_weight = 0.1\n[run]\nstage = "video-gan"\n'
                     'precision = "fp32"\n')
-    return load_config(path)
+    return load_config(path, list(overrides))
+
+
+def test_the_layers_d_matches_on_are_those_of_its_score() -> None:
+    torch.manual_seed(0)
+    discriminator = SpatioTemporalDiscriminator(channels=8).eval()
+    batch = torch.rand(2, 27, 32, 32)
+    logits, layers = discriminator.score_and_layers(batch)
+    assert torch.allclose(logits, discriminator(batch), atol=1e-6)
+    assert [tuple(layer.shape[1:]) for layer in layers] == [(8, 16, 16), (8, 8, 8), (16, 4, 4),
+                                                            (32, 2, 2)]
+
+
+def test_feature_matching_reaches_the_generator(tmp_path: Path) -> None:
+    """The same step with the term on and off: D's update is the same, G's differs."""
+    hr = torch.stack([pan(smooth_image((48, 96), seed=s), frames=4, size=32, step=2)
+                      for s in (2, 3)])
+    lr = torch.nn.functional.avg_pool2d(hr.flatten(0, 1), 4).unflatten(0, (2, 4))
+    amp = StepContext.create(torch.device("cpu"), torch.float32)
+    results = []
+    for weight in (0.0, 1.0):
+        config = _tiny_config(tmp_path, f"loss.feature_matching_weight={weight}")
+        torch.manual_seed(0)
+        nets = Nets(RecurrentGenerator(TINY), SpatioTemporalDiscriminator(channels=8),
+                    vgg=VGGFeatures("relu1_2"))
+        optimizers = Optimizers(torch.optim.Adam(nets.generator.parameters(), 1e-3),
+                                torch.optim.Adam(nets.discriminator.parameters(), 1e-3))
+        numbers = video_gan_step(nets, lr, hr, optimizers, config, amp)
+        results.append((numbers, nets))
+    (off, nets_off), (on, nets_on) = results
+    assert "loss_matching" not in off and on["loss_matching"] > 0
+    assert off["loss_d"] == pytest.approx(on["loss_d"])
+    assert not torch.equal(nets_off.generator.sr.head.weight, nets_on.generator.sr.head.weight)
+
+
+def test_feature_matching_outside_stage_video_gan_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(VividError, match=r"'loss.feature_matching_weight' .* stage video-gan only"):
+        _tiny_config(tmp_path, "run.stage='video'", "loss.feature_matching_weight=0.5")
 
 
 @pytest.mark.parametrize("version", [2, 3])

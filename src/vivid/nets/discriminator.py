@@ -92,6 +92,19 @@ class SpatioTemporalDiscriminator(nn.Module):
     def forward(self, image: torch.Tensor, *more_images: torch.Tensor) -> torch.Tensor:
         return _score(self, (image, *more_images))
 
+    def score_and_layers(self, image: torch.Tensor
+                         ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``forward(image)`` and the output of each stride-2 block (after its LeakyReLU):
+        what a feature-matching loss compares (TecoGAN's D layer losses)."""
+        layers, features = [], image
+        for index, layer in enumerate(self.features):
+            features = layer(features)
+            if index >= 2 and (index - 1) % 3 == 0:  # each block's LeakyReLU
+                layers.append(features)
+        pooled = self.pool(features).float()
+        with torch.autocast(image.device.type, enabled=False):
+            return self.classifier(pooled).squeeze(1), layers
+
 
 def _score(discriminator: Discriminator | SpatioTemporalDiscriminator,
            batches: tuple[torch.Tensor, ...]) -> torch.Tensor:

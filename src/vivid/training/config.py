@@ -101,6 +101,7 @@ class LossSection:
     pingpong_weight: float = 0.5  # video stages: TecoGAN's ping-pong loss (0 = off)
     temporal_weight: float = 0.0  # video stages: output changes vs the truth's, along motion
     pixel_weight: float = 1.0  # stage video-gan: weight of the pixel loss beside the others
+    feature_matching_weight: float = 0.0  # stage video-gan: D's layers, generated vs real
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,7 @@ RULES: dict[str, Rule] = {
     "loss.pingpong_weight": _at_least(0),
     "loss.temporal_weight": _at_least(0),
     "loss.pixel_weight": _at_least(0),
+    "loss.feature_matching_weight": _at_least(0),
     "run.stage": _one_of(*STAGES),
     "run.precision": _one_of(*PRECISIONS),
     "run.log_every": _at_least(1),
@@ -164,6 +165,9 @@ def check_values(config: Any, source: str) -> None:
     if model.motion != "network" and config.loss.warp_weight > 0:
         raise VividError(f"{source}: 'loss.warp_weight' trains a flow network; with "
                          f"'model.motion' = \"{model.motion}\" there is none: set it to 0")
+    if config.loss.feature_matching_weight > 0 and config.run.stage != "video-gan":
+        raise VividError(f"{source}: 'loss.feature_matching_weight' compares the "
+                         "spatio-temporal discriminator's layers: stage video-gan only")
     if optim.min_learning_rate > optim.learning_rate:
         raise VividError(f"{source}: 'optim.min_learning_rate' must not exceed "
                          "'optim.learning_rate'")

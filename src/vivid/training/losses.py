@@ -1,4 +1,5 @@
-"""Losses of the two training stages: pixel loss, VGG content loss, adversarial BCE."""
+"""Losses of the training stages: pixel loss, VGG content loss, adversarial BCE, D feature
+matching."""
 
 from __future__ import annotations
 
@@ -37,3 +38,12 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
     fake = F.binary_cross_entropy_with_logits(fake_logits.float(),
                                               torch.zeros_like(fake_logits, dtype=torch.float))
     return real + fake
+
+
+def feature_matching_loss(fake_layers: list[torch.Tensor], real_layers: list[torch.Tensor]
+                          ) -> torch.Tensor:
+    """Mean over D's layers of the mean absolute difference between the generated and the
+    real samples' features (the real ones as constants)."""
+    terms = [F.l1_loss(fake.float(), real.detach().float())
+             for fake, real in zip(fake_layers, real_layers, strict=True)]
+    return torch.stack(terms).mean()

@@ -14,8 +14,10 @@ as channels:
 
 Real and generated triplets use the same flows. The generator's loss is the video stage's
 (``pixel_weight`` x pixel + warping + ping-pong + temporal, see ``video_steps``) plus the VGG
-content loss (the image GAN stage's layer and scale) and ``adversarial_weight`` x the
-non-saturating adversarial loss; D is trained with the same BCE as the image stage. With
+content loss (the image GAN stage's layer and scale), ``adversarial_weight`` x the
+non-saturating adversarial loss and ``feature_matching_weight`` x D's feature matching (its
+block outputs on generated against real triplets, ``losses.feature_matching_loss``; off at
+0); D is trained with the same BCE as the image stage. With
 ``data.context``, motion is estimated on the whole crop and D and the content loss see it
 without the context.
 """
@@ -29,7 +31,12 @@ from torch import nn
 from vivid.nets.warping import warp
 from vivid.training import distributed
 from vivid.training.config import TrainConfig
-from vivid.training.losses import content_loss, discriminator_loss, generator_adversarial_loss
+from vivid.training.losses import (
+    content_loss,
+    discriminator_loss,
+    feature_matching_loss,
+    generator_adversarial_loss,
+)
 from vivid.training.steps import Nets, Optimizers, StepContext, apply_gradients
 from vivid.training.video_data import inner
 from vivid.training.video_steps import sequence_losses, weighted_sum
@@ -93,13 +100,30 @@ def video_gan_step(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
     with amp.autocast():
         content = content_loss(nets.vgg, inner(forward, context).flatten(0, 1),
                                inner(hr_batch, context).flatten(0, 1), config.loss.content_scale)
-        adversarial = generator_adversarial_loss(nets.discriminator(fake))
+        adversarial, matching = generator_d_terms(nets.discriminator, real, fake, config)
     nets.discriminator.requires_grad_(True)
     g_loss = (weighted_sum(losses.terms, config) + content
               + config.loss.adversarial_weight * adversarial)
+    if matching is not None:
+        g_loss = g_loss + config.loss.feature_matching_weight * matching
     apply_gradients(optimizers.generator, g_loss, nets.generator, config.optim.grad_clip,
                     amp.scaler)
     return {"loss": g_loss.item(), **losses.numbers(), "loss_content": content.item(),
             "loss_adversarial": adversarial.item(), "loss_d": d_loss.item(),
+            **({} if matching is None else {"loss_matching": matching.item()}),
             "d_real": torch.sigmoid(real_logits.float()).mean().item(),
             "d_fake": torch.sigmoid(fake_logits.float()).mean().item()}
+
+
+def generator_d_terms(discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                      config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The generator's adversarial loss on ``fake`` and, when ``feature_matching_weight`` is
+    on, D's feature matching of ``fake`` against ``real`` (else None)."""
+    if config.loss.feature_matching_weight == 0:
+        return generator_adversarial_loss(discriminator(fake)), None
+    network = distributed.unwrap(discriminator)
+    with torch.no_grad():
+        real_layers = network.score_and_layers(real)[1]
+    fake_logits, fake_layers = network.score_and_layers(fake)
+    return (generator_adversarial_loss(fake_logits),
+            feature_matching_loss(fake_layers, real_layers))

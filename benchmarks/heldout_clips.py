@@ -8,8 +8,10 @@ output, rounded to 8 bits, is scored on every frame (Y-PSNR and SSIM, shave 4). 
 trained on the other grid (bd vs the bicubic kinds, 1.5 HR px apart) has its output moved
 onto the evaluated grid first, as ``vivid eval-video`` does (``regrid`` in the JSON).
 ``bicubic`` is MATLAB bicubic upsampling: a fresh light network, whose residual starts at 0.
+``--niqe`` adds NIQE (the mean over every output frame, Y, shave 4, as ``vivid eval-video``):
+how a GAN's detail is judged where Vid4 may not be used.
 Usage: python benchmarks/heldout_clips.py --model bicubic --model live-x4 [--model PATH]
-[--degradation bd --degradation bicubic] [--tof] [--save-as NAME]
+[--degradation bd --degradation bicubic] [--tof] [--niqe] [--save-as NAME]
 Writes benchmarks/results/NAME.json (default heldout_clips) and prints a Markdown table.
 """
 
@@ -22,6 +24,7 @@ import sys
 import torch
 
 from common import DATA, save
+from vivid.evaluation.evaluate import find_niqe_model, niqe_score
 from vivid.evaluation.grid import regrid, regrid_shift
 from vivid.images.pixels import quantize_8bit
 from vivid.nets.light import LightConfig, LightGenerator
@@ -45,10 +48,10 @@ def generator_for(name: str) -> tuple[torch.nn.Module, dict]:
 
 @torch.no_grad()
 def score(generator: torch.nn.Module, clips: list[ValidationClip], shift: float,
-          with_tof: bool = False) -> dict[str, float]:
+          with_tof: bool = False, with_niqe: bool = False) -> dict[str, float]:
     """Training's validation (fp32) with the output rounded to 8 bits and moved by ``shift``
     HR px: mean Y-PSNR / SSIM over every frame; ``with_tof``: also tOF (as ``vivid
-    eval-video``), the mean over the clips."""
+    eval-video``), the mean over the clips; ``with_niqe``: the mean NIQE over every frame."""
     outputs: list[list[torch.Tensor]] = []
 
     def finish(frames: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -61,6 +64,14 @@ def score(generator: torch.nn.Module, clips: list[ValidationClip], shift: float,
     if with_tof:
         scores["tof"] = sum(tof(frames, list(clip.hr.split(1)))
                             for frames, clip in zip(outputs, clips, strict=True)) / len(clips)
+    if with_niqe:
+        model = find_niqe_model(None)
+        if model is None:
+            raise SystemExit("--niqe: no NIQE parameters in the shared data")
+        values = [niqe_score(frame, generator.scale, model)
+                  for frames in outputs for frame in frames]
+        kept = [v for v in values if v is not None]
+        scores["niqe"] = sum(kept) / len(kept)
     return scores
 
 
@@ -72,6 +83,7 @@ def main() -> None:
                         help="LR made by (repeat; default bd and bicubic)")
     parser.add_argument("--clip", action="append", help=f"clip folder (default {CLIPS})")
     parser.add_argument("--tof", action="store_true", help="also tOF (slower)")
+    parser.add_argument("--niqe", action="store_true", help="also NIQE (slower)")
     parser.add_argument("--save-as", default="heldout_clips")
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -82,12 +94,11 @@ def main() -> None:
         for name in args.model:
             generator, metadata = generator_for(name)
             shift = regrid_shift(metadata, generator.scale, kind)
-            scores = score(generator, sequences, shift, args.tof)
+            scores = score(generator, sequences, shift, args.tof, args.niqe)
             results.setdefault(name, {})[kind] = {
-                "psnr": round(scores["psnr"], 3), "ssim": round(scores["ssim"], 4),
-                **({"tof": round(scores["tof"], 4)} if args.tof else {}), "regrid": shift}
+                **{k: round(v, 4) for k, v in scores.items()}, "regrid": shift}
             print(name, kind, results[name][kind], flush=True)
-    metrics = ["psnr", "ssim", *(["tof"] if args.tof else [])]
+    metrics = ["psnr", "ssim", *(["tof"] if args.tof else []), *(["niqe"] if args.niqe else [])]
     print("| model | " + " | ".join(f"{k} LR {' / '.join(m.upper() for m in metrics)}"
                                    for k in kinds) + " |")
     print("|---|" + "---|" * len(kinds))

@@ -21,14 +21,22 @@ PACKAGE_WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "vivid" / "weigh
 MODEL_CARDS = {"frvsr": "docs/models/video.md", "light": "docs/live.md#the-live-x4-model"}
 IMAGE_TERMS = ("research use: trained on data sets that grant no licence (their own terms "
                "apply; see the model card); vivid's code is MIT")
-VIDEO_TERMS = ("research use, not commercial: trained on clips under non-commercial terms "
-               "(CC BY-NC 4.0, S-Lab 1.0) and AGPL-3.0 among others (see the model card); "
-               "vivid's code is MIT")
+# training folders (as weights metadata names them, checkpoints.data_name) under
+# non-commercial terms, and what they bring (their READMEs in ../shared/data)
+NON_COMMERCIAL = {
+    "VideoClips": "clips under non-commercial terms (CC BY-NC 4.0, S-Lab 1.0) and AGPL-3.0",
+    "Domains/": "images under non-commercial terms (CC BY-NC 4.0, ImageNet's, CelebA's)",
+}
 
 
 def terms(metadata: dict) -> str:
     """The use the weights' training data allows (the ``license`` metadata field)."""
-    return VIDEO_TERMS if "VideoClips" in str(metadata.get("data", "")) else IMAGE_TERMS
+    data = str(metadata.get("data", ""))
+    found = [why for folder, why in NON_COMMERCIAL.items() if folder in data]
+    if not found:
+        return IMAGE_TERMS
+    return (f"research use, not commercial: trained on {' and '.join(found)} among others "
+            "(see the model card); vivid's code is MIT")
 
 
 def ship(run: Path, name: str) -> Path:

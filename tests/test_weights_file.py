@@ -19,6 +19,7 @@ from vivid.errors import VividError
 from vivid.inference.upscaler import Upscaler
 from vivid.nets.srresnet import GeneratorConfig
 from vivid.nets.weights_file import load_model, save_generator
+from vivid.training.checkpoints import data_name
 
 
 def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -157,3 +158,16 @@ def test_onnx_export_matches_torch_with_dynamic_shapes(
     broken.write_bytes(b"nonsense")
     with pytest.raises(VividError, match=r"broken\.onnx: not a readable ONNX model"):
         OnnxNetwork(broken)
+
+
+@pytest.mark.parametrize(("folder", "name"), [
+    ("../shared/data/T91", "T91"),
+    ("../shared/data/VideoClips", "VideoClips"),
+    ("../shared/data/Domains/urban/train", "Domains/urban"),
+    ("data/text/train", "text"),
+    ("/somewhere/frames", "frames"),
+])
+def test_weights_metadata_names_training_folders_so_their_terms_can_be_told(
+        folder: str, name: str) -> None:
+    """A Domains folder is named with its domain (not 'train'): the licence depends on it."""
+    assert data_name(folder) == name

@@ -97,10 +97,21 @@ def export_metadata(config: dict[str, Any], iteration: int, metrics: dict[str, f
     """The metadata of inference weights made from a run (``vivid export``, end of a run)."""
     stage = config["run"]["stage"]
     folders = [*config["data"]["train"], *config["data"].get("videos", ())]
-    return {"stage": stage, "data": "+".join(Path(p).name for p in folders),
+    return {"stage": stage, "data": "+".join(data_name(p) for p in folders),
             "degradation": config["data"].get("degradation", "bicubic"),
             "iterations": iteration, "metrics": metrics, "ema": ema,
             "content_layer": config["loss"]["content_layer"] if stage in GAN_STAGES else None}
+
+
+def data_name(folder: str) -> str:
+    """A training folder's name in weights metadata: its path below the nearest folder
+    named ``data``, a trailing ``train`` left out (``../shared/data/T91`` -> ``T91``,
+    ``../shared/data/Domains/urban/train`` -> ``Domains/urban``)."""
+    parts = list(Path(folder).parts)
+    if len(parts) > 1 and parts[-1] == "train":
+        parts.pop()
+    roots = [index for index, part in enumerate(parts[:-1]) if part == "data"]
+    return "/".join(parts[roots[-1] + 1:] if roots else parts[-1:])
 
 
 def last_validation(log: Path, iteration: int, exact: bool = False) -> dict[str, float]:

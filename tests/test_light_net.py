@@ -100,3 +100,26 @@ def test_tiled_equals_untiled_with_the_receptive_radius_as_overlap(
         whole = upscale_tiled(generator, lr_image, 4, None, 0)
         tiled = upscale_tiled(generator, lr_image, 4, tile, overlap)
     assert torch.allclose(tiled, whole, atol=1e-5, rtol=0)
+
+
+def test_a_reparameterized_network_saves_as_the_plain_network_with_its_function(
+        tmp_path: Path) -> None:
+    """Training's branches (nets.reparam) fold into plain kernels: a weights file and a raw
+    checkpoint state both load as the plain network, computing what the branches computed."""
+    torch.manual_seed(0)
+    network = LightGenerator(LightConfig(scale=4, blocks=2, channels=8), reparam=True)
+    torch.nn.init.normal_(network.tail.weight, std=0.05)  # not the zero start: a real check
+    lr = torch.rand(1, 3, 12, 10)
+    network(lr).square().mean().backward()
+    branch = network.body[0].conv1.parametrizations.weight[0]
+    assert branch.squeeze.grad is not None and branch.edge_scale.grad.abs().sum() > 0
+    with torch.no_grad():
+        expected = network(lr)
+    save_generator(tmp_path / "w.safetensors", network)
+    torch.save({"params": network.state_dict()}, tmp_path / "ckpt.pt")
+    plain_keys = set(LightGenerator(LightConfig(scale=4, blocks=2, channels=8)).state_dict())
+    for path in (tmp_path / "w.safetensors", tmp_path / "ckpt.pt"):
+        loaded = load_generator(path)
+        assert isinstance(loaded, LightGenerator) and set(loaded.state_dict()) == plain_keys
+        with torch.no_grad():
+            assert torch.allclose(loaded(lr), expected, atol=1e-5)

@@ -48,6 +48,8 @@ BAD = [
     (LIVE, ["loss.pingpong_weight=0.5"], "'loss.pingpong_weight' compares a recurrent model's"),
     (LIVE, ["optim.recurrence_lr_factor=10.0"], "'optim.recurrence_lr_factor' is for a "
                                                 "recurrent model's"),
+    (VIDEO, ["model.reparam=true"], "'model.reparam' trains a fresh light network"),
+    (LIVE, ["model.reparam=true", "run.init='live-x4'"], "'model.reparam' trains a fresh light"),
 ]
 
 
@@ -146,7 +148,8 @@ def test_mixed_validation_scores_each_clip_under_both(tmp_path: Path) -> None:
     assert torch.allclose(bicubic, expected, atol=1e-6)
 
 
-def test_the_live_recipe_trains_validates_and_exports(tmp_path: Path) -> None:
+@pytest.mark.parametrize("reparam", [False, True])
+def test_the_live_recipe_trains_validates_and_exports(tmp_path: Path, reparam: bool) -> None:
     pytest.importorskip("cv2")
     clips, stills = video_data(tmp_path / "data")
     out = tmp_path / "run"
@@ -156,7 +159,7 @@ def test_the_live_recipe_trains_validates_and_exports(tmp_path: Path) -> None:
                 "data.context": 8, "model.blocks": 0, "data.synthetic": 0,
                 "optim.iterations": 3, "optim.batch_size": 2,
                 "optim.warmup": 0, "run.checkpoint_every": 3, "run.validate_every": 3,
-                "run.precision": "'fp32'"}
+                "run.precision": "'fp32'", "model.reparam": str(reparam).lower()}
     sets = [arg for key, value in settings.items() for arg in ("--set", f"{key}={value}")]
     assert main(["train", str(LIVE), "--out", str(out), "--quiet", *sets]) == 0
     generator, metadata = load_model(out / "generator.safetensors")
@@ -164,7 +167,9 @@ def test_the_live_recipe_trains_validates_and_exports(tmp_path: Path) -> None:
     assert metadata["stage"] == "video" and "val_psnr" in metadata["metrics"]
     assert metadata["degradation"] == "bicubic"  # eval-video moves its output by this grid
     assert main(["export", str(out), "-o", str(tmp_path / "x.safetensors")]) == 0
-    assert isinstance(load_model(tmp_path / "x.safetensors")[0], LightGenerator)
+    exported = load_model(tmp_path / "x.safetensors")[0]
+    assert isinstance(exported, LightGenerator)
+    assert set(exported.state_dict()) == set(generator.state_dict())  # plain kernels
 
 
 def test_eval_video_leaves_a_mixed_model_on_its_own_grid() -> None:

@@ -5,7 +5,8 @@ conv3x3 3 -> C + PReLU; ``blocks`` residual blocks (conv3x3 - PReLU - conv3x3 pl
 input, no BatchNorm: ``srresnet.ResidualBlock``); conv3x3 C -> 3 s^2; added, still on the LR
 grid, to the bicubic upsampling packed the same way; one PixelShuffle(s). The last conv starts
 at zero, so an untrained network *is* the bicubic upsampling and training only learns what to
-add to it.
+add to it. ``reparam=True`` (training only) makes the head's and the blocks' kernels sums of
+linear branches (``vivid.nets.reparam``); saved weights hold the folded plain kernels.
 
 The bicubic part is MATLAB's ``imresize(x, s, 'bicubic')`` for an integer ``s`` (the
 package's ``bicubic``, ``vivid.degrade.imresize``: Keys' cubic with a = -0.5, symmetric
@@ -27,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vivid.degrade import cubic
+from vivid.nets.reparam import reparameterize
 from vivid.nets.srresnet import ResidualBlock
 from vivid.nets.subpixel import prelu
 
@@ -91,7 +93,7 @@ class LightGenerator(nn.Module):
     (N x 3 x h x w -> N x 3 x sh x sw); the output is not clamped (training needs the
     gradient). The bicubic weights are a fixed buffer, not saved with the weights."""
 
-    def __init__(self, config: LightConfig | None = None) -> None:
+    def __init__(self, config: LightConfig | None = None, reparam: bool = False) -> None:
         super().__init__()
         self.config = config or LightConfig()
         channels, scale = self.config.channels, self.config.scale
@@ -104,6 +106,9 @@ class LightGenerator(nn.Module):
         nn.init.zeros_(self.tail.bias)
         self.register_buffer("interpolation", bicubic_phases(scale).repeat(3, 1, 1, 1),
                              persistent=False)
+        if reparam:
+            for conv in (self.head, *(c for b in self.body for c in (b.conv1, b.conv2))):
+                reparameterize(conv)
 
     @property
     def scale(self) -> int:

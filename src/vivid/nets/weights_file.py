@@ -24,6 +24,7 @@ from vivid.atomic import temp_path
 from vivid.errors import VividError
 from vivid.nets.architectures import AnyGenerator, architecture, describe, empty_network
 from vivid.nets.frvsr import RecurrentGenerator
+from vivid.nets.reparam import folded_state
 from vivid.nets.vgg import VGG19_LAYERS, VGGFeatures
 
 FORMAT = "vivid-generator"
@@ -48,7 +49,7 @@ def save_generator(path: str | Path, generator: AnyGenerator, **metadata: Any) -
 
     ``architecture`` is ``srresnet`` or ``light`` for image generators, ``frvsr`` for video
     generators (``nets.architectures``); buffers that are not saved (``light``'s fixed
-    bicubic weights) stay out.
+    bicubic weights) stay out; re-parameterized kernels are saved folded (``nets.reparam``).
     """
     config = generator.config
     header = {
@@ -69,7 +70,7 @@ def save_generator(path: str | Path, generator: AnyGenerator, **metadata: Any) -
     header.update(metadata)
     tensors = {
         k: v.detach().float().contiguous().cpu()
-        for k, v in generator.state_dict().items()
+        for k, v in folded_state(generator.state_dict()).items()
         if v.is_floating_point()
     }
     with temp_path(Path(path)) as temp:
@@ -217,7 +218,7 @@ def load_model(name_or_path: str | Path) -> tuple[AnyGenerator, dict[str, Any]]:
         state, metadata = _read_safetensors(path)
     else:
         state, metadata = _read_torch(path), {}
-    state = _strip_prefixes(state)
+    state = folded_state(_strip_prefixes(state))
     generator = empty_network(state, metadata, path)
     named = metadata.get("architecture", architecture(generator))
     if named != architecture(generator):
@@ -240,7 +241,8 @@ def load_generator(name_or_path: str | Path) -> AnyGenerator:
     """An eval-mode fp32 generator from a bundled name, a vivid ``.safetensors`` or a state dict.
 
     Plain PyTorch files are read with ``torch.load(weights_only=True)``; ``params_ema``,
-    ``params`` and ``state_dict`` wrappers are unwrapped and ``module.`` prefixes stripped.
+    ``params`` and ``state_dict`` wrappers are unwrapped, ``module.`` prefixes stripped and
+    re-parameterized kernels folded (``nets.reparam``).
     """
     return load_model(name_or_path)[0]
 

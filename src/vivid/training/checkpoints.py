@@ -23,6 +23,7 @@ import torch
 from vivid.atomic import temp_path
 from vivid.errors import VividError
 from vivid.nets.architectures import empty_network
+from vivid.nets.reparam import folded_state
 from vivid.nets.weights_file import save_generator
 from vivid.training.config_checks import GAN_STAGES
 from vivid.training.runlog import read_records
@@ -131,7 +132,7 @@ def export_checkpoint(checkpoint: Path, target: Path) -> dict[str, Any]:
     state = load_checkpoint(checkpoint)
     config = json.loads(state["config"])
     ema = "params_ema" in state
-    params = state["params_ema" if ema else "params"]
+    params = folded_state(state["params_ema" if ema else "params"])
     motion = config["model"].get("motion", "network")
     generator = empty_network(params, {"motion": motion}, checkpoint)
     generator.load_state_dict(params)

@@ -41,6 +41,9 @@ class ModelSection:
     motion: str = "network"
     # video stages: the recurrent generator's fusion design (vivid.nets.frvsr, 1, 2 or 3)
     frvsr_version: int = 2
+    # light architecture: train the head's and blocks' kernels as sums of linear branches
+    # (vivid.nets.reparam), folded into plain convs when saved; a fresh network only
+    reparam: bool = False
 
 
 @dataclass(frozen=True)

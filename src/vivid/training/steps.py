@@ -159,7 +159,8 @@ def build_generator(config: TrainConfig) -> Generator | LightGenerator:
     shape = (LightConfig if light else GeneratorConfig)(model.scale, model.blocks,
                                                         model.channels)
     kind = LightGenerator if light else Generator
-    generator = load_generator(config.run.init) if config.run.init else kind(shape)
+    generator = load_generator(config.run.init) if config.run.init else (
+        LightGenerator(shape, reparam=model.reparam) if light else Generator(shape))
     if isinstance(generator, RecurrentGenerator):
         raise VividError(f"{config.run.init}: is a video model; stage {config.run.stage} "
                          "trains image models")

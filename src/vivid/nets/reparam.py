@@ -1,0 +1,97 @@
+"""Re-parameterized 3x3 convolutions: several linear branches in training, one conv after.
+
+In training the kernel of a C_in -> C_out 3x3 conv is a sum of linear branches (as the
+edge-oriented convolution block of ECBSR, Zhang et al. 2021, and the collapsible linear blocks
+of SESR, Bhardwaj et al. 2022): the network still runs one conv per layer, with the kernel
+``BranchKernel`` computes from the branches' weights on every call, so training costs about
+what the plain network costs and the function is exactly the plain conv's with that kernel.
+Saving folds the branches into the plain kernel (``folded_state``): weights files hold plain
+convs, and inference never sees the branches.
+
+The branches (no biases inside them: the conv keeps its one bias, so zero padding gives the
+same result branch by branch as for the merged kernel):
+
+- the plain 3x3 kernel (the parametrization's ``original``);
+- expand and squeeze: a 1x1 conv to ``EXPANSION`` x C_out channels, then a 3x3 conv to C_out;
+- edges: a 1x1 conv to C_out, then a fixed Sobel-x, Sobel-y or Laplacian 3x3 filter per
+  channel times a learned per-channel scale (one such branch per filter);
+- the identity, where C_in == C_out.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+EXPANSION = 2  # the expand-and-squeeze branch's width, in multiples of C_out
+EDGE_FILTERS = torch.tensor([
+    [[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]],  # Sobel x
+    [[-1.0, -2.0, -1.0], [0.0, 0.0, 0.0], [1.0, 2.0, 1.0]],  # Sobel y
+    [[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]],  # Laplacian
+])
+EDGE_SCALE_START = 1e-3  # the edge branches start nearly off (scale ~ N(0, 1e-3))
+PARAMETRIZED = ".parametrizations.weight."  # what torch.nn.utils.parametrize names
+
+
+def _conv_init(tensor: torch.Tensor, fan_in: int) -> None:
+    """PyTorch's default conv weight init (Kaiming uniform, a = sqrt(5)) for this fan-in."""
+    bound = 1 / math.sqrt(fan_in)
+    nn.init.uniform_(tensor, -bound, bound)
+
+
+class BranchKernel(nn.Module):
+    """The parametrization: the plain 3x3 kernel (C_out x C_in x 3 x 3) in, the sum of all
+    branches' kernels out (see the module docstring)."""
+
+    def __init__(self, out_channels: int, in_channels: int) -> None:
+        super().__init__()
+        wide = EXPANSION * out_channels
+        self.expand = nn.Parameter(torch.empty(wide, in_channels))
+        self.squeeze = nn.Parameter(torch.empty(out_channels, wide, 3, 3))
+        self.edge_in = nn.Parameter(torch.empty(len(EDGE_FILTERS), out_channels, in_channels))
+        self.edge_scale = nn.Parameter(
+            torch.randn(len(EDGE_FILTERS), out_channels) * EDGE_SCALE_START)
+        _conv_init(self.expand, in_channels)
+        _conv_init(self.squeeze, 9 * wide)
+        _conv_init(self.edge_in, in_channels)
+        self.register_buffer("filters", EDGE_FILTERS.clone(), persistent=False)
+        identity = torch.zeros(out_channels, in_channels, 3, 3)
+        if out_channels == in_channels:
+            identity[range(out_channels), range(in_channels), 1, 1] = 1.0
+        self.register_buffer("identity", identity, persistent=False)
+
+    def forward(self, kernel: torch.Tensor) -> torch.Tensor:
+        squeezed = torch.einsum("owkl,wi->oikl", self.squeeze, self.expand)
+        edges = torch.einsum("eo,ekl,eoi->oikl", self.edge_scale, self.filters, self.edge_in)
+        return kernel + squeezed + edges + self.identity
+
+
+def reparameterize(conv: nn.Conv2d) -> nn.Conv2d:
+    """``conv`` (3x3, no groups) with its kernel made of ``BranchKernel``'s branches, in
+    place; the plain kernel it had becomes the plain branch."""
+    if conv.kernel_size != (3, 3) or conv.groups != 1:
+        raise ValueError(f"re-parameterizes 3x3 convs without groups, not {conv}")
+    parametrize.register_parametrization(
+        conv, "weight", BranchKernel(conv.out_channels, conv.in_channels))
+    return conv
+
+
+def folded_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict with every re-parameterized kernel folded into a plain ``weight`` (the
+    tensors of a network without ``reparameterize``); other tensors as they are."""
+    prefixes = {key.split(PARAMETRIZED)[0] for key in state if PARAMETRIZED in key}
+    if not prefixes:
+        return state
+    folded = {k: v for k, v in state.items() if PARAMETRIZED not in k}
+    for prefix in sorted(prefixes):
+        original = state[f"{prefix}{PARAMETRIZED}original"]
+        branches = BranchKernel(original.shape[0], original.shape[1])
+        own = {k.removeprefix(f"{prefix}{PARAMETRIZED}0."): v for k, v in state.items()
+               if k.startswith(f"{prefix}{PARAMETRIZED}0.")}
+        branches.load_state_dict({k: v.float() for k, v in own.items()})
+        with torch.no_grad():
+            folded[f"{prefix}.weight"] = branches(original.float()).to(original.dtype)
+    return folded

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 
 import torch
 
@@ -48,10 +49,11 @@ def generator_for(name: str) -> tuple[torch.nn.Module, dict]:
 
 @torch.no_grad()
 def score(generator: torch.nn.Module, clips: list[ValidationClip], shift: float,
-          with_tof: bool = False, with_niqe: bool = False) -> dict[str, float]:
+          with_tof: bool = False, niqe_model: Path | None = None) -> dict[str, float]:
     """Training's validation (fp32) with the output rounded to 8 bits and moved by ``shift``
     HR px: mean Y-PSNR / SSIM over every frame; ``with_tof``: also tOF (as ``vivid
-    eval-video``), the mean over the clips; ``with_niqe``: the mean NIQE over every frame."""
+    eval-video``), the mean over the clips; ``niqe_model``: also the mean NIQE over every
+    frame (NaN where every frame is too small for it)."""
     outputs: list[list[torch.Tensor]] = []
 
     def finish(frames: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -64,14 +66,11 @@ def score(generator: torch.nn.Module, clips: list[ValidationClip], shift: float,
     if with_tof:
         scores["tof"] = sum(tof(frames, list(clip.hr.split(1)))
                             for frames, clip in zip(outputs, clips, strict=True)) / len(clips)
-    if with_niqe:
-        model = find_niqe_model(None)
-        if model is None:
-            raise SystemExit("--niqe: no NIQE parameters in the shared data")
-        values = [niqe_score(frame, generator.scale, model)
+    if niqe_model is not None:
+        values = [niqe_score(frame, generator.scale, niqe_model)
                   for frames in outputs for frame in frames]
         kept = [v for v in values if v is not None]
-        scores["niqe"] = sum(kept) / len(kept)
+        scores["niqe"] = sum(kept) / len(kept) if kept else float("nan")
     return scores
 
 
@@ -88,13 +87,16 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     kinds, clips = args.degradation or ["bd", "bicubic"], args.clip or CLIPS
+    niqe_model = find_niqe_model(None) if args.niqe else None
+    if args.niqe and niqe_model is None:
+        raise SystemExit("--niqe: no NIQE parameters in the shared data (NIQE/)")
     results: dict[str, dict[str, dict[str, float]]] = {}
     for kind in kinds:
         sequences = load_validation_clips(DATA / "VideoClips", clips, 4, kind)
         for name in args.model:
             generator, metadata = generator_for(name)
             shift = regrid_shift(metadata, generator.scale, kind)
-            scores = score(generator, sequences, shift, args.tof, args.niqe)
+            scores = score(generator, sequences, shift, args.tof, niqe_model)
             results.setdefault(name, {})[kind] = {
                 **{k: round(v, 4) for k, v in scores.items()}, "regrid": shift}
             print(name, kind, results[name][kind], flush=True)

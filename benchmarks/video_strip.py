@@ -40,14 +40,15 @@ def tile(frame, top: int, left: int) -> Image.Image:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", action="append", default=None)
-    parser.add_argument("--sequence", default="walk", help="a Vid4 name or a frame folder")
+    parser.add_argument("--sequence", default="walk",
+                        help="a Vid4 name, or a frame folder (a path with a /)")
     parser.add_argument("--frames", type=int, default=6)
     parser.add_argument("--save-as", default="video", help="docs/NAME-strip.png, NAME-compare.gif")
     args = parser.parse_args()
     models = args.model or ["srgan-x4", *(m for m in bundled_models() if m.startswith("video"))]
-    folder = Path(args.sequence)
+    folder = Path(args.sequence) if "/" in args.sequence else DATA / "Vid4" / "GT" / args.sequence
     if not folder.is_dir():
-        folder = DATA / "Vid4" / "GT" / args.sequence
+        raise SystemExit(f"{folder}: no such frame folder")
     lr_frames, hr_frames = load_sequence(folder, 4, "bd")
     outputs = {m: run_method(load_upscaler(m, precision="fp32"), "none", lr_frames)
                for m in models}

@@ -151,12 +151,12 @@ def test_mixed_validation_scores_each_clip_under_both(tmp_path: Path) -> None:
 @pytest.mark.parametrize("reparam", [False, True])
 def test_the_live_recipe_trains_validates_and_exports(tmp_path: Path, reparam: bool) -> None:
     pytest.importorskip("cv2")
-    clips, stills = video_data(tmp_path / "data")
+    clips, stills = video_data(tmp_path / "data", size=96)  # one block: 16 px of context
     out = tmp_path / "run"
     settings = {"model.channels": 8, "data.videos": json.dumps([str(clips)]),
                 "data.train": json.dumps([str(stills)]), "data.validation": f"'{clips}'",
                 "data.validation_videos": "['clip0']", "data.crop": 16, "data.frames": 3,
-                "data.context": 8, "model.blocks": 0, "data.synthetic": 0,
+                "data.context": 16, "model.blocks": 1, "data.synthetic": 0,
                 "optim.iterations": 3, "optim.batch_size": 2,
                 "optim.warmup": 0, "run.checkpoint_every": 3, "run.validate_every": 3,
                 "run.precision": "'fp32'", "model.reparam": str(reparam).lower()}

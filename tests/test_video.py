@@ -339,3 +339,21 @@ def test_tecogan_protocol_skips_end_frames_crops_8x8_and_keeps_y_unrounded() -> 
     scores = protocol_psnr_ssim(outputs, truth, 4, "tecogan")
     assert scores["psnr"] == pytest.approx(np.mean(expected), abs=1e-6)
     assert protocol_psnr_ssim(outputs, truth, 4)["psnr"] < scores["psnr"]  # zeros counted
+
+
+def test_the_temporal_warp_samples_as_opencv_remap() -> None:
+    """``offsets_warp`` (the --temporal flow filter and warping error, on vivid.nets.warping)
+    against OpenCV's remap: bilinear, borders replicated."""
+    import cv2
+
+    from vivid.video.temporal import offsets_warp
+
+    rng = np.random.default_rng(0)
+    image = rng.random((20, 28, 3), dtype=np.float32)
+    offsets = (rng.standard_normal((20, 28, 2)) * 3).astype(np.float32)
+    ys, xs = np.mgrid[0:20, 0:28].astype(np.float32)
+    expected = cv2.remap(image, xs + offsets[..., 0], ys + offsets[..., 1], cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+    warped = offsets_warp(torch.from_numpy(image).permute(2, 0, 1)[None], offsets)
+    error = np.abs(warped[0].permute(1, 2, 0).numpy() - expected)
+    assert error.max() < 0.02 and error.mean() < 3e-3  # remap rounds positions to 1/32 px

@@ -87,7 +87,8 @@ def test_feature_matching_reaches_the_generator(tmp_path: Path) -> None:
         results.append((numbers, nets))
     (off, nets_off), (on, nets_on) = results
     assert "loss_matching" not in off and on["loss_matching"] > 0
-    assert off["loss_d"] == pytest.approx(on["loss_d"])
+    assert off["loss_d"] == pytest.approx(on["loss_d"])  # the same D update before G's
+    assert on["loss"] - off["loss"] == pytest.approx(on["loss_matching"], rel=1e-4)
     assert not torch.equal(nets_off.generator.sr.head.weight, nets_on.generator.sr.head.weight)
 
 

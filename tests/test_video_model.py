@@ -456,3 +456,13 @@ def test_a_version_2_init_grows_into_version_3_and_nothing_else_does(tmp_path: P
     assert blended.blend is not None and blended.version == 2
     kept = load_generator(bare).state_dict()
     assert all(torch.equal(blended.state_dict()[key], value) for key, value in kept.items())
+
+
+@pytest.mark.parametrize("channels", [16, 64, 20])
+def test_features_packed_for_tiling_unpack_to_themselves(channels: int) -> None:
+    from vivid.inference.recurrent import pack_features, packed_channels, unpack_features
+
+    features = torch.rand(1, channels, 5, 7)
+    packed = pack_features(features, 4)
+    assert packed.shape == (1, packed_channels(channels, 4), 20, 28)
+    assert torch.equal(unpack_features(packed, 4, channels), features)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -171,3 +172,29 @@ def test_weights_metadata_names_training_folders_so_their_terms_can_be_told(
         folder: str, name: str) -> None:
     """A Domains folder is named with its domain (not 'train'): the licence depends on it."""
     assert data_name(folder) == name
+
+
+def test_shipped_weights_name_the_terms_of_their_training_data() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from ship_weights import IMAGE_TERMS, terms
+
+    def config(*folders: str) -> dict:
+        return {"data": {"train": list(folders), "videos": []}}
+
+    assert terms(config("../shared/data/T91", "../shared/data/BSD200")) == IMAGE_TERMS
+    for folder in ("../shared/data/Domains/faces/train", "../shared/data/Domains"):
+        assert "not commercial" in terms(config("../shared/data/T91", folder)), folder
+    video = {"data": {"train": ["../shared/data/T91"], "videos": ["../shared/data/VideoClips"]}}
+    assert "CC BY-NC 4.0, S-Lab 1.0" in terms(video)
+
+
+def test_a_foreign_parametrization_is_a_one_line_error(tmp_path: Path) -> None:
+    """PyTorch's weight norm stores its own parametrization: vivid names the file, no
+    traceback from deep inside."""
+    conv = torch.nn.utils.parametrizations.weight_norm(torch.nn.Conv2d(3, 8, 3))
+    path = tmp_path / "normed.pt"
+    torch.save({f"head.{k}": v for k, v in conv.state_dict().items()}, path)
+    with pytest.raises(VividError, match=r"normed\.pt: head\.weight has a parametrization "
+                                         r"vivid does not know") as caught:
+        load_model(path)
+    assert "\n" not in str(caught.value)

@@ -101,14 +101,19 @@ class SpatioTemporalDiscriminator(nn.Module):
             features = layer(features)
             if index >= 2 and (index - 1) % 3 == 0:  # each block's LeakyReLU
                 layers.append(features)
-        pooled = self.pool(features).float()
-        with torch.autocast(image.device.type, enabled=False):
-            return self.classifier(pooled).squeeze(1), layers
+        return _classify(self, [features]), layers
 
 
 def _score(discriminator: Discriminator | SpatioTemporalDiscriminator,
            batches: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """Conv features of each batch on its own, then the dense layers once, in fp32."""
-    features = [discriminator.pool(discriminator.features(batch)).float() for batch in batches]
-    with torch.autocast(batches[0].device.type, enabled=False):
-        return discriminator.classifier(torch.cat(features)).squeeze(1)
+    return _classify(discriminator, [discriminator.features(batch) for batch in batches])
+
+
+def _classify(discriminator: Discriminator | SpatioTemporalDiscriminator,
+              features: list[torch.Tensor]) -> torch.Tensor:
+    """The logits of conv features (one tensor per batch): pooled, then the dense layers
+    once on their concatenation, in fp32."""
+    pooled = [discriminator.pool(batch).float() for batch in features]
+    with torch.autocast(features[0].device.type, enabled=False):
+        return discriminator.classifier(torch.cat(pooled)).squeeze(1)

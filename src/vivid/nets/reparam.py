@@ -15,16 +15,25 @@ same result branch by branch as for the merged kernel):
 - expand and squeeze: a 1x1 conv to ``EXPANSION`` x C_out channels, then a 3x3 conv to C_out;
 - edges: a 1x1 conv to C_out, then a fixed Sobel-x, Sobel-y or Laplacian 3x3 filter per
   channel times a learned per-channel scale (one such branch per filter);
-- the identity, where C_in == C_out.
+- the identity, where C_in == C_out: a constant, so it only moves the kernel's start to
+  identity + plain branch (each block conv of the light network starts near the identity,
+  inside the block's own skip); in bf16 training the centre tap 1 + w is rounded as such.
+
+The EMA of a re-parameterized network averages the branches' weights, not the merged kernel
+(the two differ: squeeze o expand is a product); validation and the saved weights both use
+the averaged branches, folded.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
+
+from vivid.errors import VividError
 
 EXPANSION = 2  # the expand-and-squeeze branch's width, in multiples of C_out
 EDGE_FILTERS = torch.tensor([
@@ -34,6 +43,7 @@ EDGE_FILTERS = torch.tensor([
 ])
 EDGE_SCALE_START = 1e-3  # the edge branches start nearly off (scale ~ N(0, 1e-3))
 PARAMETRIZED = ".parametrizations.weight."  # what torch.nn.utils.parametrize names
+BRANCHES = ("expand", "squeeze", "edge_in", "edge_scale")  # fold's order after the kernel
 
 
 def _conv_init(tensor: torch.Tensor, fan_in: int) -> None:
@@ -42,9 +52,25 @@ def _conv_init(tensor: torch.Tensor, fan_in: int) -> None:
     nn.init.uniform_(tensor, -bound, bound)
 
 
+def fold(kernel: torch.Tensor, expand: torch.Tensor, squeeze: torch.Tensor,
+         edge_in: torch.Tensor, edge_scale: torch.Tensor) -> torch.Tensor:
+    """The merged C_out x C_in x 3 x 3 kernel of the branches (see the module docstring):
+    ``kernel`` (the plain branch) + squeeze o expand + the scaled edge filters o edge_in +
+    the identity where C_in == C_out."""
+    out_channels, in_channels = kernel.shape[:2]
+    filters = EDGE_FILTERS.to(kernel.device, kernel.dtype)
+    merged = (kernel + torch.einsum("owkl,wi->oikl", squeeze, expand)
+              + torch.einsum("eo,ekl,eoi->oikl", edge_scale, filters, edge_in))
+    if out_channels == in_channels:
+        centre = torch.zeros_like(merged)
+        centre[range(out_channels), range(in_channels), 1, 1] = 1.0
+        merged = merged + centre
+    return merged
+
+
 class BranchKernel(nn.Module):
     """The parametrization: the plain 3x3 kernel (C_out x C_in x 3 x 3) in, the sum of all
-    branches' kernels out (see the module docstring)."""
+    branches' kernels out (``fold``)."""
 
     def __init__(self, out_channels: int, in_channels: int) -> None:
         super().__init__()
@@ -57,16 +83,9 @@ class BranchKernel(nn.Module):
         _conv_init(self.expand, in_channels)
         _conv_init(self.squeeze, 9 * wide)
         _conv_init(self.edge_in, in_channels)
-        self.register_buffer("filters", EDGE_FILTERS.clone(), persistent=False)
-        identity = torch.zeros(out_channels, in_channels, 3, 3)
-        if out_channels == in_channels:
-            identity[range(out_channels), range(in_channels), 1, 1] = 1.0
-        self.register_buffer("identity", identity, persistent=False)
 
     def forward(self, kernel: torch.Tensor) -> torch.Tensor:
-        squeezed = torch.einsum("owkl,wi->oikl", self.squeeze, self.expand)
-        edges = torch.einsum("eo,ekl,eoi->oikl", self.edge_scale, self.filters, self.edge_in)
-        return kernel + squeezed + edges + self.identity
+        return fold(kernel, self.expand, self.squeeze, self.edge_in, self.edge_scale)
 
 
 def reparameterize(conv: nn.Conv2d) -> nn.Conv2d:
@@ -79,19 +98,23 @@ def reparameterize(conv: nn.Conv2d) -> nn.Conv2d:
     return conv
 
 
-def folded_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def folded_state(state: dict[str, torch.Tensor], source: str | Path = "weights"
+                 ) -> dict[str, torch.Tensor]:
     """A state dict with every re-parameterized kernel folded into a plain ``weight`` (the
-    tensors of a network without ``reparameterize``); other tensors as they are."""
+    tensors of a network without ``reparameterize``); other tensors as they are. Other
+    parametrizations (e.g. PyTorch's weight norm) are a one-line ``VividError`` naming
+    ``source``."""
     prefixes = {key.split(PARAMETRIZED)[0] for key in state if PARAMETRIZED in key}
-    if not prefixes:
-        return state
     folded = {k: v for k, v in state.items() if PARAMETRIZED not in k}
     for prefix in sorted(prefixes):
-        original = state[f"{prefix}{PARAMETRIZED}original"]
-        branches = BranchKernel(original.shape[0], original.shape[1])
-        own = {k.removeprefix(f"{prefix}{PARAMETRIZED}0."): v for k, v in state.items()
-               if k.startswith(f"{prefix}{PARAMETRIZED}0.")}
-        branches.load_state_dict({k: v.float() for k, v in own.items()})
+        names = ("original", *(f"0.{name}" for name in BRANCHES))
+        own = {k.removeprefix(prefix + PARAMETRIZED): v for k, v in state.items()
+               if k.startswith(prefix + PARAMETRIZED)}
+        if set(own) != set(names) or own["original"].dim() != 4:
+            raise VividError(f"{source}: {prefix}.weight has a parametrization vivid does not "
+                             f"know ({', '.join(sorted(own))}); vivid folds only its own "
+                             "re-parameterized kernels (nets.reparam)")
         with torch.no_grad():
-            folded[f"{prefix}.weight"] = branches(original.float()).to(original.dtype)
+            merged = fold(*(own[name].float() for name in names))
+        folded[f"{prefix}.weight"] = merged.to(own["original"].dtype)
     return folded

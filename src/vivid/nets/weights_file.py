@@ -218,7 +218,7 @@ def load_model(name_or_path: str | Path) -> tuple[AnyGenerator, dict[str, Any]]:
         state, metadata = _read_safetensors(path)
     else:
         state, metadata = _read_torch(path), {}
-    state = folded_state(_strip_prefixes(state))
+    state = folded_state(_strip_prefixes(state), path)
     generator = empty_network(state, metadata, path)
     named = metadata.get("architecture", architecture(generator))
     if named != architecture(generator):

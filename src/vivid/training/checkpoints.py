@@ -132,7 +132,7 @@ def export_checkpoint(checkpoint: Path, target: Path) -> dict[str, Any]:
     state = load_checkpoint(checkpoint)
     config = json.loads(state["config"])
     ema = "params_ema" in state
-    params = folded_state(state["params_ema" if ema else "params"])
+    params = folded_state(state["params_ema" if ema else "params"], checkpoint)
     motion = config["model"].get("motion", "network")
     generator = empty_network(params, {"motion": motion}, checkpoint)
     generator.load_state_dict(params)

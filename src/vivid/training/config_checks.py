@@ -104,8 +104,9 @@ def _check_image_draw(data: Any, stage: str, source: str) -> None:
 
 
 def _check_light(config: Any, source: str) -> None:
-    """``model.architecture`` light: its stages; in stage video (each frame on its own) OpenCV
-    motion for the temporal loss, and nothing that needs a recurrence."""
+    """``model.reparam``: a fresh light network only. ``model.architecture`` light: its
+    stages; in stage video (each frame on its own) OpenCV motion for the temporal loss, and
+    nothing that needs a recurrence."""
     stage, light = config.run.stage, '"light"'
     if config.model.reparam and (config.model.architecture != "light" or config.run.init):
         raise VividError(f"{source}: 'model.reparam' trains a fresh light network: set "

@@ -78,7 +78,8 @@ def discriminator_input(hr_triplets: torch.Tensor, lr_triplets: torch.Tensor,
 def video_gan_step(nets: Nets, lr_batch: torch.Tensor, hr_batch: torch.Tensor,
                    optimizers: Optimizers, config: TrainConfig, amp: StepContext
                    ) -> dict[str, float]:
-    """D on real/generated triplets, then G on the video losses + content + adversarial."""
+    """D on real/generated triplets, then G on the video losses + content + adversarial (+
+    D feature matching when ``loss.feature_matching_weight`` > 0)."""
     assert nets.discriminator is not None and nets.vgg is not None
     assert optimizers.discriminator is not None
     frames, context = lr_batch.shape[1], config.data.context
@@ -121,6 +122,9 @@ def generator_d_terms(discriminator: nn.Module, real: torch.Tensor, fake: torch.
     on, D's feature matching of ``fake`` against ``real`` (else None)."""
     if config.loss.feature_matching_weight == 0:
         return generator_adversarial_loss(discriminator(fake)), None
+    # D is frozen here (no gradient to synchronise), so its DDP wrapper can be bypassed; in
+    # training mode the real pass updates D's BatchNorm running statistics once more (they
+    # are used only in eval mode, which training never runs D in)
     network = distributed.unwrap(discriminator)
     with torch.no_grad():
         real_layers = network.score_and_layers(real)[1]

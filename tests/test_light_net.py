@@ -123,3 +123,15 @@ def test_a_reparameterized_network_saves_as_the_plain_network_with_its_function(
         assert isinstance(loaded, LightGenerator) and set(loaded.state_dict()) == plain_keys
         with torch.no_grad():
             assert torch.allclose(loaded(lr), expected, atol=1e-5)
+
+
+def test_a_reparameterized_tail_starts_at_bicubic_and_learns() -> None:
+    torch.manual_seed(0)
+    network = LightGenerator(LightConfig(scale=4, blocks=1, channels=8), reparam=True,
+                             reparam_tail=True)
+    lr = torch.rand(1, 3, 10, 12)
+    output = network(lr)
+    assert (output - imresize(lr, 4)).abs().max() <= 1e-5  # the tail's kernel starts at zero
+    (output - 1).square().mean().backward()
+    branch = network.tail.parametrizations.weight[0]
+    assert branch.squeeze.grad.abs().sum() > 0 and branch.edge_scale.grad.abs().sum() > 0

@@ -50,6 +50,7 @@ BAD = [
                                                 "recurrent model's"),
     (VIDEO, ["model.reparam=true"], "'model.reparam' trains a fresh light network"),
     (LIVE, ["model.reparam=true", "run.init='live-x4'"], "'model.reparam' trains a fresh light"),
+    (LIVE, ["model.reparam=false", "model.reparam_tail=true"], "'model.reparam_tail' extends"),
 ]
 
 

@@ -6,7 +6,8 @@ input, no BatchNorm: ``srresnet.ResidualBlock``); conv3x3 C -> 3 s^2; added, sti
 grid, to the bicubic upsampling packed the same way; one PixelShuffle(s). The last conv starts
 at zero, so an untrained network *is* the bicubic upsampling and training only learns what to
 add to it. ``reparam=True`` (training only) makes the head's and the blocks' kernels sums of
-linear branches (``vivid.nets.reparam``); saved weights hold the folded plain kernels.
+linear branches (``vivid.nets.reparam``), ``reparam_tail=True`` the tail's too (starting at
+zero); saved weights hold the folded plain kernels.
 
 The bicubic part is MATLAB's ``imresize(x, s, 'bicubic')`` for an integer ``s`` (the
 package's ``bicubic``, ``vivid.degrade.imresize``: Keys' cubic with a = -0.5, symmetric
@@ -93,7 +94,8 @@ class LightGenerator(nn.Module):
     (N x 3 x h x w -> N x 3 x sh x sw); the output is not clamped (training needs the
     gradient). The bicubic weights are a fixed buffer, not saved with the weights."""
 
-    def __init__(self, config: LightConfig | None = None, reparam: bool = False) -> None:
+    def __init__(self, config: LightConfig | None = None, reparam: bool = False,
+                 reparam_tail: bool = False) -> None:
         super().__init__()
         self.config = config or LightConfig()
         channels, scale = self.config.channels, self.config.scale
@@ -109,6 +111,8 @@ class LightGenerator(nn.Module):
         if reparam:
             for conv in (self.head, *(c for b in self.body for c in (b.conv1, b.conv2))):
                 reparameterize(conv)
+        if reparam_tail:
+            reparameterize(self.tail, zero_start=True)
 
     @property
     def scale(self) -> int:

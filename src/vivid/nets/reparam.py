@@ -88,13 +88,20 @@ class BranchKernel(nn.Module):
         return fold(kernel, self.expand, self.squeeze, self.edge_in, self.edge_scale)
 
 
-def reparameterize(conv: nn.Conv2d) -> nn.Conv2d:
+def reparameterize(conv: nn.Conv2d, zero_start: bool = False) -> nn.Conv2d:
     """``conv`` (3x3, no groups) with its kernel made of ``BranchKernel``'s branches, in
-    place; the plain kernel it had becomes the plain branch."""
+    place; the plain kernel it had becomes the plain branch. ``zero_start`` (a conv whose
+    kernel starts at zero, C_in != C_out): the branches' second factors start at zero too, so
+    the merged kernel starts at zero and every branch still gets a gradient."""
     if conv.kernel_size != (3, 3) or conv.groups != 1:
         raise ValueError(f"re-parameterizes 3x3 convs without groups, not {conv}")
-    parametrize.register_parametrization(
-        conv, "weight", BranchKernel(conv.out_channels, conv.in_channels))
+    branches = BranchKernel(conv.out_channels, conv.in_channels)
+    if zero_start:
+        if conv.out_channels == conv.in_channels or conv.weight.abs().sum() > 0:
+            raise ValueError("zero_start needs a zero kernel and no identity branch")
+        nn.init.zeros_(branches.squeeze)
+        nn.init.zeros_(branches.edge_scale)
+    parametrize.register_parametrization(conv, "weight", branches)
     return conv
 
 

@@ -44,6 +44,7 @@ class ModelSection:
     # light architecture: train the head's and blocks' kernels as sums of linear branches
     # (vivid.nets.reparam), folded into plain convs when saved; a fresh network only
     reparam: bool = False
+    reparam_tail: bool = False  # with reparam: the tail conv too (its merged kernel starts at 0)
 
 
 @dataclass(frozen=True)

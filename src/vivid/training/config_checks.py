@@ -111,6 +111,8 @@ def _check_light(config: Any, source: str) -> None:
     if config.model.reparam and (config.model.architecture != "light" or config.run.init):
         raise VividError(f"{source}: 'model.reparam' trains a fresh light network: set "
                          f"'model.architecture' = {light} and no 'run.init'")
+    if config.model.reparam_tail and not config.model.reparam:
+        raise VividError(f"{source}: 'model.reparam_tail' extends 'model.reparam': set both")
     if config.model.architecture != "light":
         return
     if stage not in LIGHT_STAGES:

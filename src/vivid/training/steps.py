@@ -160,7 +160,7 @@ def build_generator(config: TrainConfig) -> Generator | LightGenerator:
                                                         model.channels)
     kind = LightGenerator if light else Generator
     generator = load_generator(config.run.init) if config.run.init else (
-        LightGenerator(shape, reparam=model.reparam) if light else Generator(shape))
+        LightGenerator(shape, model.reparam, model.reparam_tail) if light else Generator(shape))
     if isinstance(generator, RecurrentGenerator):
         raise VividError(f"{config.run.init}: is a video model; stage {config.run.stage} "
                          "trains image models")

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from common import DATA, save
-from vivid.evaluation.evaluate import find_niqe_model, niqe_score
+from vivid.evaluation.evaluate import find_niqe_model
 from vivid.evaluation.grid import regrid, regrid_shift
 from vivid.images.pixels import quantize_8bit
 from vivid.nets.light import LightConfig, LightGenerator
@@ -33,6 +33,7 @@ from vivid.nets.weights_file import load_model
 from vivid.training.steps import StepContext
 from vivid.training.video_data import ValidationClip, load_validation_clips
 from vivid.training.video_steps import validate_video
+from vivid.video.evaluate import mean_niqe
 from vivid.video.metrics import tof
 
 CLIPS = ["aspen_ntia", "baseball_toflow"]
@@ -67,10 +68,8 @@ def score(generator: torch.nn.Module, clips: list[ValidationClip], shift: float,
         scores["tof"] = sum(tof(frames, list(clip.hr.split(1)))
                             for frames, clip in zip(outputs, clips, strict=True)) / len(clips)
     if niqe_model is not None:
-        values = [niqe_score(frame, generator.scale, niqe_model)
-                  for frames in outputs for frame in frames]
-        kept = [v for v in values if v is not None]
-        scores["niqe"] = sum(kept) / len(kept) if kept else float("nan")
+        every_frame = [frame for frames in outputs for frame in frames]
+        scores["niqe"] = mean_niqe(every_frame, generator.scale, niqe_model)
     return scores
 
 

@@ -95,10 +95,14 @@ def score_sequence(outputs: list[torch.Tensor], truth: list[torch.Tensor], scale
     numbers = {**protocol_psnr_ssim(outputs, truth, scale, protocol),
                "tof": tof(outputs, truth), "warping_error": warping_error(outputs, truth)}
     if niqe_model is not None:
-        values = [v for v in (niqe_score(f, scale, niqe_model) for f in outputs)
-                  if v is not None]
-        numbers["niqe"] = sum(values) / len(values) if values else float("nan")
+        numbers["niqe"] = mean_niqe(outputs, scale, niqe_model)
     return numbers
+
+
+def mean_niqe(frames: list[torch.Tensor], scale: int, niqe_model: Path) -> float:
+    """Mean NIQE over the frames NIQE applies to (``niqe_score``); NaN if none."""
+    values = [v for v in (niqe_score(f, scale, niqe_model) for f in frames) if v is not None]
+    return sum(values) / len(values) if values else float("nan")
 
 
 def methods(models: list[str], temporal_modes: list[str], video_models: set[str] = frozenset()

@@ -272,3 +272,13 @@ def test_bundled_models_run_as_frame_functions(name: str) -> None:
     assert all(o.shape == (48, 64, 3) and o.dtype == np.uint8 for o in outputs)
     assert model.scale == 4 and name in model_choices(name)
     assert model_choices("my.safetensors")[-1] == "my.safetensors"
+
+
+def test_no_action_runs_once_a_pause_is_set() -> None:
+    pause, ran = Pause(), []
+    assert pause.unless_paused(lambda: ran.append(1))
+    pause.set(True)
+    assert not pause.unless_paused(lambda: ran.append(2))
+    pause.set(False)
+    assert pause.unless_paused(lambda: ran.append(3))
+    assert ran == [1, 3]

@@ -128,17 +128,23 @@ class Pipeline:
             if item is not None and not self.pause.paused:  # paused: the picture holds
                 scale = item.output.shape[0] // item.frame.rgb.shape[0]
                 last = self._show(item.frame, bicubic(item.frame.rgb, scale), item.output,
-                                  item.model.name, new=True)
+                                  item.model.name, new=True) or last
             elif changed and last is not None:  # recomposed for the page (also when paused)
-                last = self._show(last.frame, last.plain, last.output, last.model, new=False)
+                last = self._show(last.frame, last.plain, last.output, last.model,
+                                  new=False) or last
             else:
                 self.status.check_stall(self.pause.paused)
 
     def _show(self, frame: Frame, plain: np.ndarray, output: np.ndarray, model: str,
-              new: bool) -> Shown:
+              new: bool) -> Shown | None:
+        """Composes and publishes a picture; a new frame is dropped (None) if a pause began
+        while it was composed, so nothing new appears once the pause is set."""
         composed = compose(plain, output, *self.view)
         shown = Shown(encode(composed, "JPEG", self.quality), frame, plain, output, model)
-        self.shown.put(shown)
+        if not new:
+            self.shown.put(shown)
+        elif not self.pause.unless_paused(lambda: self.shown.put(shown)):
+            return None
         if new and self.record is not None:
             self.record(composed, frame.time)
         return shown

@@ -93,6 +93,15 @@ class Pause:
         with self._lock:
             return self._total + (self.clock() - self._since if self._since is not None else 0)
 
+    def unless_paused(self, action: Callable[[], None]) -> bool:
+        """Runs ``action`` and returns True if not paused, atomically with :meth:`set`: once
+        ``set(True)`` has returned, no action runs until ``set(False)``."""
+        with self._lock:
+            if self._since is not None:
+                return False
+            action()
+            return True
+
     def wait_running(self, timeout: float) -> bool:
         """True once not paused (at once if not), False after ``timeout``."""
         return self._running.wait(timeout)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from common import DATA, save
+from common import DATA, RESULTS, save
 from vivid.evaluation.evaluate import find_niqe_model
 from vivid.evaluation.grid import regrid, regrid_shift
 from vivid.images.pixels import quantize_8bit
@@ -73,7 +73,7 @@ def score(generator: torch.nn.Module, clips: list[ValidationClip], shift: float,
     return scores
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", action="append", required=True,
                         help="bicubic, a bundled model or a weights file (repeat)")
@@ -83,7 +83,8 @@ def main() -> None:
     parser.add_argument("--tof", action="store_true", help="also tOF (slower)")
     parser.add_argument("--niqe", action="store_true", help="also NIQE (slower)")
     parser.add_argument("--save-as", default="heldout_clips")
-    args = parser.parse_args()
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON")
+    args = parser.parse_args(argv)
     torch.manual_seed(0)
     kinds, clips = args.degradation or ["bd", "bicubic"], args.clip or CLIPS
     niqe_model = find_niqe_model(None) if args.niqe else None
@@ -106,8 +107,10 @@ def main() -> None:
     for name, row in results.items():
         print(f"| {name} | " + " | ".join(" / ".join(f"{row[k][m]:.4g}" for m in metrics)
                                          for k in kinds) + " |")
-    command = shlex.join(["python", "benchmarks/heldout_clips.py", *sys.argv[1:]])
-    print("->", save(args.save_as, {"command": command, "clips": clips, "results": results}))
+    given = sys.argv[1:] if argv is None else argv
+    command = shlex.join(["python", "benchmarks/heldout_clips.py", *given])
+    print("->", save(args.save_as, {"command": command, "clips": clips, "results": results},
+                      args.results))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,40 @@
+"""benchmarks/video_gan_sweep.py: short video-gan arms, then their scores on held-out clips."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+
+def test_a_tiny_arm_trains_once_and_is_scored_beside_its_start(
+        data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import video_gan_sweep
+
+    monkeypatch.chdir(tmp_path)  # the sweep moves to the repository root
+    tiny = ["model.blocks=1", "model.channels=4", "data.crop=32", "data.context=0",
+            "data.frames=3", "optim.batch_size=1", "optim.warmup=0", "run.init=''",
+            "data.validation=''", "run.precision='fp32'"]
+    common = ["--work", str(tmp_path / "work"), "--iterations", "2",
+              *(a for s in tiny for a in ("--set", s))]
+    video_gan_sweep.main(["--arm", "adv-1e-2", *common])
+    run = tmp_path / "work" / "runs" / "video-gan-sweep" / "adv-1e-2"
+    weights = run / "generator.safetensors"
+    stamp = weights.stat().st_mtime_ns
+    video_gan_sweep.main(["--arm", "adv-1e-2", *common])  # finished: left alone
+    assert weights.stat().st_mtime_ns == stamp
+    config = json.loads((run / "config.json").read_text())
+    assert config["loss"]["adversarial_weight"] == 1e-2
+    assert config["optim"]["iterations"] == 2
+
+    video_gan_sweep.main(["--report", "--work", str(tmp_path / "work"), "--baseline",
+                          "bicubic", "--clip", "aspen_ntia", "--save-as", "sweep",
+                          "--results", str(tmp_path)])
+    results = json.loads((tmp_path / "sweep.json").read_text())["results"]
+    assert list(results) == ["bicubic", str(weights)]
+    for scores in results.values():
+        assert set(scores["bd"]) >= {"psnr", "tof", "niqe"}

@@ -22,7 +22,7 @@ from vivid.training.config import TrainConfig, config_dict, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = {"srresnet-x4": "vivid-srresnet-x4.toml", "srgan-x4": "vivid-srgan-vgg33.toml",
-           "video-x4": "vivid-video-x4.toml", "video-gan-x4": "vivid-video-gan-x4.toml",
+           "video-x4": "vivid-video-x4-hidden.toml", "video-gan-x4": "vivid-video-gan-x4.toml",
            "live-x4": "vivid-live-x4-finetune.toml"}
 SHAPES = {"srresnet-x4": (4, 16, 64), "srgan-x4": (4, 16, 64), "video-x4": (4, 10, 64),
           "live-x4": (4, 4, 16),

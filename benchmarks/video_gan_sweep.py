@@ -49,12 +49,15 @@ def finished(run: Path) -> bool:
 
 
 def train_arm(arm: str, run: Path, iterations: int, extra: list[str]) -> None:
-    """Train (or resume) one arm in this process: ``vivid train CONFIG --out RUN --resume``."""
+    """Train (or resume) one arm in this process: ``vivid train CONFIG --out RUN --resume``;
+    exits if it did not finish (an error, or a stop by a signal, which vivid train ends with
+    a checkpoint and exit code 0), so that no later arm starts."""
     sets = [f"optim.iterations={iterations}", *ARMS[arm], *extra]
     code = vivid_main(["train", str(CONFIG), "--out", str(run), "--resume", "--quiet",
                        *(a for s in sets for a in ("--set", s))])
-    if code:
-        raise SystemExit(f"{run}: vivid train stopped with exit code {code}")
+    if code or not finished(run):
+        raise SystemExit(f"{run}: vivid train stopped before the end (exit code {code}); "
+                         "run the same command again to resume")
 
 
 def report(runs: Path, baseline: str, save_as: str, clips: list[str], results: Path) -> None:
@@ -80,14 +83,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--save-as", default="video_gan_sweep")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON")
     args = parser.parse_args(argv)
-    runs = args.work.resolve() / "runs" / "video-gan-sweep"
+    runs, results = args.work.resolve() / "runs" / "video-gan-sweep", args.results.resolve()
+    if Path(args.baseline).suffix:  # a weights file, not a bundled model's name
+        args.baseline = str(Path(args.baseline).resolve())
     os.chdir(REPO)  # the config's paths are relative to the repository root
     for arm in ARMS if args.arm == "all" else [args.arm] if args.arm else []:
         if not finished(runs / arm):
             print(f"arm {arm}: training -> {runs / arm}", flush=True)
             train_arm(arm, runs / arm, args.iterations, args.set)
     if args.report:
-        report(runs, args.baseline, args.save_as, args.clip, args.results.resolve())
+        report(runs, args.baseline, args.save_as, args.clip, results)
 
 
 if __name__ == "__main__":

@@ -38,3 +38,12 @@ def test_a_tiny_arm_trains_once_and_is_scored_beside_its_start(
     assert list(results) == ["bicubic", str(weights)]
     for scores in results.values():
         assert set(scores["bd"]) >= {"psnr", "tof", "niqe"}
+
+
+def test_an_arm_stopped_before_its_end_stops_the_sweep(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import video_gan_sweep
+
+    monkeypatch.setattr(video_gan_sweep, "vivid_main", lambda argv: 0)  # stopped by a signal
+    with pytest.raises(SystemExit, match="stopped before the end"):
+        video_gan_sweep.main(["--arm", "all", "--work", str(tmp_path)])

@@ -7,6 +7,8 @@ the held-out clips (never Vid4) by ``heldout_clips.py`` under bd with tOF and NI
 should lower NIQE (more natural texture) while its tOF stays within 0.05 of the pixel
 model's. Arms:
 
+- ``adv-0``: the control, the stage's other losses (0.3 x L1, content, ping-pong, temporal)
+  without the adversarial one: what the change of losses does on its own;
 - ``adv-1e-3``, ``adv-3e-3``, ``adv-1e-2``: the adversarial weight (the first
   ``video-gan-x4`` used 3e-4, which barely moved NIQE);
 - ``adv-3e-3-fm``: D feature matching at 0.2 on top of ``adv-3e-3``;
@@ -35,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "vivid-video-gan-x4-next.toml"
 ITERATIONS = 400
 ARMS: dict[str, list[str]] = {
+    "adv-0": ["loss.adversarial_weight=0"],
     "adv-1e-3": ["loss.adversarial_weight=1e-3"],
     "adv-3e-3": ["loss.adversarial_weight=3e-3"],
     "adv-1e-2": ["loss.adversarial_weight=1e-2"],

@@ -50,6 +50,11 @@ def commit() -> str:
         return "unknown"
 
 
+def finished(run: Path) -> bool:
+    """A run that reached its last iteration leaves its generator weights."""
+    return (run / "generator.safetensors").is_file()
+
+
 def save(name: str, numbers: dict[str, Any], folder: Path = RESULTS) -> Path:
     """Write ``folder/<name>.json`` (default ``results/``) with date, commit and machine."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from common import DATA
+from common import DATA, finished
 from vivid.cli.main import main as vivid_main
 from vivid.errors import VividError
 from vivid.images.listing import list_images
@@ -176,11 +176,6 @@ def write_configs(data: Path, text: Path, folder: Path) -> dict[str, Path]:
         paths[arm].write_text(to_toml(config, comment))
         load_config(paths[arm])
     return paths
-
-
-def finished(run: Path) -> bool:
-    """A run that reached its last iteration leaves its generator weights."""
-    return (run / "generator.safetensors").is_file()
 
 
 def run_arm(config: Path, run: Path, overrides: list[str]) -> None:

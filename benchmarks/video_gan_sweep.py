@@ -30,7 +30,7 @@ from pathlib import Path
 
 from heldout_clips import main as heldout_clips
 
-from common import RESULTS
+from common import RESULTS, finished
 from vivid.cli.main import main as vivid_main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,11 +44,6 @@ ARMS: dict[str, list[str]] = {
     "adv-3e-3-fm": ["loss.adversarial_weight=3e-3", "loss.feature_matching_weight=0.2"],
     "adv-3e-3-t0625": ["loss.adversarial_weight=3e-3", "loss.temporal_weight=0.0625"],
 }
-
-
-def finished(run: Path) -> bool:
-    """A run that reached its last iteration leaves its generator weights."""
-    return (run / "generator.safetensors").is_file()
 
 
 def train_arm(arm: str, run: Path, iterations: int, extra: list[str]) -> None:

@@ -55,6 +55,20 @@ def finished(run: Path) -> bool:
     return (run / "generator.safetensors").is_file()
 
 
+def train_to_end(config: Path, run: Path, overrides: list[str]) -> None:
+    """Train (or resume) one run in this process: ``vivid train CONFIG --out RUN --resume``
+    with ``--set`` for each override; exits if it did not finish (an error, or a stop by a
+    signal, which vivid train ends with a checkpoint and exit code 0), so that a script
+    training several runs in turn starts no later one."""
+    from vivid.cli.main import main as vivid_main
+
+    code = vivid_main(["train", str(config), "--out", str(run), "--resume", "--quiet",
+                       *(a for o in overrides for a in ("--set", o))])
+    if code or not finished(run):
+        raise SystemExit(f"{run}: vivid train stopped before the end (exit code {code}); "
+                         "run the same command again to resume")
+
+
 def save(name: str, numbers: dict[str, Any], folder: Path = RESULTS) -> Path:
     """Write ``folder/<name>.json`` (default ``results/``) with date, commit and machine."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -50,8 +50,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from common import DATA, finished
-from vivid.cli.main import main as vivid_main
+from common import DATA, finished, train_to_end
 from vivid.errors import VividError
 from vivid.images.listing import list_images
 from vivid.training.config import load_config
@@ -178,14 +177,6 @@ def write_configs(data: Path, text: Path, folder: Path) -> dict[str, Path]:
     return paths
 
 
-def run_arm(config: Path, run: Path, overrides: list[str]) -> None:
-    """Train (or resume) one arm in this process: ``vivid train CONFIG --out RUN --resume``."""
-    sets = [a for o in overrides for a in ("--set", o)]
-    code = vivid_main(["train", str(config), "--out", str(run), "--resume", "--quiet", *sets])
-    if code:
-        raise SystemExit(f"{run}: vivid train stopped with exit code {code}")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arm", choices=[*ARMS, "all"], help="train this arm (or all)")
@@ -212,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
         for arm in ARMS if args.arm == "all" else [args.arm] if args.arm else []:
             if not finished(runs / arm):
                 print(f"arm {arm}: training -> {runs / arm}", flush=True)
-                run_arm(configs[arm], runs / arm, args.set)
+                train_to_end(configs[arm], runs / arm, args.set)
     if args.report:
         from domain_report import report
 

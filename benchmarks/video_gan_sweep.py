@@ -12,7 +12,10 @@ model's. Arms:
 - ``adv-1e-3``, ``adv-3e-3``, ``adv-1e-2``: the adversarial weight (the first
   ``video-gan-x4`` used 3e-4, which barely moved NIQE);
 - ``adv-3e-3-fm``: D feature matching at 0.2 on top of ``adv-3e-3``;
-- ``adv-3e-3-t0625``: ``adv-3e-3`` with 1/16 of the temporal loss (the pixel stage's choice).
+- ``adv-3e-3-t0625``: ``adv-3e-3`` with 1/16 of the temporal loss (the pixel stage's choice);
+- ``adv-1e-3-pp0``, ``adv-1e-3-t0625``: ``adv-1e-3`` without ping-pong, and with 1/16 of
+  the temporal loss: which of the two raises tOF in the control (ping-pong is minimised
+  exactly by a network that ignores its state).
 
 Usage (from anywhere; the config's paths are relative to the repository root):
   python benchmarks/video_gan_sweep.py --arm adv-1e-3     # one arm; a stopped arm resumes
@@ -30,8 +33,7 @@ from pathlib import Path
 
 from heldout_clips import main as heldout_clips
 
-from common import RESULTS, finished
-from vivid.cli.main import main as vivid_main
+from common import RESULTS, finished, train_to_end
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "vivid-video-gan-x4-next.toml"
@@ -43,19 +45,9 @@ ARMS: dict[str, list[str]] = {
     "adv-1e-2": ["loss.adversarial_weight=1e-2"],
     "adv-3e-3-fm": ["loss.adversarial_weight=3e-3", "loss.feature_matching_weight=0.2"],
     "adv-3e-3-t0625": ["loss.adversarial_weight=3e-3", "loss.temporal_weight=0.0625"],
+    "adv-1e-3-pp0": ["loss.adversarial_weight=1e-3", "loss.pingpong_weight=0"],
+    "adv-1e-3-t0625": ["loss.adversarial_weight=1e-3", "loss.temporal_weight=0.0625"],
 }
-
-
-def train_arm(arm: str, run: Path, iterations: int, extra: list[str]) -> None:
-    """Train (or resume) one arm in this process: ``vivid train CONFIG --out RUN --resume``;
-    exits if it did not finish (an error, or a stop by a signal, which vivid train ends with
-    a checkpoint and exit code 0), so that no later arm starts."""
-    sets = [f"optim.iterations={iterations}", *ARMS[arm], *extra]
-    code = vivid_main(["train", str(CONFIG), "--out", str(run), "--resume", "--quiet",
-                       *(a for s in sets for a in ("--set", s))])
-    if code or not finished(run):
-        raise SystemExit(f"{run}: vivid train stopped before the end (exit code {code}); "
-                         "run the same command again to resume")
 
 
 def report(runs: Path, baseline: str, save_as: str, clips: list[str], results: Path) -> None:
@@ -88,7 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     for arm in ARMS if args.arm == "all" else [args.arm] if args.arm else []:
         if not finished(runs / arm):
             print(f"arm {arm}: training -> {runs / arm}", flush=True)
-            train_arm(arm, runs / arm, args.iterations, args.set)
+            sets = [f"optim.iterations={args.iterations}", *ARMS[arm], *args.set]
+            train_to_end(CONFIG, runs / arm, sets)
     if args.report:
         report(runs, args.baseline, args.save_as, args.clip, results)
 

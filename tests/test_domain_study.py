@@ -217,3 +217,18 @@ def test_two_tiny_arms_end_to_end(fake_data: Path, tmp_path: Path,
     assert report["seed_spread_db"] is None  # diverse-seed2 did not run
     assert report["markdown"] in doc.read_text() and "old" not in doc.read_text()
     assert Image.open(plot_path).size[0] > 400
+
+
+def test_an_arm_stopped_before_its_end_stops_the_study(
+        fake_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import domain_study
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(domain_study, "TEXT_COUNTS", (2, 1))
+    started: list[str] = []
+    monkeypatch.setattr("vivid.cli.main.main",  # stopped by a signal: exit code 0, no weights
+                        lambda argv: started.append(argv[argv.index("--out") + 1]) or 0)
+    with pytest.raises(SystemExit, match="stopped before the end"):
+        domain_study.main(["--arm", "all", "--data", str(fake_data),
+                           "--work", str(tmp_path / "work")])
+    assert [Path(run).name for run in started] == [domain_study.ARMS[0]]

@@ -44,6 +44,6 @@ def test_an_arm_stopped_before_its_end_stops_the_sweep(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import video_gan_sweep
 
-    monkeypatch.setattr(video_gan_sweep, "vivid_main", lambda argv: 0)  # stopped by a signal
+    monkeypatch.setattr("vivid.cli.main.main", lambda argv: 0)  # stopped by a signal
     with pytest.raises(SystemExit, match="stopped before the end"):
         video_gan_sweep.main(["--arm", "all", "--work", str(tmp_path)])

@@ -9,13 +9,14 @@ model's. Arms:
 
 - ``adv-0``: the control, the stage's other losses (0.3 x L1, content, ping-pong, temporal)
   without the adversarial one: what the change of losses does on its own;
-- ``adv-1e-3``, ``adv-3e-3``, ``adv-1e-2``: the adversarial weight (the first
-  ``video-gan-x4`` used 3e-4, which barely moved NIQE);
-- ``adv-3e-3-fm``: D feature matching at 0.2 on top of ``adv-3e-3``;
-- ``adv-3e-3-t0625``: ``adv-3e-3`` with 1/16 of the temporal loss (the pixel stage's choice);
-- ``adv-1e-3-pp0``, ``adv-1e-3-t0625``: ``adv-1e-3`` without ping-pong, and with 1/16 of
-  the temporal loss: which of the two raises tOF in the control (ping-pong is minimised
-  exactly by a network that ignores its state).
+- ``adv-1e-3``: the adversarial loss at 1e-3 (the first ``video-gan-x4`` used 3e-4, which
+  barely moved NIQE);
+- ``adv-1e-3-pp0``: ``adv-1e-3`` without ping-pong (it is minimised exactly by a network
+  that ignores its state; the control's tOF rose);
+- ``adv-3e-3-pp0``, ``adv-1e-2-pp0``: the adversarial weight, without ping-pong;
+- ``adv-1e-3-pp0-t0625``: 1/16 of the temporal loss (the pixel stage's choice);
+- ``adv-3e-3-pp0-fm``: D feature matching at 0.2.
+The model card (docs/models/video.md, How we got here) has the results in order.
 
 Usage (from anywhere; the config's paths are relative to the repository root):
   python benchmarks/video_gan_sweep.py --arm adv-1e-3     # one arm; a stopped arm resumes
@@ -41,12 +42,13 @@ ITERATIONS = 400
 ARMS: dict[str, list[str]] = {
     "adv-0": ["loss.adversarial_weight=0"],
     "adv-1e-3": ["loss.adversarial_weight=1e-3"],
-    "adv-3e-3": ["loss.adversarial_weight=3e-3"],
-    "adv-1e-2": ["loss.adversarial_weight=1e-2"],
-    "adv-3e-3-fm": ["loss.adversarial_weight=3e-3", "loss.feature_matching_weight=0.2"],
-    "adv-3e-3-t0625": ["loss.adversarial_weight=3e-3", "loss.temporal_weight=0.0625"],
     "adv-1e-3-pp0": ["loss.adversarial_weight=1e-3", "loss.pingpong_weight=0"],
-    "adv-1e-3-t0625": ["loss.adversarial_weight=1e-3", "loss.temporal_weight=0.0625"],
+    "adv-3e-3-pp0": ["loss.adversarial_weight=3e-3", "loss.pingpong_weight=0"],
+    "adv-1e-2-pp0": ["loss.adversarial_weight=1e-2", "loss.pingpong_weight=0"],
+    "adv-1e-3-pp0-t0625": ["loss.adversarial_weight=1e-3", "loss.pingpong_weight=0",
+                           "loss.temporal_weight=0.0625"],
+    "adv-3e-3-pp0-fm": ["loss.adversarial_weight=3e-3", "loss.pingpong_weight=0",
+                        "loss.feature_matching_weight=0.2"],
 }
 
 

@@ -21,11 +21,11 @@ def test_a_tiny_arm_trains_once_and_is_scored_beside_its_start(
             "data.validation=''", "run.precision='fp32'"]
     common = ["--work", str(tmp_path / "work"), "--iterations", "2",
               *(a for s in tiny for a in ("--set", s))]
-    video_gan_sweep.main(["--arm", "adv-1e-2", *common])
-    run = tmp_path / "work" / "runs" / "video-gan-sweep" / "adv-1e-2"
+    video_gan_sweep.main(["--arm", "adv-1e-2-pp0", *common])
+    run = tmp_path / "work" / "runs" / "video-gan-sweep" / "adv-1e-2-pp0"
     weights = run / "generator.safetensors"
     stamp = weights.stat().st_mtime_ns
-    video_gan_sweep.main(["--arm", "adv-1e-2", *common])  # finished: left alone
+    video_gan_sweep.main(["--arm", "adv-1e-2-pp0", *common])  # finished: left alone
     assert weights.stat().st_mtime_ns == stamp
     config = json.loads((run / "config.json").read_text())
     assert config["loss"]["adversarial_weight"] == 1e-2

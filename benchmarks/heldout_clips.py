@@ -40,16 +40,17 @@ CLIPS = ["aspen_ntia", "baseball_toflow"]
 
 
 def generator_for(name: str) -> tuple[torch.nn.Module, dict]:
-    """The network a ``--model`` names and its weights' metadata; ``bicubic`` is a fresh
-    light network (exactly MATLAB bicubic), with no training grid."""
+    """The network a ``--model`` names and its weights' metadata (with its ``scale``);
+    ``bicubic`` is a fresh light network (exactly MATLAB bicubic), with no training grid.
+    Image models run frame by frame."""
     if name == "bicubic":
-        return LightGenerator(LightConfig(scale=4)).eval(), {}
+        return LightGenerator(LightConfig(scale=4)).eval(), {"scale": 4}
     generator, metadata = load_model(name)
     return generator.eval(), metadata
 
 
 @torch.no_grad()
-def score(generator: torch.nn.Module, clips: list[ValidationClip], shift: float,
+def score(generator: torch.nn.Module, clips: list[ValidationClip], scale: int, shift: float,
           with_tof: bool = False, niqe_model: Path | None = None) -> dict[str, float]:
     """Training's validation (fp32) with the output rounded to 8 bits and moved by ``shift``
     HR px: mean Y-PSNR / SSIM over every frame; ``with_tof``: also tOF (as ``vivid
@@ -62,14 +63,14 @@ def score(generator: torch.nn.Module, clips: list[ValidationClip], shift: float,
         return outputs[-1]
 
     amp = StepContext.create(torch.device("cpu"), torch.float32)
-    numbers, _ = validate_video(generator, clips, generator.scale, amp, keep=0, finish=finish)
+    numbers, _ = validate_video(generator, clips, scale, amp, keep=0, finish=finish)
     scores = {"psnr": numbers["val_psnr"], "ssim": numbers["val_ssim"]}
     if with_tof:
         scores["tof"] = sum(tof(frames, list(clip.hr.split(1)))
                             for frames, clip in zip(outputs, clips, strict=True)) / len(clips)
     if niqe_model is not None:
         every_frame = [frame for frames in outputs for frame in frames]
-        scores["niqe"] = mean_niqe(every_frame, generator.scale, niqe_model)
+        scores["niqe"] = mean_niqe(every_frame, scale, niqe_model)
     return scores
 
 
@@ -95,8 +96,9 @@ def main(argv: list[str] | None = None) -> None:
         sequences = load_validation_clips(DATA / "VideoClips", clips, 4, kind)
         for name in args.model:
             generator, metadata = generator_for(name)
-            shift = regrid_shift(metadata, generator.scale, kind)
-            scores = score(generator, sequences, shift, args.tof, niqe_model)
+            scale = int(metadata["scale"])
+            shift = regrid_shift(metadata, scale, kind)
+            scores = score(generator, sequences, scale, shift, args.tof, niqe_model)
             results.setdefault(name, {})[kind] = {
                 **{k: round(v, 4) for k, v in scores.items()}, "regrid": shift}
             print(name, kind, results[name][kind], flush=True)

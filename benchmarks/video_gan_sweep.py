@@ -2,10 +2,11 @@
 
 Every arm trains ``configs/vivid-video-gan-x4-next.toml`` (started from the bundled
 ``video-x4``, the same seed, batches and schedule) for ``--iterations`` iterations with the
-arm's overrides, then all finished arms and the pixel model they started from are scored on
-the held-out clips (never Vid4) by ``heldout_clips.py`` under bd with tOF and NIQE: the GAN
-should lower NIQE (more natural texture) while its tOF stays within 0.05 of the pixel
-model's. Arms:
+arm's overrides, then all finished arms, the pixel model they started from and ``srgan-x4``
+frame by frame (sharp, flickering) are scored on the held-out clips (never Vid4) by
+``heldout_clips.py`` under bd with tOF and NIQE: the GAN should lower NIQE towards
+``srgan-x4``'s (more natural texture) while its tOF stays within 0.05 of the pixel model's.
+Arms:
 
 - ``adv-0``: the control, the stage's other losses (0.3 x L1, content, ping-pong, temporal)
   without the adversarial one: what the change of losses does on its own;
@@ -39,6 +40,7 @@ from common import RESULTS, finished, train_to_end
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "vivid-video-gan-x4-next.toml"
 ITERATIONS = 400
+BASELINES = ["video-x4", "srgan-x4"]  # where the arms start, and the sharp image GAN
 ARMS: dict[str, list[str]] = {
     "adv-0": ["loss.adversarial_weight=0"],
     "adv-1e-3": ["loss.adversarial_weight=1e-3"],
@@ -52,11 +54,12 @@ ARMS: dict[str, list[str]] = {
 }
 
 
-def report(runs: Path, baseline: str, save_as: str, clips: list[str], results: Path) -> None:
-    """Score ``baseline`` and every finished arm on the held-out clips (bd, tOF, NIQE);
+def report(runs: Path, baselines: list[str], save_as: str, clips: list[str], results: Path
+           ) -> None:
+    """Score the ``baselines`` and every finished arm on the held-out clips (bd, tOF, NIQE);
     writes ``results/SAVE_AS.json``."""
-    models = [baseline, *(str(runs / arm / "generator.safetensors") for arm in ARMS
-                          if finished(runs / arm))]
+    models = [*baselines, *(str(runs / arm / "generator.safetensors") for arm in ARMS
+                            if finished(runs / arm))]
     heldout_clips([*(a for m in models for a in ("--model", m)), "--degradation", "bd",
                    "--tof", "--niqe", "--save-as", save_as, "--results", str(results),
                    *(a for c in clips for a in ("--clip", c))])
@@ -68,7 +71,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report", action="store_true", help="score the finished arms")
     parser.add_argument("--iterations", type=int, default=ITERATIONS)
     parser.add_argument("--work", type=Path, default=REPO, help="folder of runs/video-gan-sweep")
-    parser.add_argument("--baseline", default="video-x4", help="the pixel model (scored too)")
+    parser.add_argument("--baseline", action="append", default=[],
+                        help="a model scored beside the arms (repeat; default the pixel model "
+                             f"they start from and {' and '.join(BASELINES[1:])} frame by frame)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="passed to vivid train (smoke tests only)")
     parser.add_argument("--clip", action="append", default=[], help="held-out clip folder")
@@ -76,8 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON")
     args = parser.parse_args(argv)
     runs, results = args.work.resolve() / "runs" / "video-gan-sweep", args.results.resolve()
-    if Path(args.baseline).suffix:  # a weights file, not a bundled model's name
-        args.baseline = str(Path(args.baseline).resolve())
+    baselines = [str(Path(b).resolve()) if Path(b).suffix else b  # a file, not a bundled name
+                 for b in args.baseline or BASELINES]
     os.chdir(REPO)  # the config's paths are relative to the repository root
     for arm in ARMS if args.arm == "all" else [args.arm] if args.arm else []:
         if not finished(runs / arm):
@@ -85,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
             sets = [f"optim.iterations={args.iterations}", *ARMS[arm], *args.set]
             train_to_end(CONFIG, runs / arm, sets)
     if args.report:
-        report(runs, args.baseline, args.save_as, args.clip, results)
+        report(runs, baselines, args.save_as, args.clip, results)
 
 
 if __name__ == "__main__":

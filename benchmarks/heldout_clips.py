@@ -9,7 +9,7 @@ trained on the other grid (bd vs the bicubic kinds, 1.5 HR px apart) has its out
 onto the evaluated grid first, as ``vivid eval-video`` does (``regrid`` in the JSON).
 ``bicubic`` is MATLAB bicubic upsampling: a fresh light network, whose residual starts at 0.
 ``--niqe`` adds NIQE (the mean over every output frame, Y, shave 4, as ``vivid eval-video``):
-how a GAN's detail is judged where Vid4 may not be used.
+how a GAN's detail is judged where Vid4 may not be used. Image models run frame by frame.
 Usage: python benchmarks/heldout_clips.py --model bicubic --model live-x4 [--model PATH]
 [--degradation bd --degradation bicubic] [--tof] [--niqe] [--save-as NAME]
 Writes benchmarks/results/NAME.json (default heldout_clips) and prints a Markdown table.
@@ -40,11 +40,10 @@ CLIPS = ["aspen_ntia", "baseball_toflow"]
 
 
 def generator_for(name: str) -> tuple[torch.nn.Module, dict]:
-    """The network a ``--model`` names and its weights' metadata (with its ``scale``);
-    ``bicubic`` is a fresh light network (exactly MATLAB bicubic), with no training grid.
-    Image models run frame by frame."""
+    """The network a ``--model`` names and its weights' metadata; ``bicubic`` is a fresh
+    light network (exactly MATLAB bicubic), with no training grid."""
     if name == "bicubic":
-        return LightGenerator(LightConfig(scale=4)).eval(), {"scale": 4}
+        return LightGenerator(LightConfig(scale=4)).eval(), {}
     generator, metadata = load_model(name)
     return generator.eval(), metadata
 
@@ -96,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         sequences = load_validation_clips(DATA / "VideoClips", clips, 4, kind)
         for name in args.model:
             generator, metadata = generator_for(name)
-            scale = int(metadata["scale"])
+            scale = generator.config.scale
             shift = regrid_shift(metadata, scale, kind)
             scores = score(generator, sequences, scale, shift, args.tof, niqe_model)
             results.setdefault(name, {})[kind] = {

@@ -43,18 +43,16 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "vivid-video-gan-x4-next.toml"
 ITERATIONS = 400
 BASELINES = ["video-x4", "srgan-x4"]  # where the arms start, and the sharp image GAN
+PP0 = ["loss.pingpong_weight=0"]  # no ping-pong: from the third arm on
 ARMS: dict[str, list[str]] = {
     "adv-0": ["loss.adversarial_weight=0"],
     "adv-1e-3": ["loss.adversarial_weight=1e-3"],
-    "adv-1e-3-pp0": ["loss.adversarial_weight=1e-3", "loss.pingpong_weight=0"],
-    "adv-3e-3-pp0": ["loss.adversarial_weight=3e-3", "loss.pingpong_weight=0"],
-    "adv-1e-2-pp0": ["loss.adversarial_weight=1e-2", "loss.pingpong_weight=0"],
-    "adv-1e-3-pp0-t0625": ["loss.adversarial_weight=1e-3", "loss.pingpong_weight=0",
-                           "loss.temporal_weight=0.0625"],
-    "adv-3e-3-pp0-fm": ["loss.adversarial_weight=3e-3", "loss.pingpong_weight=0",
-                        "loss.feature_matching_weight=0.2"],
-    "adv-3e-3-pp0-px005": ["loss.adversarial_weight=3e-3", "loss.pingpong_weight=0",
-                           "loss.pixel_weight=0.05"],
+    "adv-1e-3-pp0": ["loss.adversarial_weight=1e-3", *PP0],
+    "adv-3e-3-pp0": ["loss.adversarial_weight=3e-3", *PP0],
+    "adv-1e-2-pp0": ["loss.adversarial_weight=1e-2", *PP0],
+    "adv-1e-3-pp0-t0625": ["loss.adversarial_weight=1e-3", *PP0, "loss.temporal_weight=0.0625"],
+    "adv-3e-3-pp0-fm": ["loss.adversarial_weight=3e-3", *PP0, "loss.feature_matching_weight=0.2"],
+    "adv-3e-3-pp0-px005": ["loss.adversarial_weight=3e-3", *PP0, "loss.pixel_weight=0.05"],
 }
 
 

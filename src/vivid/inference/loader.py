@@ -10,10 +10,10 @@ from vivid.inference.upscaler import DEFAULT_MODEL, DEFAULT_TILE, DEFAULT_TILE_O
 from vivid.nets.weights_file import is_video_model
 
 # The default model of ``vivid upscale`` for video inputs (images: ``DEFAULT_MODEL``). The
-# GAN video model (stage video-gan, configs/vivid-video-gan-x4.toml) takes this place only
-# once it meets its acceptance on Vid4 under bd: mean NIQE at least 1.0 below video-x4's, mean
-# tOF at most video-x4's + 0.03 and 40% below srgan-x4's frame by frame, PSNR above bicubic
-# on each sequence. Until then videos get the image default frame by frame, as before. (A
+# GAN video model (stage video-gan, configs/vivid-video-gan-x4-next.toml) takes this place
+# only once it meets its bar on Vid4 city and walk under bd (README, Videos): mean NIQE <=
+# 4.3, mean tOF <= 0.33, mean PSNR >= 27.0 dB. Until then videos get the image default frame
+# by frame, as before. (A
 # video model as the default makes `--temporal` and `--runtime onnx` errors for videos
 # without --model: they are for image models.)
 DEFAULT_VIDEO_MODEL = DEFAULT_MODEL

@@ -15,10 +15,11 @@ Arms:
 - ``adv-1e-3-pp0``: ``adv-1e-3`` without ping-pong (it is minimised exactly by a network
   that ignores its state; the control's tOF rose);
 - ``adv-3e-3-pp0``, ``adv-1e-2-pp0``: the adversarial weight, without ping-pong;
-- ``adv-1e-3-pp0-t0625``: 1/16 of the temporal loss (the pixel stage's choice);
 - ``adv-3e-3-pp0-fm``: D feature matching at 0.2;
 - ``adv-3e-3-pp0-px005``: the pixel loss at 0.05 instead of 0.3 (SRGAN's image stage has
-  none: its texture comes from the content and adversarial losses alone).
+  none: its texture comes from the content and adversarial losses alone);
+- ``adv-3e-3-pp0-px005-t0625``: and 1/16 of the temporal loss (the pixel stage's choice; the
+  temporal loss also penalises invented detail that differs from the truth's as it moves).
 The model card (docs/models/video.md, How we got here) has the results in order.
 
 Usage (from anywhere; the config's paths are relative to the repository root):
@@ -50,9 +51,10 @@ ARMS: dict[str, list[str]] = {
     "adv-1e-3-pp0": ["loss.adversarial_weight=1e-3", *PP0],
     "adv-3e-3-pp0": ["loss.adversarial_weight=3e-3", *PP0],
     "adv-1e-2-pp0": ["loss.adversarial_weight=1e-2", *PP0],
-    "adv-1e-3-pp0-t0625": ["loss.adversarial_weight=1e-3", *PP0, "loss.temporal_weight=0.0625"],
     "adv-3e-3-pp0-fm": ["loss.adversarial_weight=3e-3", *PP0, "loss.feature_matching_weight=0.2"],
     "adv-3e-3-pp0-px005": ["loss.adversarial_weight=3e-3", *PP0, "loss.pixel_weight=0.05"],
+    "adv-3e-3-pp0-px005-t0625": ["loss.adversarial_weight=3e-3", *PP0, "loss.pixel_weight=0.05",
+                                 "loss.temporal_weight=0.0625"],
 }
 
 

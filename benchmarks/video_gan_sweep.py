@@ -44,6 +44,10 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "vivid-video-gan-x4-next.toml"
 ITERATIONS = 400
 BASELINES = ["video-x4", "srgan-x4"]  # where the arms start, and the sharp image GAN
+# The loss weights every arm starts from (the config's when the sweep began; the config now
+# holds the sweep's pick), then the arm's own overrides
+START = ["loss.pixel_weight=0.3", "loss.pingpong_weight=0.5", "loss.temporal_weight=1.0",
+         "loss.adversarial_weight=1e-3", "loss.feature_matching_weight=0"]
 PP0 = ["loss.pingpong_weight=0"]  # no ping-pong: from the third arm on
 ARMS: dict[str, list[str]] = {
     "adv-0": ["loss.adversarial_weight=0"],
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     for arm in ARMS if args.arm == "all" else [args.arm] if args.arm else []:
         if not finished(runs / arm):
             print(f"arm {arm}: training -> {runs / arm}", flush=True)
-            sets = [f"optim.iterations={args.iterations}", *ARMS[arm], *args.set]
+            sets = [f"optim.iterations={args.iterations}", *START, *ARMS[arm], *args.set]
             train_to_end(CONFIG, runs / arm, sets)
     if args.report:
         report(runs, baselines, args.save_as, args.clip, results)

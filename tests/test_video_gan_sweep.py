@@ -30,6 +30,7 @@ def test_a_tiny_arm_trains_once_and_is_scored_beside_its_start(
     config = json.loads((run / "config.json").read_text())
     assert config["loss"]["adversarial_weight"] == 1e-2
     assert config["loss"]["pingpong_weight"] == 0
+    assert (config["loss"]["pixel_weight"], config["loss"]["temporal_weight"]) == (0.3, 1.0)
     assert config["optim"]["iterations"] == 2
 
     video_gan_sweep.main(["--report", "--work", str(tmp_path / "work"), "--baseline",

@@ -49,7 +49,7 @@ def generator_for(name: str) -> tuple[torch.nn.Module, dict]:
 
 
 @torch.no_grad()
-def score(generator: torch.nn.Module, clips: list[ValidationClip], scale: int, shift: float,
+def score(generator: torch.nn.Module, clips: list[ValidationClip], shift: float,
           with_tof: bool = False, niqe_model: Path | None = None) -> dict[str, float]:
     """Training's validation (fp32) with the output rounded to 8 bits and moved by ``shift``
     HR px: mean Y-PSNR / SSIM over every frame; ``with_tof``: also tOF (as ``vivid
@@ -61,6 +61,7 @@ def score(generator: torch.nn.Module, clips: list[ValidationClip], scale: int, s
         outputs.append(regrid([quantize_8bit(f) for f in frames], shift))
         return outputs[-1]
 
+    scale = generator.config.scale
     amp = StepContext.create(torch.device("cpu"), torch.float32)
     numbers, _ = validate_video(generator, clips, scale, amp, keep=0, finish=finish)
     scores = {"psnr": numbers["val_psnr"], "ssim": numbers["val_ssim"]}
@@ -95,9 +96,8 @@ def main(argv: list[str] | None = None) -> None:
         sequences = load_validation_clips(DATA / "VideoClips", clips, 4, kind)
         for name in args.model:
             generator, metadata = generator_for(name)
-            scale = generator.config.scale
-            shift = regrid_shift(metadata, scale, kind)
-            scores = score(generator, sequences, scale, shift, args.tof, niqe_model)
+            shift = regrid_shift(metadata, generator.config.scale, kind)
+            scores = score(generator, sequences, shift, args.tof, niqe_model)
             results.setdefault(name, {})[kind] = {
                 **{k: round(v, 4) for k, v in scores.items()}, "regrid": shift}
             print(name, kind, results[name][kind], flush=True)

@@ -13,9 +13,8 @@ from vivid.nets.weights_file import is_video_model
 # GAN video model (stage video-gan, configs/vivid-video-gan-x4-next.toml) takes this place
 # only once it meets its bar on Vid4 city and walk under bd (README, Videos): mean NIQE <=
 # 4.3, mean tOF <= 0.33, mean PSNR >= 27.0 dB. Until then videos get the image default frame
-# by frame, as before. (A
-# video model as the default makes `--temporal` and `--runtime onnx` errors for videos
-# without --model: they are for image models.)
+# by frame, as before. (A video model as the default makes `--temporal` and `--runtime onnx`
+# errors for videos without --model: they are for image models.)
 DEFAULT_VIDEO_MODEL = DEFAULT_MODEL
 
 # When to use each bundled model, one line each (``vivid upscale --help`` lists them; a test

@@ -25,8 +25,8 @@ MODEL_GUIDE = {
                    "matters more than crispness",
     "video-x4": "videos: builds detail from neighbouring frames, the steadiest; for "
                 "blurry (camera-like) low-res video, not for sharply downscaled frames",
-    "video-gan-x4": "videos: sharper, partly invented detail; trained from the previous "
-                    "video-x4, so less faithful and less steady than today's",
+    "video-gan-x4": "videos: as sharp as srgan-x4 and much steadier, partly invented "
+                    "detail; less faithful than video-x4",
     "live-x4": "real time on a CPU (vivid live's default): a small network, softer than "
                "the others; for previews",
     "bicubic": "plain interpolation, nothing invented: a reference",

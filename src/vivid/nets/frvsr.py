@@ -30,12 +30,7 @@ Three versions (``version``; weights say which by their shapes):
 3. version 2 plus a hidden state (as RRN's): the SR body's LR features of the previous frame,
    warped at LR by the same motion (bilinear), enter through ``hidden_head`` (a 3x3 conv,
    started at zero, so a version 2 network's weights start it exactly as version 2). The
-   engines get the features from ``fuse`` and hand them back through ``carry``;
-4. version 3 plus one frame of look-ahead (a two-frame window beside the recurrence): LR
-   frame t+1, warped onto frame t by the motion from t to t+1 (bicubic, at LR), minus LR
-   frame t, with where that motion leaves the frame (``look_ahead``), enters through
-   ``ahead_head`` (a 3x3 conv, started at zero); the last frame of a sequence has none.
-   Training and ``forward`` run it; the streaming engines do not (yet).
+   engines get the features from ``fuse`` and hand them back through ``carry``.
 """
 
 from __future__ import annotations
@@ -57,8 +52,7 @@ BLEND_CHANNELS = 32  # hidden channels of the blend weight network
 MOTIONS = ("network", *METHODS)  # FNet (trained), or an OpenCV flow on the LR greys
 BLEND_START = -1.0  # its initial logit: sigmoid(-1) = 0.27 of the warped previous output
 RELIABILITY_CHANNELS = 4  # version 2: degraded warped output minus LR (3), out of frame (1)
-AHEAD_CHANNELS = 4  # version 4: warped next LR frame minus this one (3), out of frame (1)
-VERSIONS = (1, 2, 3, 4)
+VERSIONS = (1, 2, 3)
 
 
 def blend_state(sr_frame: torch.Tensor, logits: torch.Tensor, carried: torch.Tensor,
@@ -112,10 +106,6 @@ class RecurrentGenerator(nn.Module):
         if version >= 3:
             self.hidden_head = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
             nn.init.zeros_(self.hidden_head.weight)
-        self.ahead_head: nn.Conv2d | None = None
-        if version >= 4:
-            self.ahead_head = nn.Conv2d(AHEAD_CHANNELS, channels, 3, padding=1, bias=False)
-            nn.init.zeros_(self.ahead_head.weight)
         # per-HR-pixel weight of the warped previous output in the result (see the docstring)
         self.blend: nn.Sequential | None = None
         if blend:
@@ -151,25 +141,19 @@ class RecurrentGenerator(nn.Module):
         return video
 
     def recurrence_parameters(self) -> list[nn.Parameter]:
-        """The weights that fuse the carried state and the look-ahead (``state_head``, the
-        blend, version 3's ``hidden_head``, version 4's ``ahead_head``)."""
+        """The weights that fuse the carried state (``state_head``, the blend, version 3's
+        ``hidden_head``)."""
         parts = [self.state_head, *([self.blend] if self.blend is not None else []),
-                 *([self.hidden_head] if self.hidden_head is not None else []),
-                 *([self.ahead_head] if self.ahead_head is not None else [])]
+                 *([self.hidden_head] if self.hidden_head is not None else [])]
         return [p for part in parts for p in part.parameters()]
 
-    def step(self, lr_frame: torch.Tensor, state: RecurrentState | None,
-             next_lr: torch.Tensor | None = None
+    def step(self, lr_frame: torch.Tensor, state: RecurrentState | None
              ) -> tuple[torch.Tensor, torch.Tensor | None, RecurrentState]:
-        """One frame: (output, flow to the previous frame or None, new state); ``next_lr``
-        (version 4; None for a last frame) is the frame after it."""
         flow, carried = None, None
         if state is not None:
             flow = self.estimate_motion(lr_frame, state.lr_frame)
             carried = self.carry(state.sr_frame, flow, lr_frame, state.features)
-        ahead = (self.look_ahead(lr_frame, next_lr)
-                 if self.ahead_head is not None and next_lr is not None else None)
-        sr_frame, features = self.output_and_features(lr_frame, carried, ahead)
+        sr_frame, features = self.output_and_features(lr_frame, carried)
         # Gradients flow through the state into later frames (back-propagation through time).
         return sr_frame, flow, RecurrentState(lr_frame, sr_frame.float().clamp(0, 1), features)
 
@@ -203,41 +187,24 @@ class RecurrentGenerator(nn.Module):
             parts.append(warp(features, flow))
         return torch.cat(parts, 1)
 
-    def look_ahead(self, lr_frame: torch.Tensor, next_lr: torch.Tensor) -> torch.Tensor:
-        """Version 4's window input, fp32: ``next_lr`` warped onto ``lr_frame`` by the motion
-        between them (bicubic, at LR) minus ``lr_frame``, and where that motion leaves the
-        frame (N x 4 x h x w)."""
-        flow = self.estimate_motion(lr_frame, next_lr)
-        aligned = warp(next_lr, flow, "bicubic")
-        return torch.cat((aligned - lr_frame.float(), out_of_frame(flow)), 1)
-
-    def output_and_features(self, lr_frame: torch.Tensor, carried: torch.Tensor | None,
-                            ahead: torch.Tensor | None = None
+    def output_and_features(self, lr_frame: torch.Tensor, carried: torch.Tensor | None
                             ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The output for an LR frame (tile) and its ``carry`` (None: a first frame), not
         clamped, and version 3's LR features (else None): ``fuse``, then ``blend_state``.
         The convs run in ``lr_frame``'s dtype, the blend in fp32."""
-        sr_frame, logits, features = self.fuse(lr_frame, carried, ahead)
+        sr_frame, logits, features = self.fuse(lr_frame, carried)
         if logits is None or carried is None:
             return sr_frame, features
         return blend_state(sr_frame, logits, carried, self.scale), features
 
-    def _with_ahead(self, head: torch.Tensor, ahead: torch.Tensor | None) -> torch.Tensor:
-        """``head`` plus version 4's ``ahead_head`` of the look-ahead input (if any)."""
-        if self.ahead_head is None or ahead is None:
-            return head
-        return head + self.ahead_head(ahead.to(head.dtype))
-
-    def fuse(self, lr_frame: torch.Tensor, carried: torch.Tensor | None,
-             ahead: torch.Tensor | None = None
+    def fuse(self, lr_frame: torch.Tensor, carried: torch.Tensor | None
              ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """The part of the frame's output with weights (what the engines export): the SR
         output, the blend's LR logits (None: a first frame or no blend) and version 3's LR
         features (None before version 3), in ``lr_frame``'s dtype; ``blend_state`` then
-        mixes the carried state in, in fp32 on every engine. ``ahead``: version 4's
-        ``look_ahead`` (None: none)."""
+        mixes the carried state in, in fp32 on every engine."""
         if carried is None:
-            head = self._with_ahead(self.sr.head(lr_frame), ahead)
+            head = self.sr.head(lr_frame)
             features = self.sr.body_features(
                 head + self.state_head.bias.to(head.dtype).view(1, -1, 1, 1))
             return self.sr.upscale(features), None, self._hidden(features)
@@ -256,7 +223,7 @@ class RecurrentGenerator(nn.Module):
             if lr_frame.is_contiguous(memory_format=torch.channels_last):
                 hidden = hidden.contiguous(memory_format=torch.channels_last)
             head = head + self.hidden_head(hidden)
-        features = self.sr.body_features(self._with_ahead(head, ahead))
+        features = self.sr.body_features(head)
         sr_frame = self.sr.upscale(features)
         logits = None if self.blend is None else self.blend(torch.cat((detail, lr_frame), 1))
         return sr_frame, logits, self._hidden(features)
@@ -267,11 +234,9 @@ class RecurrentGenerator(nn.Module):
 
     def forward(self, lr_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         outputs, flows, state = [], [], None
-        count = lr_frames.shape[1]
-        for index in range(count):
+        for index in range(lr_frames.shape[1]):
             frame = lr_frames[:, index].contiguous(memory_format=torch.channels_last)
-            following = lr_frames[:, index + 1] if index + 1 < count else None
-            sr_frame, flow, state = self.step(frame, state, following)
+            sr_frame, flow, state = self.step(frame, state)
             outputs.append(sr_frame)
             if flow is not None:
                 flows.append(flow)

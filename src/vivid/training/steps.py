@@ -174,9 +174,6 @@ def build_generator(config: TrainConfig) -> Generator | LightGenerator:
     return generator
 
 
-GROWTH = {(2, 3): "hidden_head.", (3, 4): "ahead_head."}  # versions -> the new part
-
-
 def _grown(start: RecurrentGenerator, init: str, version: int, fresh: str
            ) -> RecurrentGenerator:
     """A new ``version`` generator shaped as ``start`` with all of its weights: only the parts
@@ -190,26 +187,41 @@ def _grown(start: RecurrentGenerator, init: str, version: int, fresh: str
     return grown.train()
 
 
+def _deepened(start: RecurrentGenerator, blocks: int) -> RecurrentGenerator:
+    """``start`` with residual blocks appended to its SR body up to ``blocks``, each started
+    as an identity (its second conv at zero), so it computes exactly what ``start`` does."""
+    config = GeneratorConfig(start.config.scale, blocks, start.config.channels)
+    deeper = RecurrentGenerator(config, blend=start.blend is not None, motion=start.motion,
+                                version=start.version)
+    missing, unexpected = deeper.load_state_dict(start.state_dict(), strict=False)
+    assert not unexpected and all(key.startswith("sr.body.") for key in missing)
+    for block in deeper.sr.body[start.config.blocks:]:
+        nn.init.zeros_(block.conv2.weight)
+        nn.init.zeros_(block.conv2.bias)
+    return deeper
+
+
 def build_video_generator(config: TrainConfig) -> RecurrentGenerator:
     """The recurrent video generator from ``run.init``: a video model as it is (stage
     video-gan), or an SRResNet whose blocks become the SR part (stage video); fresh without.
     Its motion estimate and version are ``model``'s; a video model started from must match,
-    except that it grows by one version (2 into 3: the hidden state at zero; 3 into 4: the
-    look-ahead at zero)."""
+    except that version 2 grows into version 3 (its hidden state at zero) and that it may
+    have fewer blocks than ``model.blocks`` (``_deepened``)."""
     shape = GeneratorConfig(config.model.scale, config.model.blocks, config.model.channels)
     motion, version = config.model.motion, config.model.frvsr_version
     if not config.run.init:
         return RecurrentGenerator(shape, motion=motion, version=version)
     start = load_generator(config.run.init)
     if isinstance(start, RecurrentGenerator):
-        grows = (start.version, version) in GROWTH
-        if (start.config, start.motion, start.version) != (
-                shape, motion, version - 1 if grows else version):
+        grows = (start.version, version) == (2, 3)
+        if start.config.blocks < shape.blocks and start.config.scale == shape.scale:
+            start = _deepened(start, shape.blocks)
+        if (start.config, start.motion, start.version) != (shape, motion, 2 if grows else version):
             raise VividError(f"{config.run.init}: is {start.config} with {start.motion} motion, "
                              f"version {start.version}; config asks for {shape} with {motion} "
                              f"motion, version {version}")
-        if grows:  # the new part at zero: starts as the version it grew from
-            return _grown(start, config.run.init, version, GROWTH[start.version, version])
+        if grows:  # version 2 plus a hidden state at zero: starts as version 2
+            return _grown(start, config.run.init, version, "hidden_head.")
         if start.blend is None and config.run.stage == "video":  # e.g. from stage video-flow
             return _grown(start, config.run.init, version, "blend.")
         return start.train()

@@ -488,3 +488,14 @@ def test_a_video_init_with_fewer_blocks_grows_deeper_and_starts_as_it(tmp_path: 
         assert torch.allclose(deeper(clip)[0], start(clip)[0], atol=1e-6)
     deeper(clip)[0].mean().backward()
     assert deeper.sr.body[2].conv2.weight.grad.abs().sum() > 0
+    with pytest.raises(VividError, match=r"is GeneratorConfig\(scale=4, blocks=1, channels=8\)"):
+        build_video_generator(load_config(None, [  # other channels: not deepened, named as is
+            "run.stage=\"video\"", "model.blocks=3", "model.channels=16",
+            "model.motion=\"dis\"", "model.frvsr_version=3", "loss.warp_weight=0",
+            f"run.init=\"{path}\""]))
+    v2 = tmp_path / "v2.safetensors"  # version 2 deepened and grown to version 3 at once
+    save_generator(v2, RecurrentGenerator(TINY, motion="dis"), stage="video")
+    both = build_video_generator(load_config(None, [
+        "run.stage=\"video\"", "model.blocks=2", "model.channels=8", "model.motion=\"dis\"",
+        "model.frvsr_version=3", "loss.warp_weight=0", f"run.init=\"{v2}\""]))
+    assert both.version == 3 and both.config.blocks == 2 and not both.hidden_head.weight.any()

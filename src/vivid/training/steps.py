@@ -194,7 +194,9 @@ def _deepened(start: RecurrentGenerator, blocks: int) -> RecurrentGenerator:
     deeper = RecurrentGenerator(config, blend=start.blend is not None, motion=start.motion,
                                 version=start.version)
     missing, unexpected = deeper.load_state_dict(start.state_dict(), strict=False)
-    assert not unexpected and all(key.startswith("sr.body.") for key in missing)
+    if unexpected or any(not key.startswith("sr.body.") for key in missing):
+        raise VividError(f"cannot deepen {start.config}: weights {unexpected or missing} do "
+                         "not fit")
     for block in deeper.sr.body[start.config.blocks:]:
         nn.init.zeros_(block.conv2.weight)
         nn.init.zeros_(block.conv2.bias)
@@ -214,10 +216,12 @@ def build_video_generator(config: TrainConfig) -> RecurrentGenerator:
     start = load_generator(config.run.init)
     if isinstance(start, RecurrentGenerator):
         grows = (start.version, version) == (2, 3)
-        if start.config.blocks < shape.blocks and start.config.scale == shape.scale:
+        given = start.config
+        if given.blocks < shape.blocks and given == GeneratorConfig(
+                shape.scale, given.blocks, shape.channels):
             start = _deepened(start, shape.blocks)
         if (start.config, start.motion, start.version) != (shape, motion, 2 if grows else version):
-            raise VividError(f"{config.run.init}: is {start.config} with {start.motion} motion, "
+            raise VividError(f"{config.run.init}: is {given} with {start.motion} motion, "
                              f"version {start.version}; config asks for {shape} with {motion} "
                              f"motion, version {version}")
         if grows:  # version 2 plus a hidden state at zero: starts as version 2

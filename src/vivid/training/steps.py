@@ -174,11 +174,13 @@ def build_generator(config: TrainConfig) -> Generator | LightGenerator:
     return generator
 
 
-def _grown(start: RecurrentGenerator, init: str, version: int, fresh: str
-           ) -> RecurrentGenerator:
-    """A new ``version`` generator shaped as ``start`` with all of its weights: only the parts
-    named ``fresh...`` keep their new start (an error names a missing weight otherwise)."""
-    grown = RecurrentGenerator(start.config, blend=True, motion=start.motion, version=version)
+def _grown(start: RecurrentGenerator, init: str, version: int, fresh: str,
+           config: GeneratorConfig | None = None, blend: bool = True) -> RecurrentGenerator:
+    """A new ``version`` generator shaped as ``start`` (or as ``config``) with all of its
+    weights: only the parts named ``fresh...`` keep their new start (an error names a missing
+    weight otherwise)."""
+    grown = RecurrentGenerator(config or start.config, blend=blend, motion=start.motion,
+                               version=version)
     missing, _ = grown.load_state_dict(start.state_dict(), strict=False)
     lacking = [key for key in missing if not key.startswith(fresh)]
     if lacking:
@@ -187,16 +189,13 @@ def _grown(start: RecurrentGenerator, init: str, version: int, fresh: str
     return grown.train()
 
 
-def _deepened(start: RecurrentGenerator, blocks: int) -> RecurrentGenerator:
-    """``start`` with residual blocks appended to its SR body up to ``blocks``, each started
-    as an identity (its second conv at zero), so it computes exactly what ``start`` does."""
+def _deepened(start: RecurrentGenerator, init: str, blocks: int) -> RecurrentGenerator:
+    """``start`` with residual blocks appended to its SR body up to ``blocks`` (``_grown``),
+    each started as an identity (its second conv at zero), so it computes exactly what
+    ``start`` does."""
     config = GeneratorConfig(start.config.scale, blocks, start.config.channels)
-    deeper = RecurrentGenerator(config, blend=start.blend is not None, motion=start.motion,
-                                version=start.version)
-    missing, unexpected = deeper.load_state_dict(start.state_dict(), strict=False)
-    if unexpected or any(not key.startswith("sr.body.") for key in missing):
-        raise VividError(f"cannot deepen {start.config}: weights {unexpected or missing} do "
-                         "not fit")
+    deeper = _grown(start, init, start.version, "sr.body.", config,
+                    blend=start.blend is not None)
     for block in deeper.sr.body[start.config.blocks:]:
         nn.init.zeros_(block.conv2.weight)
         nn.init.zeros_(block.conv2.bias)
@@ -219,7 +218,7 @@ def build_video_generator(config: TrainConfig) -> RecurrentGenerator:
         given = start.config
         if given.blocks < shape.blocks and given == GeneratorConfig(
                 shape.scale, given.blocks, shape.channels):
-            start = _deepened(start, shape.blocks)
+            start = _deepened(start, config.run.init, shape.blocks)
         if (start.config, start.motion, start.version) != (shape, motion, 2 if grows else version):
             raise VividError(f"{config.run.init}: is {given} with {start.motion} motion, "
                              f"version {start.version}; config asks for {shape} with {motion} "

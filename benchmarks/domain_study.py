@@ -12,7 +12,10 @@ the arms differ only in their training data (and ``diverse-seed2`` in ``run.seed
   matter, or only diversity?);
 - ``diverse-equal-count``: as many images as ``narrow`` trains on, drawn from all nine domains
   (equal shares where a domain has enough, a fixed random choice; ``data.only``): diversity at
-  equal size.
+  equal size;
+- ``narrow-plus-diverse``: T91 + BSD200 and the nine domains together, every image equally
+  likely (the data a retrained bundled model would use: does adding the domains to today's
+  data help out of domain without costing on the photo benchmarks?).
 
 Recipe: that of the bundled ``srresnet-x4`` (``configs/vivid-srresnet-x4.toml``: L1, Adam 2e-4
 with cosine decay, EMA 0.999, batch 16 of 96x96 crops, the same 10 BSD200 validation images,
@@ -24,8 +27,9 @@ Budget: CPU time per iteration with one thread, measured (2 cores shared with an
 run, so CPU seconds rather than wall time): 0.215 s at 8 blocks x 32 channels, 0.58 s at 8 x 64,
 0.775 s at 16 x 64. The last takes 0.389 s of wall time with both cores alone
 (``benchmarks/results/train_speed.json``), so 8 x 32 should take about 0.11 s per iteration:
-30,000 iterations about 0.9 h per arm, the six arms about 5.5 h, plus about 10 minutes for the
-report. 8 x 64 would allow only about 12,000 iterations in the same time.
+30,000 iterations about 0.9 h per arm, plus about 10 minutes for the report. 8 x 64 would
+allow only about 12,000 iterations in the same time. Measured since (the runs' logs): 0.07 s
+per iteration with both cores of a 2-core AMD EPYC Zen 5, about 35 minutes per arm.
 
 Usage (from anywhere; paths in the configs are relative to the repository root):
   python benchmarks/domain_study.py --arm narrow   # one arm; a stopped arm resumes
@@ -70,7 +74,7 @@ ITERATIONS = 30_000
 LEAVE_OUT = ("text", "faces")
 TEXT_COUNTS = (36, 12)  # train, test pages of the text domain
 ARMS = ("narrow", "diverse", "diverse-seed2", *(f"no-{d}" for d in LEAVE_OUT),
-        "diverse-equal-count")
+        "diverse-equal-count", "narrow-plus-diverse")
 
 
 def domain_folders(data: Path, text: Path, split: str) -> dict[str, Path]:
@@ -140,6 +144,8 @@ def arm_configs(data: Path, text: Path) -> dict[str, dict[str, Any]]:
         **{f"no-{d}": {"data": {**every, "train": [_relative(f) for n, f in domains.items()
                                                    if n != d]}} for d in LEAVE_OUT},
         "diverse-equal-count": {"data": {**every, "only": equal_count(domains, count, crop)}},
+        "narrow-plus-diverse": {"data": {"train": [_relative(f) for f in
+                                                   [*narrow, *domains.values()]]}},
     }
     configs = {}
     for arm, part in parts.items():

@@ -169,6 +169,9 @@ def test_arms_differ_only_in_their_data(fake_data: Path, tmp_path: Path,
     only = configs["diverse-equal-count"].data.only
     assert len(only) == 2  # T91 gives one image of 96 px or more, BSD200 one
     assert configs["diverse-seed2"].run.seed == 2
+    union = configs["narrow-plus-diverse"].data
+    assert [Path(f).name for f in union.train] == ["T91", "BSD200", "train", "train", "train"]
+    assert union.balance == "image" and not union.only
 
 
 def test_committed_configs_are_what_the_study_writes(data_dir: Path, tmp_path: Path) -> None:

@@ -12,11 +12,15 @@ Degradation bd (Gaussian sigma 1.5, every 4th pixel). Methods:
 - ``MODEL/zero-flow``: the previous output carried without motion compensation: what the
   motion estimate adds;
 - ``MODEL/no-hidden`` (version 3 models): the previous output carried, the previous frame's
-  LR features (the hidden state) dropped: what the hidden state adds.
+  LR features (the hidden state) dropped: what the hidden state adds;
+- ``MODEL/preroll-K`` (``--preroll K``, repeatable): the recurrence run backwards over the
+  next K frames before each scene's first frame (``VideoStream``'s pre-roll, as ``vivid
+  upscale`` runs files): what history gives the first frames.
 
 Per method and sequence: PSNR (Y, shave 4), tOF, and the PSNR of the last frames minus that
 of the first (does detail build up along the recurrence?).
 Usage: python benchmarks/video_diagnose.py [--model video-x4] [--save-as NAME] [--quick]
+[--preroll K ...]
 Writes benchmarks/results/NAME.json (default video_diagnose) and prints a Markdown table.
 """
 
@@ -39,9 +43,9 @@ from vivid.nets.frvsr import RecurrentGenerator
 from vivid.training.video_data import load_validation_clips
 from vivid.video.evaluate import load_sequence
 from vivid.video.metrics import tof
+from vivid.video.temporal import FrameFn, flush
 
 VALIDATION = ["aspen_ntia", "baseball_toflow"]
-FrameFn = Callable[[torch.Tensor], torch.Tensor]
 
 
 class ZeroFlowStream(VideoStream):
@@ -56,8 +60,8 @@ class NoHiddenStream(VideoStream):
     (``hidden_head`` has no bias, so they add nothing; the engines' graphs keep their
     inputs)."""
 
-    def frame(self, lr_frame: torch.Tensor) -> torch.Tensor:
-        sr_frame = super().frame(lr_frame)
+    def _upscale(self, lr_frame: torch.Tensor) -> torch.Tensor:
+        sr_frame = super()._upscale(lr_frame)
         if self.previous_features is not None:
             self.previous_features = torch.zeros_like(self.previous_features)
         return sr_frame
@@ -74,7 +78,11 @@ def sequences(pans: Path) -> list[tuple[str, list[torch.Tensor], list[torch.Tens
 
 
 def run(frame_fn: FrameFn, lr_frames: list[torch.Tensor]) -> list[torch.Tensor]:
-    return [quantize_8bit(frame_fn(f)) for f in lr_frames]
+    """Every frame's output, one frame a call (a pre-roll's last outputs from ``flush``)."""
+    outputs = [frame_fn(f) for f in lr_frames]
+    rest = flush(frame_fn)
+    outputs += [] if rest is None else [rest]
+    return [quantize_8bit(f[None]) for f in torch.cat(outputs)]
 
 
 def score(outputs: list[torch.Tensor], truth: list[torch.Tensor]) -> dict[str, float]:
@@ -84,7 +92,8 @@ def score(outputs: list[torch.Tensor], truth: list[torch.Tensor]) -> dict[str, f
             "psnr_gain": sum(values[-third:]) / third - sum(values[:third]) / third}
 
 
-def methods(model: str, quick: bool = False) -> dict[str, Callable[[], FrameFn]]:
+def methods(model: str, quick: bool = False, prerolls: tuple[int, ...] = ()
+            ) -> dict[str, Callable[[], FrameFn]]:
     video = load_upscaler(model, precision="fp32", runtime="torch")
     assert isinstance(video, VideoUpscaler) and isinstance(video.network, RecurrentGenerator)
     image = {m: load_upscaler(m, precision="fp32", runtime="torch")
@@ -97,6 +106,7 @@ def methods(model: str, quick: bool = False) -> dict[str, Callable[[], FrameFn]]
     listed = {model: video.stream, f"{model}/reset": reset_each}
     if video.network.hidden_head is not None:
         listed[f"{model}/no-hidden"] = lambda: NoHiddenStream(video)
+    listed |= {f"{model}/preroll-{k}": lambda k=k: video.stream(preroll=k) for k in prerolls}
     if quick:
         return listed
     return {"bicubic": lambda: image["bicubic"].upscale_tensor,
@@ -110,10 +120,12 @@ def main() -> None:
     parser.add_argument("--save-as", default="video_diagnose", help="results/NAME.json")
     parser.add_argument("--quick", action="store_true",
                         help="only the model as run and reset (what the recurrence adds)")
+    parser.add_argument("--preroll", type=int, action="append", default=[],
+                        help="also the model with this pre-roll (frames; repeatable)")
     args = parser.parse_args()
     torch.manual_seed(0)
     results: dict[str, dict[str, dict[str, float]]] = {}
-    listed = methods(args.model, args.quick)
+    listed = methods(args.model, args.quick, tuple(args.preroll))
     with tempfile.TemporaryDirectory() as folder:
         for name, lr_frames, hr_frames in sequences(write_pans(Path(folder))):
             for label, make in listed.items():
@@ -131,7 +143,8 @@ def main() -> None:
     table = "\n".join(rows)
     print(table)
     command = (f"python benchmarks/video_diagnose.py --model {args.model} "
-               f"--save-as {args.save_as}" + (" --quick" if args.quick else ""))
+               f"--save-as {args.save_as}" + (" --quick" if args.quick else "")
+               + "".join(f" --preroll {k}" for k in args.preroll))
     record = {"command": command, "markdown": table, "results": results}
     print(f"-> {save(args.save_as, record)}")
 

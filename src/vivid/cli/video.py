@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -15,14 +14,21 @@ from vivid.atomic import write_text
 from vivid.cli.options import add_evaluation_options
 from vivid.degrade import imresize
 from vivid.errors import VividError
-from vivid.inference.recurrent import VideoUpscaler
+from vivid.inference.recurrent import PREROLL, VideoUpscaler
 from vivid.inference.upscaler import Upscaler
 from vivid.video.codec import VIDEO_SUFFIXES, VideoOptions, is_video
 from vivid.video.metrics import PROTOCOLS
-from vivid.video.temporal import TEMPORAL_MODES, make_filter, make_frame_fn
+from vivid.video.temporal import TEMPORAL_MODES, FrameFn, flush, make_filter, make_frame_fn
 
 COMPARE_MODES = ("split", "wipe")
 log = logging.getLogger(__name__)
+
+
+def _frames(text: str) -> int:
+    """A count of frames (0 or more), for argparse."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count of frames (0 or more)")
+    return int(text)
 
 
 def add_video_options(parser: argparse.ArgumentParser) -> None:
@@ -35,42 +41,59 @@ def add_video_options(parser: argparse.ArgumentParser) -> None:
                        "else mpeg4)")
     group.add_argument("--crf", type=int, default=18, help="x264 quality (default: 18)")
     group.add_argument("--pix-fmt", default="yuv420p")
+    group.add_argument("--preroll", type=_frames, default=PREROLL, metavar="N",
+                       help="video models: run the recurrence backwards over the next N "
+                       f"frames before each scene's first frame (default: {PREROLL}; 0: none)")
     group.add_argument("--compare", choices=COMPARE_MODES, default=None,
                        help="side by side: bicubic left, vivid right (split or moving wipe)")
 
 
-def _compare(upscale: Callable, scale: int, mode: str) -> Callable:
-    """Bicubic on the left of a (fixed or moving) line, the model on the right."""
-    state = {"frame": 0}
+class _Compare:
+    """Bicubic on the left of a (fixed or moving) line, the model on the right; the model's
+    outputs may come later than their frames (a pre-roll), so the LR frames wait for them."""
 
-    def frame_fn(lr_batch: torch.Tensor) -> torch.Tensor:
-        sr_batch = upscale(lr_batch)
-        bicubic = imresize(lr_batch, scale).clamp(0, 1)
+    def __init__(self, upscale: FrameFn, scale: int, mode: str) -> None:
+        self.upscale, self.scale, self.mode = upscale, scale, mode
+        self.waiting: list[torch.Tensor] = []  # LR frames whose output has not come yet
+        self.frame = 0
+
+    def __call__(self, lr_batch: torch.Tensor) -> torch.Tensor:
+        self.waiting += list(lr_batch.split(1))
+        return self._draw(self.upscale(lr_batch))
+
+    def flush(self) -> torch.Tensor | None:
+        rest = flush(self.upscale)
+        return None if rest is None else self._draw(rest)
+
+    def _draw(self, sr_batch: torch.Tensor) -> torch.Tensor:
+        count = sr_batch.shape[0]
+        if count == 0:
+            return sr_batch
+        bicubic = imresize(torch.cat(self.waiting[:count]), self.scale).clamp(0, 1)
+        del self.waiting[:count]
         width = sr_batch.shape[-1]
-        for index in range(sr_batch.shape[0]):
-            phase = (state["frame"] % 120) / 120
-            line = width // 2 if mode == "split" else int(width * (0.5 - 0.4 * abs(
+        for index in range(count):
+            phase = (self.frame % 120) / 120
+            line = width // 2 if self.mode == "split" else int(width * (0.5 - 0.4 * abs(
                 2 * phase - 1) + 0.2))
             sr_batch[index, :, :, :line] = bicubic[index, :, :, :line]
             sr_batch[index, :, :, max(line - 1, 0):line + 1] = 1.0  # a white divider
-            state["frame"] += 1
+            self.frame += 1
         return sr_batch
-
-    return frame_fn
 
 
 def frame_function(upscaler: Upscaler | VideoUpscaler, args: argparse.Namespace
-                   ) -> Callable:
+                   ) -> FrameFn:
     """A fresh frame function for one video: a video model's recurrence (a new stream per
     video), or an image model frame by frame with the chosen temporal filter."""
     if isinstance(upscaler, VideoUpscaler):
         if args.temporal != "none":
             raise VividError(f"--temporal {args.temporal} is for image models; "
                              f"{upscaler.name} is a video model and needs none")
-        frame_fn = upscaler.stream()
+        frame_fn: FrameFn = upscaler.stream(args.preroll)
     else:
         frame_fn = make_frame_fn(upscaler, make_filter(args.temporal, upscaler.scale))
-    return _compare(frame_fn, upscaler.scale, args.compare) if args.compare else frame_fn
+    return _Compare(frame_fn, upscaler.scale, args.compare) if args.compare else frame_fn
 
 
 def is_video_input(item: str, frames: bool) -> bool:
@@ -132,6 +155,9 @@ def add_eval_video(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", type=Path, required=True,
                         help="folder of sequence folders of ground-truth frames")
     parser.add_argument("--degradation", choices=("bd", "bicubic"), default="bd")
+    parser.add_argument("--preroll", type=_frames, default=PREROLL, metavar="N",
+                        help="video models: pre-roll frames before each scene's first frame "
+                        f"(as vivid upscale; default: {PREROLL})")
     parser.add_argument("--protocol", choices=PROTOCOLS, default="vivid",
                         help="PSNR/SSIM as vivid eval (every frame, Y rounded, shave = scale) "
                              "or as TecoGAN's metrics.py (frames 2..N-3, crop_8x8, Y unrounded)")
@@ -147,7 +173,7 @@ def _eval_video(args: argparse.Namespace) -> int:
                             args.degradation, args.device, not args.quiet,
                             precision=args.precision,
                             niqe_model=find_niqe_model(args.niqe_model),
-                            protocol=args.protocol)
+                            protocol=args.protocol, preroll=args.preroll)
     print(format_video_table(report))
     if args.json:
         write_text(args.json, json.dumps(report, indent=2))

@@ -21,6 +21,10 @@ memory does not grow with the length of the video. Per frame:
    images; memory is one output frame (and its features) for the state plus one tile of
    activations.
 
+With a pre-roll (``stream(preroll=k)``; files: ``PREROLL``) the first frame of each scene
+starts from the state left by running the recurrence backwards over the scene's next k frames,
+so it has history as later frames do; outputs then come k frames late (``VideoStream``).
+
 On single images (``image_upscaler()``) a video model upscales every image as a first frame.
 """
 
@@ -46,6 +50,10 @@ from vivid.inference.tiling import pad_small, upscale_tiled
 from vivid.inference.upscaler import DEFAULT_TILE, DEFAULT_TILE_OVERLAP, Upscaler
 from vivid.nets.frvsr import RecurrentGenerator
 from vivid.nets.weights_file import load_model
+
+# Frames of look-ahead run backwards before each scene's first frame, for files (``vivid
+# upscale``, ``vivid eval-video``); chosen on the held-out clips (model card, ``Pre-roll``)
+PREROLL = 6
 
 
 @dataclass
@@ -99,9 +107,10 @@ class VideoUpscaler:
     def _input(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor.to(self.device, self.dtype, memory_format=torch.channels_last)
 
-    def stream(self) -> VideoStream:
-        """A fresh recurrence: the first frame it sees is upscaled without a previous one."""
-        return VideoStream(self)
+    def stream(self, preroll: int = 0) -> VideoStream:
+        """A fresh recurrence over one video; ``preroll``: frames of look-ahead run backwards
+        before each scene's first frame (``VideoStream``; ``PREROLL`` for files)."""
+        return VideoStream(self, preroll)
 
     def image_upscaler(self) -> Upscaler:
         """An ``Upscaler`` (images) that treats every image as a first frame."""
@@ -140,32 +149,85 @@ class VideoUpscaler:
 
 
 class VideoStream:
-    """The recurrence over one video: call it on batches of consecutive frames, in order."""
+    """The recurrence over one video: call it on batches of consecutive frames, in order.
 
-    def __init__(self, upscaler: VideoUpscaler) -> None:
-        self.upscaler = upscaler
+    With ``preroll`` k > 0 the first frame of every scene (the video's first, and the first
+    after a scene cut) starts from a state built by running the recurrence backwards over the
+    scene's next k frames (fewer where the scene or the video ends sooner; their outputs are
+    dropped), so that frame has history as later ones do. That takes k frames of look-ahead:
+    a call returns the outputs of the frames finished so far, in order (fewer than it was
+    given, possibly none), and ``flush()`` returns the rest at the end of the video. With k = 0
+    (the default; ``vivid live``) every call returns its own frames' outputs."""
+
+    def __init__(self, upscaler: VideoUpscaler, preroll: int = 0) -> None:
+        if preroll < 0:
+            raise VividError(f"preroll {preroll}: must be 0 or more frames")
+        self.upscaler, self.preroll = upscaler, preroll
         self.previous_lr: torch.Tensor | None = None
         self.previous_sr: torch.Tensor | None = None
         self.previous_features: torch.Tensor | None = None  # version 3
         self.hidden = upscaler.network.hidden_head is not None
-        self.cuts = 0  # scene cuts found so far
+        self.cuts = 0  # scene cuts found so far (a new frame size is one)
+        self.pending: list[torch.Tensor] = []  # frames given, not yet upscaled
+        self.size: tuple[int, ...] = (0, 0)  # of the outputs of the last frames given
 
     def reset(self) -> None:
         self.previous_lr = self.previous_sr = self.previous_features = None
 
     def __call__(self, lr_batch: torch.Tensor) -> torch.Tensor:
-        """N x 3 x h x w consecutive LR frames in [0, 1] -> N x 3 x H x W outputs in [0, 1]."""
+        """N x 3 x h x w consecutive LR frames in [0, 1] -> the outputs (in [0, 1]) of the
+        frames finished so far: all N when ``preroll`` is 0."""
         if lr_batch.ndim != 4 or lr_batch.shape[1] != 3:
             raise VividError(f"expected an N x 3 x H x W tensor, got {tuple(lr_batch.shape)}")
-        return torch.cat([self.frame(lr_batch[i:i + 1].float().cpu())
-                          for i in range(lr_batch.shape[0])])
+        if self.pending and self.pending[-1].shape[-2:] != lr_batch.shape[-2:]:
+            raise VividError(f"frame size changed from {tuple(self.pending[-1].shape[-2:])} to "
+                             f"{tuple(lr_batch.shape[-2:])} within a video (a pre-roll needs "
+                             "one size; preroll 0 takes any)")
+        self.pending += list(lr_batch.float().cpu().split(1))
+        self.size = tuple(side * self.upscaler.scale for side in lr_batch.shape[-2:])
+        return self._run(keep=self.preroll)
 
-    def frame(self, lr_frame: torch.Tensor) -> torch.Tensor:
-        """One 1 x 3 x h x w frame; updates the state."""
-        if self.previous_lr is not None and self.upscaler.scene_cuts and is_scene_cut(
-                self.previous_lr, lr_frame):
-            self.reset()
+    def flush(self) -> torch.Tensor:
+        """The outputs of the frames still held back for the look-ahead (the video ended)."""
+        return self._run(keep=0)
+
+    def _run(self, keep: int) -> torch.Tensor:
+        outputs = []
+        while len(self.pending) > keep:
+            lr_frame = self.pending.pop(0)
+            outputs.append(self.frame(lr_frame, self.pending[:self.preroll]))
+        return torch.cat(outputs) if outputs else torch.zeros(0, 3, *self.size)
+
+    def frame(self, lr_frame: torch.Tensor, ahead: list[torch.Tensor] | None = None
+              ) -> torch.Tensor:
+        """One 1 x 3 x h x w frame, ``ahead`` the frames after it (for a pre-roll); updates
+        the state."""
+        starts = self.previous_lr is None
+        if not starts and self._is_cut(self.previous_lr, lr_frame):
             self.cuts += 1
+            starts = True
+        if starts:
+            self.reset()
+            for warm in reversed(self._same_scene(lr_frame, ahead or [])):
+                self._upscale(warm)  # the pre-roll: only the state it leaves is kept
+        return self._upscale(lr_frame)
+
+    def _is_cut(self, previous: torch.Tensor, lr_frame: torch.Tensor) -> bool:
+        return previous.shape != lr_frame.shape or (
+            self.upscaler.scene_cuts and is_scene_cut(previous, lr_frame))
+
+    def _same_scene(self, first: torch.Tensor, ahead: list[torch.Tensor]
+                    ) -> list[torch.Tensor]:
+        """The frames of ``ahead`` before the first scene cut after ``first``."""
+        scene: list[torch.Tensor] = []
+        for lr_frame in ahead:
+            if self._is_cut(scene[-1] if scene else first, lr_frame):
+                break
+            scene.append(lr_frame)
+        return scene
+
+    def _upscale(self, lr_frame: torch.Tensor) -> torch.Tensor:
+        """The frame upscaled from the current state, which it then replaces."""
         packed = self._packed_state(lr_frame)
         tiles_in = lr_frame if packed is None else torch.cat((lr_frame, packed), 1)
         upscaler, scale = self.upscaler, self.upscaler.scale
@@ -185,8 +247,6 @@ class VideoStream:
         """The previous output (and features) carried onto this frame (None: none)."""
         if self.previous_lr is None or self.previous_sr is None:
             return None
-        if self.previous_lr.shape != lr_frame.shape:
-            return None  # a new size is a new scene (is_scene_cut says so too)
         flow = self.estimate_flow(lr_frame, self.previous_lr)
         return self.upscaler.carry(self.previous_sr, flow, lr_frame, self.previous_features)
 

@@ -13,7 +13,8 @@ or SIGTERM leaves no partial file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -25,13 +26,11 @@ from tqdm import tqdm
 from vivid.atomic import temp_path
 from vivid.errors import VividError
 from vivid.images.pixels import to_uint8
+from vivid.video.temporal import FrameFn, flush
 from vivid.video.timing import check_complete, encoder_time_base, is_variable
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
 CODEC_PREFERENCE = ("libx264", "mpeg4")  # H.264 when this FFmpeg build has it
-
-FrameFn = Callable[[torch.Tensor], torch.Tensor]  # N x 3 x h x w -> N x 3 x H x W, in order
-
 
 def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
@@ -156,7 +155,8 @@ def _to_frames(sr_batch: torch.Tensor, width: int, height: int) -> np.ndarray:
 
 @dataclass
 class _Encoder:
-    """Upscales buffered frames in batches and encodes them with their original pts."""
+    """Upscales buffered frames in batches and encodes them with their original pts (the
+    outputs may come later than their frames: ``finish`` writes the last ones)."""
 
     output: object
     stream: object
@@ -164,18 +164,27 @@ class _Encoder:
     size: tuple[int, int]
     bar: tqdm
     timestamps: list[int] = field(default_factory=list)  # pts of the frames written
+    waiting: deque[int] = field(default_factory=deque)  # pts of frames given, not written
 
     def write(self, batch: list[tuple[np.ndarray, int]]) -> None:
-        av = require_av()
         lr_batch = torch.from_numpy(np.stack([pixels for pixels, _ in batch]))
-        sr_batch = self.frame_fn(lr_batch.permute(0, 3, 1, 2).float() / 255)
-        for (_, pts), pixels in zip(batch, _to_frames(sr_batch, *self.size), strict=True):
+        self.waiting.extend(pts for _, pts in batch)
+        self._encode(self.frame_fn(lr_batch.permute(0, 3, 1, 2).float() / 255))
+
+    def finish(self) -> None:
+        rest = flush(self.frame_fn)
+        if rest is not None:
+            self._encode(rest)
+
+    def _encode(self, sr_batch: torch.Tensor) -> None:
+        av = require_av()
+        for pixels in _to_frames(sr_batch, *self.size):
             frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-            frame.pts, frame.time_base = pts, self.stream.codec_context.time_base
+            frame.pts, frame.time_base = self.waiting.popleft(), self.stream.codec_context.time_base
             for packet in self.stream.encode(frame):
                 self.output.mux(packet)
-        self.timestamps += [pts for _, pts in batch]
-        self.bar.update(len(batch))
+            self.timestamps.append(frame.pts)
+        self.bar.update(sr_batch.shape[0])
 
 
 def rotation(path: Path) -> int:
@@ -229,6 +238,7 @@ def _transcode(container, output, frame_fn: FrameFn, scale: int, codec: str,
                 batch = []
         if batch:
             encoder.write(batch)
+        encoder.finish()
     finally:
         bar.close()
     check_complete(container, source, encoder.timestamps)
@@ -270,12 +280,19 @@ def upscale_frame_folder(frame_fn: FrameFn, source: Path, target: Path, batch: i
 
     files = frame_files(source)
     info = imagefile.ImageInfo(mode="RGB", bit_depth=8, greyscale=False)
+    written = 0
+
+    def write(sr_batch: torch.Tensor | None) -> None:
+        nonlocal written
+        for sr_frame in [] if sr_batch is None else sr_batch:
+            imagefile.write_image(temp / f"{written:08d}.png", sr_frame[None], None, info)
+            written += 1
+
     with temp_path(target, folder=True) as temp:
         for start in tqdm(range(0, len(files), batch), unit="batch", disable=not progress):
             frames = [imagefile.read_image(path).rgb for path in files[start:start + batch]]
             if len({tuple(f.shape) for f in frames}) > 1:
                 raise VividError(f"{source}: frames differ in size near {files[start].name}")
-            for offset, sr_frame in enumerate(frame_fn(torch.cat(frames))):
-                frame_path = temp / f"{start + offset:08d}.png"
-                imagefile.write_image(frame_path, sr_frame[None], None, info)
+            write(frame_fn(torch.cat(frames)))
+        write(flush(frame_fn))
     return len(files)

@@ -37,12 +37,12 @@ from vivid.evaluation.grid import regrid, regrid_shift
 from vivid.images.imagefile import read_image
 from vivid.images.pixels import quantize_8bit
 from vivid.inference.loader import load_upscaler
-from vivid.inference.recurrent import VideoUpscaler
+from vivid.inference.recurrent import PREROLL, VideoUpscaler
 from vivid.inference.upscaler import Upscaler
 from vivid.metrics import mean_psnr_ssim, psnr, ssim
 from vivid.video.codec import frame_files
 from vivid.video.metrics import PROTOCOLS, SKIPPED, central_crop, tof, warping_error
-from vivid.video.temporal import make_filter, make_frame_fn
+from vivid.video.temporal import FrameFn, flush, make_filter, make_frame_fn
 
 BATCH = 4
 
@@ -56,20 +56,23 @@ def load_sequence(folder: Path, scale: int, degradation: str
 
 
 def run_method(upscaler: Upscaler | VideoUpscaler, temporal: str,
-               lr_frames: list[torch.Tensor], on_frames: Callable[[int], object] | None = None
-               ) -> list[torch.Tensor]:
-    """Every frame upscaled in order: a video model's recurrence, or an image model frame by
-    frame through the temporal filter; ``on_frames(n)`` after each batch of ``n`` frames."""
+               lr_frames: list[torch.Tensor], on_frames: Callable[[int], object] | None = None,
+               preroll: int = PREROLL) -> list[torch.Tensor]:
+    """Every frame upscaled in order: a video model's recurrence (with ``preroll``, as
+    ``vivid upscale``), or an image model frame by frame through the temporal filter;
+    ``on_frames(n)`` after each batch of ``n`` outputs."""
     if isinstance(upscaler, VideoUpscaler):
-        frame_fn = upscaler.stream()
+        frame_fn: FrameFn = upscaler.stream(preroll)
     else:
         frame_fn = make_frame_fn(upscaler, make_filter(temporal, upscaler.scale))
-    outputs = []
-    for start in range(0, len(lr_frames), BATCH):
-        sr_batch = frame_fn(torch.cat(lr_frames[start:start + BATCH]))
-        outputs += [quantize_8bit(sr_batch[i:i + 1]) for i in range(sr_batch.shape[0])]
-        if on_frames is not None:
-            on_frames(sr_batch.shape[0])
+    outputs: list[torch.Tensor] = []
+    batches = [frame_fn(torch.cat(lr_frames[start:start + BATCH]))
+               for start in range(0, len(lr_frames), BATCH)]
+    for sr_batch in [*batches, flush(frame_fn)]:
+        if sr_batch is not None:
+            outputs += [quantize_8bit(sr_batch[i:i + 1]) for i in range(sr_batch.shape[0])]
+            if on_frames is not None:
+                on_frames(sr_batch.shape[0])
     return outputs
 
 
@@ -121,7 +124,8 @@ def methods(models: list[str], temporal_modes: list[str], video_models: set[str]
 def evaluate_video(models: list[str], dataset: Path, temporal_modes: list[str],
                    scale: int = 4, degradation: str = "bd", device: str = "auto",
                    progress: bool = True, precision: str = "fp32",
-                   niqe_model: Path | None = None, protocol: str = "vivid") -> dict[str, Any]:
+                   niqe_model: Path | None = None, protocol: str = "vivid",
+                   preroll: int = PREROLL) -> dict[str, Any]:
     sequences = sorted(p for p in dataset.iterdir() if p.is_dir())
     if not sequences:
         raise VividError(f"{dataset}: no sequence folders")
@@ -139,14 +143,15 @@ def evaluate_video(models: list[str], dataset: Path, temporal_modes: list[str],
             lr_frames, hr_frames = load_sequence(folder, scale, degradation)
             for label, model, mode in listed:
                 bar.set_description(f"{folder.name}: {label}")
-                outputs = regrid(run_method(upscalers[model], mode, lr_frames, bar.update),
-                                 shifts[label])
+                outputs = regrid(run_method(upscalers[model], mode, lr_frames, bar.update,
+                                            preroll), shifts[label])
                 results.setdefault(label, {})[folder.name] = score_sequence(
                     outputs, hr_frames, scale, niqe_model, protocol)
     for table in results.values():
         keys = next(iter(table.values())).keys()
         table["mean"] = {k: sum(v[k] for v in table.values()) / len(table) for k in keys}
     return {"scale": scale, "degradation": degradation, "protocol": protocol,
+            "preroll": preroll if video_models else None,
             "regrid": {label: shift for label, shift in shifts.items() if shift},
             "results": results}
 

@@ -30,6 +30,16 @@ from vivid.motion import flow, grey
 from vivid.nets.warping import upsample, upscale_flow, warp
 
 TEMPORAL_MODES = ("none", "flow")
+# N x 3 x h x w -> the outputs of the frames finished so far, in order; one with a ``flush()``
+# (a video model's stream with a pre-roll) may hold frames back until then (``flush``)
+FrameFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def flush(frame_fn: FrameFn) -> torch.Tensor | None:
+    """The outputs ``frame_fn`` still holds at the end of a video: its ``flush()``; None for
+    a frame function that returns every batch's outputs at once."""
+    rest = getattr(frame_fn, "flush", None)
+    return None if rest is None else rest()
 
 
 def offsets_warp(image: torch.Tensor, offsets: np.ndarray) -> torch.Tensor:
@@ -95,7 +105,7 @@ def make_filter(mode: str, scale: int) -> Filter | None:
 
 
 def make_frame_fn(upscale: Callable[[torch.Tensor], torch.Tensor], temporal: Filter | None
-                  ) -> Callable[[torch.Tensor], torch.Tensor]:
+                  ) -> FrameFn:
     """Batch of consecutive LR frames -> SR frames, through the temporal filter in order."""
     def frame_fn(lr_batch: torch.Tensor) -> torch.Tensor:
         sr_batch = upscale(lr_batch)

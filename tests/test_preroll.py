@@ -1,0 +1,125 @@
+"""The video models' pre-roll: before each scene's first frame the recurrence runs backwards
+over the scene's next frames. Outputs come late and equal the training forward pass over the
+reordered frames; the pre-roll stops at a scene cut; files (frame folders, --compare) keep every
+frame in its place."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from video_fixtures import pan, smooth_image
+from vivid.cli.main import main
+from vivid.errors import VividError
+from vivid.inference.recurrent import VideoUpscaler
+from vivid.nets.frvsr import RecurrentGenerator
+from vivid.nets.srresnet import GeneratorConfig
+from vivid.nets.weights_file import save_generator
+
+TINY = GeneratorConfig(scale=4, blocks=1, channels=8)
+
+
+def _network(seed: int = 0) -> RecurrentGenerator:
+    torch.manual_seed(seed)
+    network = RecurrentGenerator(TINY, version=3)
+    torch.nn.init.normal_(network.state_head.weight, std=0.05)  # make the state matter
+    assert network.hidden_head is not None
+    torch.nn.init.normal_(network.hidden_head.weight, std=0.05)
+    return network.eval()
+
+
+def _upscaler() -> VideoUpscaler:
+    return VideoUpscaler(_network(), "tiny", torch.device("cpu"), torch.float32, tile=None)
+
+
+def _forward(network: RecurrentGenerator, frames: torch.Tensor, order: list[int]
+             ) -> torch.Tensor:
+    """The training forward pass over ``frames[order]``: the outputs of its last len(frames)."""
+    with torch.no_grad():
+        return network(frames[order][None])[0][0][-len(frames):].clamp(0, 1)
+
+
+def test_outputs_come_late_and_equal_the_forward_pass_over_the_reordered_frames() -> None:
+    upscaler = _upscaler()
+    clip = pan(smooth_image((64, 112), seed=3), frames=5, size=32, step=2)
+    stream = upscaler.stream(preroll=3)
+    early, middle = stream(clip[:2]), stream(clip[2:])
+    assert early.shape == (0, 3, 128, 128) and middle.shape[0] == 2  # 3 frames held back
+    rest = stream.flush()
+    assert rest.shape[0] == 3 and stream.flush().shape[0] == 0
+    expected = _forward(upscaler.network, clip, [3, 2, 1, 0, 1, 2, 3, 4])
+    torch.testing.assert_close(torch.cat([middle, rest]), expected, atol=1e-5, rtol=0)
+    plain = upscaler.stream()(clip)
+    assert not torch.allclose(plain[0], expected[0], atol=1e-3)  # the history changed it
+
+
+def _photo(path: Path) -> torch.Tensor:
+    pixels = np.array(Image.open(path).convert("RGB"))
+    return torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None].float() / 255
+
+
+def test_the_preroll_stops_at_a_scene_cut_and_starts_again_after_it() -> None:
+    skimage_data = pytest.importorskip("skimage.data")
+    repo = Path(__file__).resolve().parents[1]
+    first = pan(_photo(repo / "examples" / "astronaut.png"), frames=4, size=32, step=2)
+    coffee = torch.from_numpy(np.ascontiguousarray(skimage_data.coffee()[::4, ::4]))
+    second = pan(coffee.permute(2, 0, 1)[None].float() / 255, frames=4, size=32, step=2)
+    upscaler = _upscaler()
+    stream = upscaler.stream(preroll=6)
+    joined = torch.cat([stream(torch.cat([first, second])), stream.flush()])
+    assert stream.cuts == 1
+    # each scene pre-rolls over its own 3 later frames, never across the cut
+    order = [3, 2, 1, 0, 1, 2, 3]
+    torch.testing.assert_close(joined[:4], _forward(upscaler.network, first, order),
+                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(joined[4:], _forward(upscaler.network, second, order),
+                               atol=1e-5, rtol=0)
+
+
+def test_bad_prerolls_and_a_size_change_get_clear_errors() -> None:
+    upscaler = _upscaler()
+    with pytest.raises(VividError, match="preroll -1: must be 0 or more frames"):
+        upscaler.stream(preroll=-1)
+    stream = upscaler.stream(preroll=2)
+    stream(torch.rand(1, 3, 16, 16))
+    with pytest.raises(VividError, match=r"frame size changed from \(16, 16\) to \(20, 16\)"):
+        stream(torch.rand(1, 3, 20, 16))
+    streaming = upscaler.stream()  # no pre-roll: any size, a new size is a new scene
+    assert streaming(torch.rand(1, 3, 16, 16)).shape == (1, 3, 64, 64)
+    assert streaming(torch.rand(1, 3, 20, 16)).shape == (1, 3, 80, 64)
+
+
+def _frame_folder(folder: Path, count: int) -> Path:
+    folder.mkdir(parents=True)
+    clip = pan(smooth_image((72, 72 + 3 * count), seed=5), frames=count, size=64, step=3)
+    for index, frame in enumerate(clip):
+        pixels = (frame.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"{index:03d}.png")
+    return folder
+
+
+def _frames(folder: Path) -> list[np.ndarray]:
+    return [np.array(Image.open(p)) for p in sorted(folder.glob("*.png"))]
+
+
+def test_frame_folders_and_compare_keep_every_frame_in_its_place(tmp_path: Path) -> None:
+    model = tmp_path / "tiny.safetensors"
+    save_generator(model, _network(), stage="video")
+    source = _frame_folder(tmp_path / "data" / "clip", 7)
+    common = [str(source), "--frames", "--model", str(model), "--precision", "fp32", "-q"]
+    assert main(["upscale", *common, "-o", str(tmp_path / "plain")]) == 0
+    assert main(["upscale", *common, "-o", str(tmp_path / "none"), "--preroll", "0"]) == 0
+    assert main(["upscale", *common, "-o", str(tmp_path / "split"), "--compare", "split"]) == 0
+    plain, none, split = (_frames(tmp_path / n / "clip") for n in ("plain", "none", "split"))
+    assert len(plain) == len(none) == len(split) == 7
+    assert not np.array_equal(plain[0], none[0])  # the default pre-roll ran
+    for with_preroll, compared in zip(plain, split, strict=True):  # the model on the right
+        assert np.array_equal(compared[:, 130:], with_preroll[:, 130:])
+    assert main(["eval-video", "--dataset", str(tmp_path / "data"), "--model", str(model), "--json",
+                 str(tmp_path / "r.json"), "--preroll", "2", "--device", "cpu", "-q"]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["preroll"] == 2

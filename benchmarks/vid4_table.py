@@ -9,6 +9,7 @@ MATLAB-bicubic LR, the degradation vivid's image models were trained on: bd samp
 4th pixel from the first, 1.5 HR pixels off the bicubic grid, so a model trained on one grid
 puts its sharp output off the other's.
 Usage: python benchmarks/vid4_table.py [--model M ...] [--save-as NAME] [--protocol P]
+[--degradation bd|bicubic ...]
 (default: the bundled models, ~35 min on 2 cores; ``--model video-x4 --save-as vid4_video``
 adds one model's rows, bicubic's beside them, in a few minutes). Writes
 benchmarks/results/NAME.json (default vid4_table) and prints a Markdown table.
@@ -58,12 +59,14 @@ def main() -> None:
     parser.add_argument("--model", action="append", default=None)
     parser.add_argument("--save-as", default="vid4_table", help="results/NAME.json")
     parser.add_argument("--protocol", choices=PROTOCOLS, default="tecogan")
+    parser.add_argument("--degradation", action="append", choices=("bd", "bicubic"),
+                        help="LR made by (repeatable; default: bd, then bicubic)")
     args = parser.parse_args()
     models = args.model or bundled_models()
     if not models:
         raise SystemExit("no model given and none bundled")
     numbers = {}
-    for degradation in ("bd", "bicubic"):
+    for degradation in args.degradation or ["bd", "bicubic"]:
         report = evaluate_video(models, DATA / "Vid4" / "GT", ["flow"], 4, degradation,
                                 niqe_model=find_niqe_model(None), protocol=args.protocol)
         command = (f"vivid eval-video --dataset ../shared/data/Vid4/GT --temporal flow "

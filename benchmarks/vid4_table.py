@@ -9,7 +9,7 @@ MATLAB-bicubic LR, the degradation vivid's image models were trained on: bd samp
 4th pixel from the first, 1.5 HR pixels off the bicubic grid, so a model trained on one grid
 puts its sharp output off the other's.
 Usage: python benchmarks/vid4_table.py [--model M ...] [--save-as NAME] [--protocol P]
-[--degradation bd|bicubic ...]
+[--degradation bd|bicubic ...] [--preroll N]
 (default: the bundled models, ~35 min on 2 cores; ``--model video-x4 --save-as vid4_video``
 adds one model's rows, bicubic's beside them, in a few minutes). Writes
 benchmarks/results/NAME.json (default vid4_table) and prints a Markdown table.
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from common import save
 from vivid.evaluation.evaluate import find_niqe_model
+from vivid.inference.recurrent import PREROLL
 from vivid.nets.weights_file import bundled_models
 from vivid.video.evaluate import evaluate_video
 from vivid.video.metrics import PROTOCOLS
@@ -61,6 +62,8 @@ def main() -> None:
     parser.add_argument("--protocol", choices=PROTOCOLS, default="tecogan")
     parser.add_argument("--degradation", action="append", choices=("bd", "bicubic"),
                         help="LR made by (repeatable; default: bd, then bicubic)")
+    parser.add_argument("--preroll", type=int, default=PREROLL,
+                        help=f"video models' pre-roll (frames; default {PREROLL}, as files)")
     args = parser.parse_args()
     models = args.model or bundled_models()
     if not models:
@@ -68,9 +71,11 @@ def main() -> None:
     numbers = {}
     for degradation in args.degradation or ["bd", "bicubic"]:
         report = evaluate_video(models, DATA / "Vid4" / "GT", ["flow"], 4, degradation,
-                                niqe_model=find_niqe_model(None), protocol=args.protocol)
+                                niqe_model=find_niqe_model(None), protocol=args.protocol,
+                                preroll=args.preroll)
         command = (f"vivid eval-video --dataset ../shared/data/Vid4/GT --temporal flow "
                    f"--degradation {degradation} --protocol {args.protocol} "
+                   f"--preroll {args.preroll} "
                    + " ".join(f"--model {m}" for m in models))
         table = markdown(report)
         print(f"{command}\n\n{table}\n")

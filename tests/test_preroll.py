@@ -89,6 +89,8 @@ def test_bad_prerolls_and_a_size_change_get_clear_errors() -> None:
     stream(torch.rand(1, 3, 16, 16))
     with pytest.raises(VividError, match=r"frame size changed from \(16, 16\) to \(20, 16\)"):
         stream(torch.rand(1, 3, 20, 16))
+    with pytest.raises(VividError, match=r"reset\(\) with 1 frames held back"):
+        stream.reset()
     streaming = upscaler.stream()  # no pre-roll: any size, a new size is a new scene
     assert streaming(torch.rand(1, 3, 16, 16)).shape == (1, 3, 64, 64)
     assert streaming(torch.rand(1, 3, 20, 16)).shape == (1, 3, 80, 64)
@@ -115,11 +117,16 @@ def test_frame_folders_and_compare_keep_every_frame_in_its_place(tmp_path: Path)
     assert main(["upscale", *common, "-o", str(tmp_path / "plain")]) == 0
     assert main(["upscale", *common, "-o", str(tmp_path / "none"), "--preroll", "0"]) == 0
     assert main(["upscale", *common, "-o", str(tmp_path / "split"), "--compare", "split"]) == 0
-    plain, none, split = (_frames(tmp_path / n / "clip") for n in ("plain", "none", "split"))
-    assert len(plain) == len(none) == len(split) == 7
+    assert main(["upscale", *common, "-o", str(tmp_path / "split0"), "--compare", "split",
+                 "--preroll", "0"]) == 0
+    plain, none, split, split0 = (_frames(tmp_path / n / "clip")
+                                  for n in ("plain", "none", "split", "split0"))
+    assert len(plain) == len(none) == len(split) == len(split0) == 7
     assert not np.array_equal(plain[0], none[0])  # the default pre-roll ran
-    for with_preroll, compared in zip(plain, split, strict=True):  # the model on the right
-        assert np.array_equal(compared[:, 130:], with_preroll[:, 130:])
+    for index, compared in enumerate(split):
+        assert np.array_equal(compared[:, 130:], plain[index][:, 130:])  # the model, right
+        assert np.array_equal(compared[:, :126], split0[index][:, :126])  # bicubic of frame i
+    assert not np.array_equal(split[0][:, :126], split[1][:, :126])  # frames differ there
     assert main(["eval-video", "--dataset", str(tmp_path / "data"), "--model", str(model), "--json",
                  str(tmp_path / "r.json"), "--preroll", "2", "--device", "cpu", "-q"]) == 0
     assert json.loads((tmp_path / "r.json").read_text())["preroll"] == 2

@@ -357,3 +357,19 @@ def test_the_temporal_warp_samples_as_opencv_remap() -> None:
     warped = offsets_warp(torch.from_numpy(image).permute(2, 0, 1)[None], offsets)
     error = np.abs(warped[0].permute(1, 2, 0).numpy() - expected)
     assert error.max() < 0.02 and error.mean() < 3e-3  # remap rounds positions to 1/32 px
+
+
+def test_a_video_model_with_a_preroll_keeps_every_timestamp(tmp_path: Path) -> None:
+    """Its outputs come 6 frames late; each is still written with its own frame's pts."""
+    from vivid.nets.frvsr import RecurrentGenerator
+    from vivid.nets.srresnet import GeneratorConfig
+    from vivid.nets.weights_file import save_generator
+
+    model = tmp_path / "tiny.safetensors"
+    save_generator(model, RecurrentGenerator(GeneratorConfig(scale=4, blocks=1, channels=8)))
+    source = make_vfr_clip(tmp_path / "uneven.mp4", VFR_GAPS_MS["uneven"])
+    target = tmp_path / "out.mp4"
+    assert main(["upscale", str(source), "-o", str(target), "--model", str(model),
+                 "--precision", "fp32", "--preroll", "6", "--quiet"]) == 0
+    assert timestamps(target) == timestamps(source)
+    assert len(timestamps(target)) == len(VFR_GAPS_MS["uneven"]) + 1

@@ -31,6 +31,12 @@ def _frames(text: str) -> int:
     return int(text)
 
 
+def add_preroll_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument("--preroll", type=_frames, default=PREROLL, metavar="N",
+                        help="video models: run the recurrence backwards over the next N "
+                        f"frames before each scene's first frame (default: {PREROLL}; 0: none)")
+
+
 def add_video_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("video (files with a video suffix, or --frames folders)")
     group.add_argument("--frames", action="store_true",
@@ -41,9 +47,7 @@ def add_video_options(parser: argparse.ArgumentParser) -> None:
                        "else mpeg4)")
     group.add_argument("--crf", type=int, default=18, help="x264 quality (default: 18)")
     group.add_argument("--pix-fmt", default="yuv420p")
-    group.add_argument("--preroll", type=_frames, default=PREROLL, metavar="N",
-                       help="video models: run the recurrence backwards over the next N "
-                       f"frames before each scene's first frame (default: {PREROLL}; 0: none)")
+    add_preroll_option(group)
     group.add_argument("--compare", choices=COMPARE_MODES, default=None,
                        help="side by side: bicubic left, vivid right (split or moving wipe)")
 
@@ -155,9 +159,7 @@ def add_eval_video(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", type=Path, required=True,
                         help="folder of sequence folders of ground-truth frames")
     parser.add_argument("--degradation", choices=("bd", "bicubic"), default="bd")
-    parser.add_argument("--preroll", type=_frames, default=PREROLL, metavar="N",
-                        help="video models: pre-roll frames before each scene's first frame "
-                        f"(as vivid upscale; default: {PREROLL})")
+    add_preroll_option(parser)
     parser.add_argument("--protocol", choices=PROTOCOLS, default="vivid",
                         help="PSNR/SSIM as vivid eval (every frame, Y rounded, shave = scale) "
                              "or as TecoGAN's metrics.py (frames 2..N-3, crop_8x8, Y unrounded)")

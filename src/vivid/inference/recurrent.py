@@ -172,6 +172,14 @@ class VideoStream:
         self.size: tuple[int, ...] = (0, 0)  # of the outputs of the last frames given
 
     def reset(self) -> None:
+        """Forget the state: the next frame starts a scene (frames held back for a pre-roll
+        must be ``flush()``-ed first)."""
+        if self.pending:
+            raise VividError(f"reset() with {len(self.pending)} frames held back for the "
+                             "pre-roll: flush() them first")
+        self._forget()
+
+    def _forget(self) -> None:
         self.previous_lr = self.previous_sr = self.previous_features = None
 
     def __call__(self, lr_batch: torch.Tensor) -> torch.Tensor:
@@ -182,8 +190,8 @@ class VideoStream:
         if self.pending and self.pending[-1].shape[-2:] != lr_batch.shape[-2:]:
             raise VividError(f"frame size changed from {tuple(self.pending[-1].shape[-2:])} to "
                              f"{tuple(lr_batch.shape[-2:])} within a video (a pre-roll needs "
-                             "one size; preroll 0 takes any)")
-        self.pending += list(lr_batch.float().cpu().split(1))
+                             "one size; --preroll 0 takes any)")
+        self.pending += list(lr_batch.float().cpu().clone().split(1))  # kept: not the caller's
         self.size = tuple(side * self.upscaler.scale for side in lr_batch.shape[-2:])
         return self._run(keep=self.preroll)
 
@@ -207,7 +215,7 @@ class VideoStream:
             self.cuts += 1
             starts = True
         if starts:
-            self.reset()
+            self._forget()
             for warm in reversed(self._same_scene(lr_frame, ahead or [])):
                 self._upscale(warm)  # the pre-roll: only the state it leaves is kept
         return self._upscale(lr_frame)

@@ -32,6 +32,7 @@ from vivid.video.timing import check_complete, encoder_time_base, is_variable
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
 CODEC_PREFERENCE = ("libx264", "mpeg4")  # H.264 when this FFmpeg build has it
 
+
 def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
 

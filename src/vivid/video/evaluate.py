@@ -66,13 +66,16 @@ def run_method(upscaler: Upscaler | VideoUpscaler, temporal: str,
     else:
         frame_fn = make_frame_fn(upscaler, make_filter(temporal, upscaler.scale))
     outputs: list[torch.Tensor] = []
-    batches = [frame_fn(torch.cat(lr_frames[start:start + BATCH]))
-               for start in range(0, len(lr_frames), BATCH)]
-    for sr_batch in [*batches, flush(frame_fn)]:
+
+    def keep(sr_batch: torch.Tensor | None) -> None:
         if sr_batch is not None:
-            outputs += [quantize_8bit(sr_batch[i:i + 1]) for i in range(sr_batch.shape[0])]
+            outputs.extend(quantize_8bit(sr_batch[i:i + 1]) for i in range(sr_batch.shape[0]))
             if on_frames is not None:
                 on_frames(sr_batch.shape[0])
+
+    for start in range(0, len(lr_frames), BATCH):
+        keep(frame_fn(torch.cat(lr_frames[start:start + BATCH])))
+    keep(flush(frame_fn))
     return outputs
 
 

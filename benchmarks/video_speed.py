@@ -4,7 +4,8 @@ Makes a 180x144 H.264 clip from the Vid4 'city' frames (resized to 720x576, then
 bicubic /4), then times the whole ``vivid upscale clip.mp4 -o out.mp4`` (decode, upscale,
 encode, default settings): the default image model frame by frame and with ``--temporal
 flow`` (engine ``auto``, and frame by frame on torch), and each bundled video model
-(``video-x4``) through its recurrence (engine ``auto``, and on torch); best of ``--runs``,
+(``video-x4``) through its recurrence (engine ``auto``, also with ``--preroll 0``, and on
+torch); best of ``--runs``,
 the methods taking turns so that load changes hit all of them.
 Usage: python benchmarks/video_speed.py [--runs N] [--model M ...]
 Writes benchmarks/results/video_speed.json.
@@ -53,11 +54,14 @@ def make_clip(path: Path) -> int:
 def methods(models: list[str]) -> list[tuple[str, str, str, str]]:
     """(label, model, temporal mode, runtime): image models with and without flow (engine
     ``auto``) and frame by frame on torch (what ``auto`` picks depends on the machine), video
-    models through their recurrence (engine ``auto``, and on torch)."""
+    models through their recurrence (engine ``auto``, also without the pre-roll, and on
+    torch)."""
     listed = []
     for model in models:
         if is_video_model(model):
-            listed += [(model, model, "none", "auto"), (f"{model} (torch)", model, "none", "torch")]
+            listed += [(model, model, "none", "auto"),
+                       (f"{model} --preroll 0", model, "none", "auto"),
+                       (f"{model} (torch)", model, "none", "torch")]
             continue
         listed += [(model, model, "none", "auto"), (f"{model}+flow", model, "flow", "auto"),
                    (f"{model} (torch)", model, "none", "torch")]
@@ -85,8 +89,8 @@ def main() -> None:
             start = time.perf_counter()
             assert vivid(["upscale", str(folder / "clip.mp4"), "-o", str(folder / "out.mp4"),
                           "--model", model, "--temporal", temporal, "--runtime", runtime,
-                          "--overwrite",
-                          "--quiet"]) == 0
+                          "--overwrite", "--quiet",
+                          *(["--preroll", "0"] if "--preroll 0" in label else [])]) == 0
             times.setdefault(label, []).append(time.perf_counter() - start)
     for label, seconds in times.items():
         numbers["methods"][label] = {"seconds": min(seconds), "engine": engines[label],

@@ -60,6 +60,16 @@ def test_bd_blurs_then_keeps_every_fourth_pixel() -> None:
     assert gaussian_blur(torch.ones(1, 1, 20, 20), 1.5).sub(1).abs().max() < 1e-6
 
 
+@settings(max_examples=25, deadline=None)
+@given(st.integers(13, 40), st.integers(13, 40), st.integers(1, 5))
+def test_a_strided_blur_is_the_blur_at_every_stride_th_pixel(height: int, width: int,
+                                                              stride: int) -> None:
+    image = torch.rand(2, 3, height, width, generator=torch.Generator().manual_seed(height))
+    strided = gaussian_blur(image, 1.5, stride=stride)
+    torch.testing.assert_close(strided, gaussian_blur(image, 1.5)[..., ::stride, ::stride],
+                               atol=1e-6, rtol=0)
+
+
 def test_paired_crops_are_aligned_deterministic_and_skip_small(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     rng = np.random.default_rng(1)

@@ -499,3 +499,14 @@ def test_a_video_init_with_fewer_blocks_grows_deeper_and_starts_as_it(tmp_path: 
         "run.stage=\"video\"", "model.blocks=2", "model.channels=8", "model.motion=\"dis\"",
         "model.frvsr_version=3", "loss.warp_weight=0", f"run.init=\"{v2}\""]))
     assert both.version == 3 and both.config.blocks == 2 and not both.hidden_head.weight.any()
+
+
+def test_scene_cut_histograms_count_each_channels_levels() -> None:
+    """The colour histograms of the cut rule against numpy's, level by level."""
+    from vivid.inference.scene_cut import BINS, _histograms
+
+    frame = torch.rand(1, 3, 23, 31, generator=torch.Generator().manual_seed(2))
+    levels = (frame[0] * (BINS - 1)).round().long().numpy()
+    expected = np.stack([np.bincount(c.ravel(), minlength=BINS) for c in levels]) / (23 * 31)
+    np.testing.assert_allclose(_histograms(frame).numpy(), expected, atol=1e-7)
+    assert torch.allclose(_histograms(frame).sum(1), torch.ones(3))

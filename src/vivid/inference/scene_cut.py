@@ -34,10 +34,12 @@ def _grey_thumbnail(frame: torch.Tensor) -> torch.Tensor:
 
 
 def _histograms(frame: torch.Tensor) -> torch.Tensor:
-    levels = (frame.float().clamp(0, 1) * (BINS - 1)).round().long().flatten(-2)  # 1 x 3 x P
-    counts = torch.zeros(frame.shape[1], BINS).scatter_add_(
-        1, levels[0], torch.ones_like(levels[0], dtype=torch.float32))
-    return counts / levels.shape[-1]
+    """C x BINS: each channel's share of the pixels per level bin (one bincount)."""
+    levels = (frame.float().clamp(0, 1) * (BINS - 1)).round().long().flatten(-2)[0]  # C x P
+    channels = levels.shape[0]
+    offsets = torch.arange(channels).unsqueeze(1) * BINS
+    counts = torch.bincount((levels + offsets).flatten(), minlength=channels * BINS)
+    return counts.reshape(channels, BINS).float() / levels.shape[-1]
 
 
 def change_scores(previous: torch.Tensor, current: torch.Tensor) -> tuple[float, float]:

@@ -181,7 +181,7 @@ class RecurrentGenerator(nn.Module):
         packed = F.pixel_unshuffle(warped, scale)
         if self.version < 2:
             return packed
-        degraded = gaussian_blur(warped, BD_SIGMA)[..., ::scale, ::scale]
+        degraded = gaussian_blur(warped, BD_SIGMA, stride=scale)  # as BD makes LR
         parts = [packed, degraded - lr_frame.float(), out_of_frame(flow)]
         if self.hidden_head is not None and features is not None:
             parts.append(warp(features, flow))

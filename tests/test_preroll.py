@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from video_fixtures import pan, smooth_image
@@ -56,6 +58,25 @@ def test_outputs_come_late_and_equal_the_forward_pass_over_the_reordered_frames(
     torch.testing.assert_close(torch.cat([middle, rest]), expected, atol=1e-5, rtol=0)
     plain = upscaler.stream()(clip)
     assert not torch.allclose(plain[0], expected[0], atol=1e-3)  # the history changed it
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.sampled_from([0, 1, 3, 6]), st.lists(st.integers(1, 5), min_size=1, max_size=6))
+def test_outputs_do_not_depend_on_how_the_frames_are_batched(preroll: int,
+                                                             sizes: list[int]) -> None:
+    upscaler = _upscaler()
+    clip = pan(smooth_image((48, 80), seed=6), frames=6, size=24, step=2)
+    whole = upscaler.stream(preroll)
+    expected = torch.cat([whole(clip), whole.flush()])
+    stream, parts, start = upscaler.stream(preroll), [], 0
+    for size in sizes:
+        if start < len(clip):
+            parts.append(stream(clip[start:start + size]))
+            start += size
+    parts += [stream(clip[start:])] if start < len(clip) else []
+    got = torch.cat([*parts, stream.flush()])
+    assert got.shape == (6, 3, 96, 96)
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
 
 
 def _photo(path: Path) -> torch.Tensor:

@@ -151,3 +151,14 @@ def test_frame_folders_and_compare_keep_every_frame_in_its_place(tmp_path: Path)
     assert main(["eval-video", "--dataset", str(tmp_path / "data"), "--model", str(model), "--json",
                  str(tmp_path / "r.json"), "--preroll", "2", "--device", "cpu", "-q"]) == 0
     assert json.loads((tmp_path / "r.json").read_text())["preroll"] == 2
+
+
+def test_a_frame_folder_whose_frames_change_size_is_an_error_naming_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    source = _frame_folder(tmp_path / "clip", 6)  # batches of 4: the odd frame in the second
+    Image.fromarray(np.zeros((60, 64, 3), np.uint8)).save(source / "005.png")
+    out = tmp_path / "out"
+    assert main(["upscale", str(source), "--frames", "--model", "bicubic", "-q", "-o",
+                 str(out)]) == 1
+    assert f"{source}: frames differ in size near 004.png" in capsys.readouterr().err
+    assert not (out / "clip").exists()

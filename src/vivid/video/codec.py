@@ -275,11 +275,11 @@ def frame_files(folder: Path) -> list[Path]:
 
 def upscale_frame_folder(frame_fn: FrameFn, source: Path, target: Path, batch: int = 4,
                          progress: bool = True) -> int:
-    """Upscale a folder of frames into ``target`` as ``%08d.png`` (written to a temporary
-    folder that is renamed at the end); returns the frame count."""
+    """Upscale a folder of frames (all of one size) into ``target`` as ``%08d.png`` (written
+    to a temporary folder that is renamed at the end); returns the frame count."""
     from vivid.images import imagefile
 
-    files = frame_files(source)
+    files, shapes = frame_files(source), set()
     info = imagefile.ImageInfo(mode="RGB", bit_depth=8, greyscale=False)
     written = 0
 
@@ -292,7 +292,8 @@ def upscale_frame_folder(frame_fn: FrameFn, source: Path, target: Path, batch: i
     with temp_path(target, folder=True) as temp:
         for start in tqdm(range(0, len(files), batch), unit="batch", disable=not progress):
             frames = [imagefile.read_image(path).rgb for path in files[start:start + batch]]
-            if len({tuple(f.shape) for f in frames}) > 1:
+            shapes |= {tuple(f.shape) for f in frames}
+            if len(shapes) > 1:
                 raise VividError(f"{source}: frames differ in size near {files[start].name}")
             write(frame_fn(torch.cat(frames)))
         write(flush(frame_fn))

@@ -21,6 +21,7 @@ import argparse
 from pathlib import Path
 
 from common import save
+from vivid.cli.video import frame_count
 from vivid.evaluation.evaluate import find_niqe_model
 from vivid.inference.recurrent import PREROLL
 from vivid.nets.weights_file import bundled_models
@@ -62,7 +63,7 @@ def main() -> None:
     parser.add_argument("--protocol", choices=PROTOCOLS, default="tecogan")
     parser.add_argument("--degradation", action="append", choices=("bd", "bicubic"),
                         help="LR made by (repeatable; default: bd, then bicubic)")
-    parser.add_argument("--preroll", type=int, default=PREROLL,
+    parser.add_argument("--preroll", type=frame_count, default=PREROLL,
                         help=f"video models' pre-roll (frames; default {PREROLL}, as files)")
     args = parser.parse_args()
     models = args.model or bundled_models()

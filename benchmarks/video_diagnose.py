@@ -35,15 +35,14 @@ import torch
 from temporal_validation import write_pans
 
 from common import DATA, save
-from vivid.images.pixels import quantize_8bit
 from vivid.inference.loader import load_upscaler
 from vivid.inference.recurrent import VideoStream, VideoUpscaler
 from vivid.metrics import psnr
 from vivid.nets.frvsr import RecurrentGenerator
 from vivid.training.video_data import load_validation_clips
-from vivid.video.evaluate import load_sequence
+from vivid.video.evaluate import collect_outputs, load_sequence
 from vivid.video.metrics import tof
-from vivid.video.temporal import FrameFn, flush
+from vivid.video.temporal import FrameFn
 
 VALIDATION = ["aspen_ntia", "baseball_toflow"]
 
@@ -75,14 +74,6 @@ def sequences(pans: Path) -> list[tuple[str, list[torch.Tensor], list[torch.Tens
         lr_frames, hr_frames = load_sequence(folder, 4, "bd")
         listed.append((f"pan-{folder.name}", lr_frames, hr_frames))
     return listed
-
-
-def run(frame_fn: FrameFn, lr_frames: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Every frame's output, one frame a call (a pre-roll's last outputs from ``flush``)."""
-    outputs = [frame_fn(f) for f in lr_frames]
-    rest = flush(frame_fn)
-    outputs += [] if rest is None else [rest]
-    return [quantize_8bit(f[None]) for f in torch.cat(outputs)]
 
 
 def score(outputs: list[torch.Tensor], truth: list[torch.Tensor]) -> dict[str, float]:
@@ -129,7 +120,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for name, lr_frames, hr_frames in sequences(write_pans(Path(folder))):
             for label, make in listed.items():
-                results.setdefault(label, {})[name] = score(run(make(), lr_frames), hr_frames)
+                outputs = collect_outputs(make(), lr_frames, batch=1)  # reset_each: 1 a call
+                results.setdefault(label, {})[name] = score(outputs, hr_frames)
                 print(label, name, results[label][name], flush=True)
     rows = ["| method | sequences | PSNR | tOF | last - first third PSNR |",
             "|---|---|---|---|---|"]

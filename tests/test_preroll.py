@@ -18,10 +18,12 @@ from PIL import Image
 from video_fixtures import pan, smooth_image
 from vivid.cli.main import main
 from vivid.errors import VividError
+from vivid.images.pixels import quantize_8bit
 from vivid.inference.recurrent import VideoUpscaler
 from vivid.nets.frvsr import RecurrentGenerator
 from vivid.nets.srresnet import GeneratorConfig
 from vivid.nets.weights_file import save_generator
+from vivid.video.evaluate import collect_outputs, run_method
 
 TINY = GeneratorConfig(scale=4, blocks=1, channels=8)
 
@@ -77,6 +79,19 @@ def test_outputs_do_not_depend_on_how_the_frames_are_batched(preroll: int,
     got = torch.cat([*parts, stream.flush()])
     assert got.shape == (6, 3, 96, 96)
     torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+def test_collected_outputs_are_every_frame_in_order_whatever_the_batch(batch: int) -> None:
+    upscaler = _upscaler()
+    clip = pan(smooth_image((48, 80), seed=5), frames=6, size=24, step=2)
+    got = collect_outputs(upscaler.stream(3), list(clip.unsqueeze(1)), batch=batch)
+    stream = upscaler.stream(3)
+    expected = quantize_8bit(torch.cat([stream(clip), stream.flush()]))
+    assert len(got) == 6 and all(frame.shape == (1, 3, 96, 96) for frame in got)
+    torch.testing.assert_close(torch.cat(got), expected, atol=1e-6, rtol=0)
+    as_evaluated = run_method(upscaler, "none", list(clip.unsqueeze(1)), preroll=3)
+    torch.testing.assert_close(torch.cat(as_evaluated), expected, atol=1e-6, rtol=0)
 
 
 def _photo(path: Path) -> torch.Tensor:

@@ -24,7 +24,7 @@ COMPARE_MODES = ("split", "wipe")
 log = logging.getLogger(__name__)
 
 
-def _frames(text: str) -> int:
+def frame_count(text: str) -> int:
     """A count of frames (0 or more), for argparse."""
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"{text!r} is not a count of frames (0 or more)")
@@ -32,7 +32,7 @@ def _frames(text: str) -> int:
 
 
 def add_preroll_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    parser.add_argument("--preroll", type=_frames, default=PREROLL, metavar="N",
+    parser.add_argument("--preroll", type=frame_count, default=PREROLL, metavar="N",
                         help="video models: run the recurrence backwards over the next N "
                         f"frames before each scene's first frame (default: {PREROLL}; 0: none)")
 

@@ -65,6 +65,14 @@ def run_method(upscaler: Upscaler | VideoUpscaler, temporal: str,
         frame_fn: FrameFn = upscaler.stream(preroll)
     else:
         frame_fn = make_frame_fn(upscaler, make_filter(temporal, upscaler.scale))
+    return collect_outputs(frame_fn, lr_frames, BATCH, on_frames)
+
+
+def collect_outputs(frame_fn: FrameFn, lr_frames: list[torch.Tensor], batch: int = BATCH,
+                    on_frames: Callable[[int], object] | None = None) -> list[torch.Tensor]:
+    """``frame_fn`` called on ``batch`` frames at a time, then flushed (a pre-roll's last
+    outputs): every output frame in order, rounded to 8 bits, one 1xCxHxW tensor each;
+    ``on_frames(n)`` after each batch of ``n`` outputs."""
     outputs: list[torch.Tensor] = []
 
     def keep(sr_batch: torch.Tensor | None) -> None:
@@ -73,8 +81,8 @@ def run_method(upscaler: Upscaler | VideoUpscaler, temporal: str,
             if on_frames is not None:
                 on_frames(sr_batch.shape[0])
 
-    for start in range(0, len(lr_frames), BATCH):
-        keep(frame_fn(torch.cat(lr_frames[start:start + BATCH])))
+    for start in range(0, len(lr_frames), batch):
+        keep(frame_fn(torch.cat(lr_frames[start:start + batch])))
     keep(flush(frame_fn))
     return outputs
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import matplotlib
 import PIL
-from PIL import features
+from PIL import Image, features
 from safetensors import safe_open
 
 matplotlib.use("Agg")
@@ -30,6 +30,7 @@ from common import RESULTS, save
 from vivid.evaluation.evaluate import evaluate
 from vivid.training.runlog import read_records, training_hours
 
+REPO = Path(__file__).resolve().parents[1]  # configs' paths are relative to it
 MARKS = ("<!-- domain_study table -->", "<!-- /domain_study table -->")
 REFERENCE = "narrow"  # the arm the heatmap's colours compare with
 SEED_PAIR = ("diverse", "diverse-seed2")  # the same arm with two seeds
@@ -112,6 +113,37 @@ def digest(folder: Path) -> str:
     return hasher.hexdigest()
 
 
+def training_megapixels(data: dict[str, Any]) -> float:
+    """Pixels of the images an arm trains on (usable, ``data.only`` applied), in millions:
+    equal image counts can be unequal data (domain crops are 192x192, photos larger)."""
+    from domain_study import usable  # the rule training applies
+
+    only = set(data["only"])
+    total = 0
+    for folder in data["train"]:
+        for path in usable(REPO / folder, data["crop"], data["validation_images"]):
+            if not only or path.name in only:
+                with Image.open(path) as image:
+                    total += image.size[0] * image.size[1]
+    return round(total / 1e6, 2)
+
+
+def recipe(config: dict[str, Any]) -> dict[str, Any]:
+    """An arm's config without what arms may differ in (``data``, ``run.seed``)."""
+    return {k: v for k, v in config.items() if k != "data"} | {
+        "run": {k: v for k, v in config["run"].items() if k != "seed"}}
+
+
+def check_same_recipe(runs: Path, arms: list[str]) -> None:
+    """Exit naming the first arm whose trained config differs from the first arm's in more
+    than data and seed (a ``--set`` override would have made the comparison unfair)."""
+    first, *rest = (json.loads((runs / a / "config.json").read_text()) for a in arms)
+    for arm, config in zip(arms[1:], rest, strict=True):
+        if recipe(config) != recipe(first):
+            raise SystemExit(f"{runs / arm / 'config.json'}: the recipe differs from "
+                             f"{arms[0]}'s in more than data and seed")
+
+
 def arm_record(run: Path) -> dict[str, Any]:
     """What an arm trained on and for how long, from its run folder (iterations: those of
     its final weights)."""
@@ -122,6 +154,7 @@ def arm_record(run: Path) -> dict[str, Any]:
     data = config["data"]
     return {"run": str(run), "train": data["train"], "balance": data["balance"],
             "only": len(data["only"]) or None, "seed": config["run"]["seed"],
+            "megapixels": training_megapixels(data),
             "iterations": iterations,
             "hours": round(training_hours(records), 3),
             "val_psnr": next((r["val_psnr"] for r in reversed(records) if "val_psnr" in r),
@@ -147,6 +180,10 @@ def report(arms: tuple[str, ...], runs: Path, sets: dict[str, Path], json_path: 
     done = [a for a in arms if (runs / a / "generator.safetensors").is_file()]
     if not done:
         raise SystemExit(f"no finished arm in {runs}")
+    check_same_recipe(runs, done)
+    missing = [a for a in arms if a not in done]
+    if missing:
+        print(f"not finished, left out of the report: {', '.join(missing)}")
     scores = score({"bicubic": "bicubic",
                     **{a: str(runs / a / "generator.safetensors") for a in done}}, sets)
     table = gains(scores)
@@ -154,7 +191,8 @@ def report(arms: tuple[str, ...], runs: Path, sets: dict[str, Path], json_path: 
     text = markdown(scores, table, spread)
     numbers = {"command": "python benchmarks/domain_study.py --report",
                "arms": {a: arm_record(runs / a) for a in done}, "gain_db": table,
-               "seed_spread_db": spread, "markdown": text, "scores": scores,
+               "seed_spread_db": spread, "missing_arms": missing, "markdown": text,
+               "scores": scores,
                "text_domain": {"sha256": digest(sets["text"].parent),
                                "pillow": PIL.__version__,
                                "freetype": features.version("freetype2")}}

@@ -218,8 +218,25 @@ def test_two_tiny_arms_end_to_end(fake_data: Path, tmp_path: Path,
         report["scores"]["diverse"]["faces"]["psnr"] - bicubic, abs=1e-3)
     assert report["arms"]["diverse"]["iterations"] == 2
     assert report["seed_spread_db"] is None  # diverse-seed2 did not run
+    assert report["missing_arms"] == [a for a in domain_study.ARMS
+                                      if a not in ("narrow", "diverse")]
+    assert all(arm["megapixels"] > 0 for arm in report["arms"].values())
     assert report["markdown"] in doc.read_text() and "old" not in doc.read_text()
     assert Image.open(plot_path).size[0] > 400
+
+
+def test_a_report_refuses_arms_whose_recipes_differ(tmp_path: Path) -> None:
+    from domain_report import check_same_recipe
+
+    base = {"data": {"train": ["a"]}, "optim": {"iterations": 10}, "run": {"seed": 1}}
+    arms = {"one": base, "two": base | {"data": {"train": ["b"]}, "run": {"seed": 2}},
+            "three": base | {"optim": {"iterations": 11}}}
+    for arm, config in arms.items():
+        (tmp_path / arm).mkdir()
+        (tmp_path / arm / "config.json").write_text(json.dumps(config))
+    check_same_recipe(tmp_path, ["one", "two"])  # data and seed may differ
+    with pytest.raises(SystemExit, match=r"three/config\.json: the recipe differs"):
+        check_same_recipe(tmp_path, ["one", "two", "three"])
 
 
 def test_an_arm_stopped_before_its_end_stops_the_study(

@@ -15,7 +15,11 @@ the arms differ only in their training data (and ``diverse-seed2`` in ``run.seed
   equal size;
 - ``narrow-plus-diverse``: T91 + BSD200 and the nine domains together, every image equally
   likely (the data a retrained bundled model would use: does adding the domains to today's
-  data help out of domain without costing on the photo benchmarks?).
+  data help out of domain without costing on the photo benchmarks?);
+- ``narrow-equal-pixels``: T91 + BSD200 images, a fixed random choice holding no more pixels
+  than ``diverse`` trains on (``data.only``): the domain crops are 192x192 and the photos
+  larger, so ``diverse`` holds about a third of ``narrow``'s pixels; this arm tells the cost of
+  less data from the cost of diversity.
 
 Recipe: that of the bundled ``srresnet-x4`` (``configs/vivid-srresnet-x4.toml``: L1, Adam 2e-4
 with cosine decay, EMA 0.999, batch 16 of 96x96 crops, the same 10 BSD200 validation images,
@@ -74,7 +78,7 @@ ITERATIONS = 30_000
 LEAVE_OUT = ("text", "faces")
 TEXT_COUNTS = (36, 12)  # train, test pages of the text domain
 ARMS = ("narrow", "diverse", "diverse-seed2", *(f"no-{d}" for d in LEAVE_OUT),
-        "diverse-equal-count", "narrow-plus-diverse")
+        "diverse-equal-count", "narrow-plus-diverse", "narrow-equal-pixels")
 
 
 def domain_folders(data: Path, text: Path, split: str) -> dict[str, Path]:
@@ -120,6 +124,25 @@ def equal_count(folders: dict[str, Path], total: int, crop: int) -> list[str]:
     return chosen
 
 
+def _pixels(path: Path) -> int:
+    with Image.open(path) as image:
+        return image.size[0] * image.size[1]
+
+
+def equal_pixels(folders: list[Path], budget: int, crop: int, held_out: Collection[str]
+                 ) -> list[str]:
+    """File names from ``folders``: their usable images visited in the order of
+    ``numpy.random.default_rng(0)``, each taken if the pixels taken so far plus its own stay
+    within ``budget``."""
+    paths = sorted((p for f in folders for p in usable(f, crop, held_out)), key=lambda p: p.name)
+    chosen, total = [], 0
+    for index in np.random.default_rng(0).permutation(len(paths)):
+        if total + _pixels(paths[index]) <= budget:
+            chosen.append(paths[index].name)
+            total += _pixels(paths[index])
+    return sorted(chosen)
+
+
 def _relative(path: Path) -> str:
     return os.path.relpath(path, REPO)
 
@@ -137,6 +160,7 @@ def arm_configs(data: Path, text: Path) -> dict[str, dict[str, Any]]:
     domains = domain_folders(data, text, "train")
     count = sum(len(usable(f, crop, held_out)) for f in narrow)
     every = {"train": [_relative(f) for f in domains.values()], "balance": "folder"}
+    diverse_pixels = sum(_pixels(p) for f in domains.values() for p in usable(f, crop))
     parts: dict[str, dict[str, Any]] = {
         "narrow": {"data": {"train": [_relative(f) for f in narrow]}},
         "diverse": {"data": every},
@@ -146,6 +170,8 @@ def arm_configs(data: Path, text: Path) -> dict[str, dict[str, Any]]:
         "diverse-equal-count": {"data": {**every, "only": equal_count(domains, count, crop)}},
         "narrow-plus-diverse": {"data": {"train": [_relative(f) for f in
                                                    [*narrow, *domains.values()]]}},
+        "narrow-equal-pixels": {"data": {"train": [_relative(f) for f in narrow], "only":
+                                         equal_pixels(narrow, diverse_pixels, crop, held_out)}},
     }
     configs = {}
     for arm, part in parts.items():

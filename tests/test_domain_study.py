@@ -172,6 +172,18 @@ def test_arms_differ_only_in_their_data(fake_data: Path, tmp_path: Path,
     union = configs["narrow-plus-diverse"].data
     assert [Path(f).name for f in union.train] == ["T91", "BSD200", "train", "train", "train"]
     assert union.balance == "image" and not union.only
+    fewer = configs["narrow-equal-pixels"].data
+    assert fewer.train == configs["narrow"].data.train
+    assert fewer.only == ("BSD200_2.png", "T91_0.png")  # both fit in diverse's pixels here
+
+
+def test_equal_pixels_takes_images_while_they_fit(fake_data: Path) -> None:
+    import domain_study
+
+    folders = [fake_data / "T91", fake_data / "BSD200"]  # 100x100, 64x64 (too small), 120x120
+    assert domain_study.equal_pixels(folders, 12_000, 96, ()) == ["T91_0.png"]
+    assert domain_study.equal_pixels(folders, 14_400, 96, ("BSD200_2.png",)) == ["T91_0.png"]
+    assert domain_study.equal_pixels(folders, 9_999, 96, ()) == []
 
 
 def test_committed_configs_are_what_the_study_writes(data_dir: Path, tmp_path: Path) -> None:

@@ -264,3 +264,18 @@ def test_an_arm_stopped_before_its_end_stops_the_study(
         domain_study.main(["--arm", "all", "--data", str(fake_data),
                            "--work", str(tmp_path / "work")])
     assert [Path(run).name for run in started] == [domain_study.ARMS[0]]
+
+
+def test_domain_eval_compares_a_new_model_with_the_old_per_set() -> None:
+    from domain_eval import comparison, markdown
+
+    def row(old: float, new: float) -> dict[str, dict[str, float]]:
+        return {m: {"psnr": v, "ssim": 0.5, "niqe": 5.0} for m, v in (("a", old), ("b", new))}
+
+    results = {"faces": row(30.0, 30.2), "text": row(20.0, 19.9), "retina": row(40.0, 40.0),
+               "Set5": row(31.0, 30.95), "BSD100": row(27.0, 27.1)}
+    compared = comparison(results, "a", "b")
+    assert compared["domains_won"] == 1 and compared["domains"] == 3
+    assert compared["worst_paper_set_db"] == pytest.approx(-0.05)
+    table = markdown(results, compared)
+    assert "| text | 20.00 / 0.5000 / 5.00 | 19.90 / 0.5000 / 5.00 | -0.10 |" in table

@@ -118,10 +118,10 @@ def training_megapixels(data: dict[str, Any]) -> float:
     equal image counts can be unequal data (domain crops are 192x192, photos larger)."""
     from domain_study import usable  # the rule training applies
 
-    only = set(data["only"])
+    only = set(data.get("only", ()))
     total = 0
     for folder in data["train"]:
-        for path in usable(REPO / folder, data["crop"], data["validation_images"]):
+        for path in usable(REPO / folder, data["crop"], data.get("validation_images", ())):
             if not only or path.name in only:
                 with Image.open(path) as image:
                     total += image.size[0] * image.size[1]

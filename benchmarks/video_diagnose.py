@@ -17,11 +17,6 @@ Degradation bd (Gaussian sigma 1.5, every 4th pixel). Methods:
   next K frames before each scene's first frame (``VideoStream``'s pre-roll, as ``vivid
   upscale`` runs files): what history gives the first frames.
 
-A version 5 model (bidirectional, which the streaming engines do not run) runs through its
-training forward pass over the whole sequence instead (no scene-cut rule): ``MODEL`` and
-``MODEL/no-future`` (its ``future_head`` at zero: the same weights run forward only, what the
-backward features add).
-
 Per method and sequence: PSNR (Y, shave 4), tOF, and the PSNR of the last frames minus that
 of the first (does detail build up along the recurrence?).
 Usage: python benchmarks/video_diagnose.py [--model video-x4] [--save-as NAME] [--quick]
@@ -32,7 +27,6 @@ Writes benchmarks/results/NAME.json (default video_diagnose) and prints a Markdo
 from __future__ import annotations
 
 import argparse
-import copy
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -45,7 +39,6 @@ from vivid.inference.loader import load_upscaler
 from vivid.inference.recurrent import VideoStream, VideoUpscaler
 from vivid.metrics import psnr
 from vivid.nets.frvsr import RecurrentGenerator
-from vivid.nets.weights_file import load_generator
 from vivid.training.video_data import load_validation_clips
 from vivid.video.evaluate import collect_outputs, load_sequence
 from vivid.video.metrics import tof
@@ -73,35 +66,6 @@ class NoHiddenStream(VideoStream):
         return sr_frame
 
 
-class WholeSequence:
-    """A frame function that holds every frame and returns the network's training forward
-    pass over all of them at ``flush`` (fp32, clamped to [0, 1])."""
-
-    def __init__(self, network: RecurrentGenerator) -> None:
-        self.network, self.frames = network, []
-
-    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
-        self.frames.append(frames)
-        height, width = (side * self.network.scale for side in frames.shape[-2:])
-        return frames.new_zeros(0, 3, height, width)
-
-    @torch.no_grad()
-    def flush(self) -> torch.Tensor:
-        frames, self.frames = torch.cat(self.frames), []
-        return self.network(frames[None])[0][0].float().clamp(0, 1)
-
-
-def forward_methods(network: RecurrentGenerator, model: str
-                    ) -> dict[str, Callable[[], FrameFn]]:
-    """A version 5 ``network`` through ``WholeSequence``, with and without its backward
-    features."""
-    forward_only = copy.deepcopy(network)
-    assert forward_only.future_head is not None
-    torch.nn.init.zeros_(forward_only.future_head.weight)
-    return {model: lambda: WholeSequence(network),
-            f"{model}/no-future": lambda: WholeSequence(forward_only)}
-
-
 def sequences(pans: Path) -> list[tuple[str, list[torch.Tensor], list[torch.Tensor]]]:
     listed = []
     for name, lr, hr, _ in load_validation_clips(DATA / "VideoClips", VALIDATION, 4, "bd"):
@@ -121,9 +85,6 @@ def score(outputs: list[torch.Tensor], truth: list[torch.Tensor]) -> dict[str, f
 
 def methods(model: str, quick: bool = False, prerolls: tuple[int, ...] = ()
             ) -> dict[str, Callable[[], FrameFn]]:
-    network = load_generator(model)
-    if isinstance(network, RecurrentGenerator) and network.future_head is not None:
-        return forward_methods(network, model)
     video = load_upscaler(model, precision="fp32", runtime="torch")
     assert isinstance(video, VideoUpscaler) and isinstance(video.network, RecurrentGenerator)
     image = {m: load_upscaler(m, precision="fp32", runtime="torch")

@@ -76,10 +76,6 @@ class VideoUpscaler:
     engine: FrameEngine = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.network.future_head is not None:
-            raise VividError(f"{self.name}: a version 5 (bidirectional) video model runs in "
-                             "training and benchmarks only; the streaming engines do not run "
-                             "it yet")
         chosen = resolve_video_runtime(self.runtime, self.network, self.device,
                                        PRECISION_NAMES[self.dtype], self.name)
         self.runtime = f"auto -> {chosen}" if self.runtime == "auto" else chosen

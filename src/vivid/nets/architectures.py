@@ -83,8 +83,7 @@ def empty_network(state: dict[str, torch.Tensor], metadata: dict[str, Any], path
     """The network the tensors belong to: a recurrent video generator (it has a
     ``state_head``; with a flow network if it has its tensors, else the OpenCV motion its
     metadata names, Farneback if none; its version from ``state_head``'s inputs, 3 with a
-    ``hidden_head``, 5 with a ``future_head``), a light generator or an SRResNet, shaped from
-    the tensors."""
+    ``hidden_head``), a light generator or an SRResNet, shaped from the tensors."""
     if "state_head.weight" in state:
         sr_state = {k.removeprefix("sr."): v for k, v in state.items() if k.startswith("sr.")}
         config = infer_config(sr_state, path)
@@ -94,7 +93,6 @@ def empty_network(state: dict[str, torch.Tensor], metadata: dict[str, Any], path
         plain = 3 * config.scale * config.scale
         version = 2 if state["state_head.weight"].shape[1] == plain + RELIABILITY_CHANNELS else 1
         version = 3 if "hidden_head.weight" in state else version
-        version = 5 if "future_head.weight" in state else version
         return RecurrentGenerator(config, blend="blend.0.weight" in state, motion=motion,
                                   version=version)
     if is_light(state):

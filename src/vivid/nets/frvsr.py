@@ -30,14 +30,7 @@ Three versions (``version``; weights say which by their shapes):
 3. version 2 plus a hidden state (as RRN's): the SR body's LR features of the previous frame,
    warped at LR by the same motion (bilinear), enter through ``hidden_head`` (a 3x3 conv,
    started at zero, so a version 2 network's weights start it exactly as version 2). The
-   engines get the features from ``fuse`` and hand them back through ``carry``;
-5. version 3 run in both directions (files; for the A/B of a bidirectional design): before
-   the forward recurrence, ``backward_features`` runs the same SR body from the last frame to
-   the first, each frame's hidden state the next frame's features warped onto it by the
-   motion from it to the next (no carried output), and frame t's backward features enter the
-   forward recurrence through ``future_head`` (a 3x3 conv, started at zero: grown from
-   version 3's weights it starts exactly as version 3). Training and benchmarks run it
-   through ``forward``; the streaming engines do not run it.
+   engines get the features from ``fuse`` and hand them back through ``carry``.
 """
 
 from __future__ import annotations
@@ -59,7 +52,7 @@ BLEND_CHANNELS = 32  # hidden channels of the blend weight network
 MOTIONS = ("network", *METHODS)  # FNet (trained), or an OpenCV flow on the LR greys
 BLEND_START = -1.0  # its initial logit: sigmoid(-1) = 0.27 of the warped previous output
 RELIABILITY_CHANNELS = 4  # version 2: degraded warped output minus LR (3), out of frame (1)
-VERSIONS = (1, 2, 3, 5)
+VERSIONS = (1, 2, 3)
 
 
 def blend_state(sr_frame: torch.Tensor, logits: torch.Tensor, carried: torch.Tensor,
@@ -113,10 +106,6 @@ class RecurrentGenerator(nn.Module):
         if version >= 3:
             self.hidden_head = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
             nn.init.zeros_(self.hidden_head.weight)
-        self.future_head: nn.Conv2d | None = None
-        if version >= 5:
-            self.future_head = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
-            nn.init.zeros_(self.future_head.weight)
         # per-HR-pixel weight of the warped previous output in the result (see the docstring)
         self.blend: nn.Sequential | None = None
         if blend:
@@ -153,21 +142,18 @@ class RecurrentGenerator(nn.Module):
 
     def recurrence_parameters(self) -> list[nn.Parameter]:
         """The weights that fuse the carried state (``state_head``, the blend, version 3's
-        ``hidden_head``, version 5's ``future_head``)."""
+        ``hidden_head``)."""
         parts = [self.state_head, *([self.blend] if self.blend is not None else []),
-                 *(head for head in (self.hidden_head, self.future_head) if head is not None)]
+                 *([self.hidden_head] if self.hidden_head is not None else [])]
         return [p for part in parts for p in part.parameters()]
 
-    def step(self, lr_frame: torch.Tensor, state: RecurrentState | None,
-             future: torch.Tensor | None = None
+    def step(self, lr_frame: torch.Tensor, state: RecurrentState | None
              ) -> tuple[torch.Tensor, torch.Tensor | None, RecurrentState]:
-        """One frame given the previous state (None: a first frame) and, for version 5, the
-        frame's ``backward_features``."""
         flow, carried = None, None
         if state is not None:
             flow = self.estimate_motion(lr_frame, state.lr_frame)
             carried = self.carry(state.sr_frame, flow, lr_frame, state.features)
-        sr_frame, features = self.output_and_features(lr_frame, carried, future)
+        sr_frame, features = self.output_and_features(lr_frame, carried)
         # Gradients flow through the state into later frames (back-propagation through time).
         return sr_frame, flow, RecurrentState(lr_frame, sr_frame.float().clamp(0, 1), features)
 
@@ -201,26 +187,24 @@ class RecurrentGenerator(nn.Module):
             parts.append(warp(features, flow))
         return torch.cat(parts, 1)
 
-    def output_and_features(self, lr_frame: torch.Tensor, carried: torch.Tensor | None,
-                            future: torch.Tensor | None = None
+    def output_and_features(self, lr_frame: torch.Tensor, carried: torch.Tensor | None
                             ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The output for an LR frame (tile) and its ``carry`` (None: a first frame), not
         clamped, and version 3's LR features (else None): ``fuse``, then ``blend_state``.
         The convs run in ``lr_frame``'s dtype, the blend in fp32."""
-        sr_frame, logits, features = self.fuse(lr_frame, carried, future)
+        sr_frame, logits, features = self.fuse(lr_frame, carried)
         if logits is None or carried is None:
             return sr_frame, features
         return blend_state(sr_frame, logits, carried, self.scale), features
 
-    def fuse(self, lr_frame: torch.Tensor, carried: torch.Tensor | None,
-             future: torch.Tensor | None = None
+    def fuse(self, lr_frame: torch.Tensor, carried: torch.Tensor | None
              ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """The part of the frame's output with weights (what the engines export): the SR
         output, the blend's LR logits (None: a first frame or no blend) and version 3's LR
         features (None before version 3), in ``lr_frame``'s dtype; ``blend_state`` then
         mixes the carried state in, in fp32 on every engine."""
         if carried is None:
-            head = self.sr.head(lr_frame) + self._future(future, lr_frame)
+            head = self.sr.head(lr_frame)
             features = self.sr.body_features(
                 head + self.state_head.bias.to(head.dtype).view(1, -1, 1, 1))
             return self.sr.upscale(features), None, self._hidden(features)
@@ -233,7 +217,7 @@ class RecurrentGenerator(nn.Module):
                             reliability.float()), 1).to(dtype)
         if lr_frame.is_contiguous(memory_format=torch.channels_last):
             detail = detail.contiguous(memory_format=torch.channels_last)
-        head = self.sr.head(lr_frame) + self.state_head(detail) + self._future(future, lr_frame)
+        head = self.sr.head(lr_frame) + self.state_head(detail)
         if self.hidden_head is not None and carried.shape[1] > reliable:
             hidden = carried[:, reliable:].to(dtype)
             if lr_frame.is_contiguous(memory_format=torch.channels_last):
@@ -244,39 +228,15 @@ class RecurrentGenerator(nn.Module):
         logits = None if self.blend is None else self.blend(torch.cat((detail, lr_frame), 1))
         return sr_frame, logits, self._hidden(features)
 
-    def _future(self, future: torch.Tensor | None, lr_frame: torch.Tensor
-                ) -> torch.Tensor | float:
-        """Version 5: ``future_head`` of the frame's backward features (0 without)."""
-        if self.future_head is None or future is None:
-            return 0.0
-        return self.future_head(future.to(lr_frame.dtype))
-
-    def backward_features(self, lr_frames: torch.Tensor) -> list[torch.Tensor]:
-        """Version 5: the SR body's LR features of every frame of N x T x 3 x h x w sequences,
-        run from the last frame to the first (module docstring); in frame order."""
-        features: list[torch.Tensor] = []
-        following: torch.Tensor | None = None
-        for index in reversed(range(lr_frames.shape[1])):
-            frame = lr_frames[:, index].contiguous(memory_format=torch.channels_last)
-            head = self.sr.head(frame) + self.state_head.bias.to(frame.dtype).view(1, -1, 1, 1)
-            if following is not None and self.hidden_head is not None:
-                flow = self.estimate_motion(frame, lr_frames[:, index + 1])
-                head = head + self.hidden_head(warp(following, flow).to(frame.dtype))
-            following = self.sr.body_features(head)
-            features.append(following)
-        return features[::-1]
-
     def _hidden(self, features: torch.Tensor) -> torch.Tensor | None:
         """``features`` where they are carried to the next frame (version 3), else None."""
         return features if self.hidden_head is not None else None
 
     def forward(self, lr_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         outputs, flows, state = [], [], None
-        futures = (self.backward_features(lr_frames) if self.future_head is not None
-                   else [None] * lr_frames.shape[1])
         for index in range(lr_frames.shape[1]):
             frame = lr_frames[:, index].contiguous(memory_format=torch.channels_last)
-            sr_frame, flow, state = self.step(frame, state, futures[index])
+            sr_frame, flow, state = self.step(frame, state)
             outputs.append(sr_frame)
             if flow is not None:
                 flows.append(flow)

@@ -174,9 +174,6 @@ def build_generator(config: TrainConfig) -> Generator | LightGenerator:
     return generator
 
 
-GROWTH = {(2, 3): "hidden_head.", (3, 5): "future_head."}  # versions -> the new part
-
-
 def _grown(start: RecurrentGenerator, init: str, version: int, fresh: str,
            config: GeneratorConfig | None = None, blend: bool = True) -> RecurrentGenerator:
     """A new ``version`` generator shaped as ``start`` (or as ``config``) with all of its
@@ -209,27 +206,25 @@ def build_video_generator(config: TrainConfig) -> RecurrentGenerator:
     """The recurrent video generator from ``run.init``: a video model as it is (stage
     video-gan), or an SRResNet whose blocks become the SR part (stage video); fresh without.
     Its motion estimate and version are ``model``'s; a video model started from must match,
-    except that it grows (``GROWTH``: 2 into 3, the hidden state at zero; 3 into 5, the
-    backward features at zero) and that it may have fewer blocks than ``model.blocks``
-    (``_deepened``)."""
+    except that version 2 grows into version 3 (its hidden state at zero) and that it may
+    have fewer blocks than ``model.blocks`` (``_deepened``)."""
     shape = GeneratorConfig(config.model.scale, config.model.blocks, config.model.channels)
     motion, version = config.model.motion, config.model.frvsr_version
     if not config.run.init:
         return RecurrentGenerator(shape, motion=motion, version=version)
     start = load_generator(config.run.init)
     if isinstance(start, RecurrentGenerator):
-        grows = (start.version, version) in GROWTH
+        grows = (start.version, version) == (2, 3)
         given = start.config
         if given.blocks < shape.blocks and given == GeneratorConfig(
                 shape.scale, given.blocks, shape.channels):
             start = _deepened(start, config.run.init, shape.blocks)
-        if (start.config, start.motion, start.version) != (
-                shape, motion, start.version if grows else version):
+        if (start.config, start.motion, start.version) != (shape, motion, 2 if grows else version):
             raise VividError(f"{config.run.init}: is {given} with {start.motion} motion, "
                              f"version {start.version}; config asks for {shape} with {motion} "
                              f"motion, version {version}")
-        if grows:  # the new part at zero: starts as the version it grew from
-            return _grown(start, config.run.init, version, GROWTH[start.version, version])
+        if grows:  # version 2 plus a hidden state at zero: starts as version 2
+            return _grown(start, config.run.init, version, "hidden_head.")
         if start.blend is None and config.run.stage == "video":  # e.g. from stage video-flow
             return _grown(start, config.run.init, version, "blend.")
         return start.train()

@@ -91,7 +91,10 @@ def test_the_page_plays_measures_wipes_pauses_and_snapshots(
     shows(page, "document.getElementById('pause').textContent === 'play'")
     held = session.pipeline.shown.sequence
     page.wait_for_timeout(400)
-    assert session.pipeline.shown.sequence == held  # nothing new while paused
+    settled = session.pipeline.shown.sequence
+    assert settled - held <= 1  # at most the frame in flight when the pause came
+    page.wait_for_timeout(400)
+    assert session.pipeline.shown.sequence == settled  # then nothing new while paused
     with page.expect_download() as download:
         page.click("#snapshot")
     saved = tmp_path / "snapshot.png"

@@ -8,7 +8,7 @@ is higher: the domain study's rule for shipping a retrained model (beat today's 
 6 of the 9 domains, lose no more than 0.1 dB on Set5, Set14 or BSD100). Models are bundled
 names or weights files.
 Usage: python benchmarks/domain_eval.py [--model M ...] [--compare OLD NEW] [--save-as NAME]
-(default: bicubic + the bundled image models; ~15 minutes on 2 cores). Writes
+(default: bicubic + the bundled image models; about 6 minutes on 2 cores). Writes
 benchmarks/results/NAME.json (default domain_eval) and prints a Markdown table.
 """
 

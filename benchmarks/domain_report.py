@@ -20,7 +20,7 @@ from typing import Any
 
 import matplotlib
 import PIL
-from PIL import Image, features
+from PIL import features
 from safetensors import safe_open
 
 matplotlib.use("Agg")
@@ -116,15 +116,12 @@ def digest(folder: Path) -> str:
 def training_megapixels(data: dict[str, Any]) -> float:
     """Pixels of the images an arm trains on (usable, ``data.only`` applied), in millions:
     equal image counts can be unequal data (domain crops are 192x192, photos larger)."""
-    from domain_study import usable  # the rule training applies
+    from domain_study import pixels, usable  # the rule training applies
 
     only = set(data.get("only", ()))
-    total = 0
-    for folder in data["train"]:
-        for path in usable(REPO / folder, data["crop"], data.get("validation_images", ())):
-            if not only or path.name in only:
-                with Image.open(path) as image:
-                    total += image.size[0] * image.size[1]
+    total = sum(pixels(path) for folder in data["train"]
+                for path in usable(REPO / folder, data["crop"], data.get("validation_images", ()))
+                if not only or path.name in only)
     return round(total / 1e6, 2)
 
 

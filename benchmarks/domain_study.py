@@ -124,7 +124,8 @@ def equal_count(folders: dict[str, Path], total: int, crop: int) -> list[str]:
     return chosen
 
 
-def _pixels(path: Path) -> int:
+def pixels(path: Path) -> int:
+    """Width x height of an image file (its header only)."""
     with Image.open(path) as image:
         return image.size[0] * image.size[1]
 
@@ -137,9 +138,9 @@ def equal_pixels(folders: list[Path], budget: int, crop: int, held_out: Collecti
     paths = sorted((p for f in folders for p in usable(f, crop, held_out)), key=lambda p: p.name)
     chosen, total = [], 0
     for index in np.random.default_rng(0).permutation(len(paths)):
-        if total + _pixels(paths[index]) <= budget:
+        if total + pixels(paths[index]) <= budget:
             chosen.append(paths[index].name)
-            total += _pixels(paths[index])
+            total += pixels(paths[index])
     return sorted(chosen)
 
 
@@ -160,7 +161,7 @@ def arm_configs(data: Path, text: Path) -> dict[str, dict[str, Any]]:
     domains = domain_folders(data, text, "train")
     count = sum(len(usable(f, crop, held_out)) for f in narrow)
     every = {"train": [_relative(f) for f in domains.values()], "balance": "folder"}
-    diverse_pixels = sum(_pixels(p) for f in domains.values() for p in usable(f, crop))
+    diverse_pixels = sum(pixels(p) for f in domains.values() for p in usable(f, crop))
     parts: dict[str, dict[str, Any]] = {
         "narrow": {"data": {"train": [_relative(f) for f in narrow]}},
         "diverse": {"data": every},
